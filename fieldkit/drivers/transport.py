@@ -1,0 +1,111 @@
+"""The only module that opens a serial port.
+
+A :class:`Transport` is what the protocol clients talk to: write bytes, read what has
+arrived (waiting at most ``timeout``), change speed. :func:`open_transport` builds one on
+pyserial's ``serial_for_url``, so device paths (``/dev/ttyUSB0``, ``COM3``), ``socket://``,
+``spy://`` (hex dump) and ``rfc2217://`` all work, and tests reach simulators over
+``socket://127.0.0.1:PORT`` or a pty.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol, runtime_checkable
+
+import serial
+
+from fieldkit.drivers.errors import PortError
+
+__all__ = ["SerialTransport", "Transport", "open_transport"]
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """A byte pipe to the meter."""
+
+    def write(self, data: bytes) -> None:
+        """Send ``data`` now."""
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        """Return as soon as at least one byte is there (up to ``max_bytes``), or b"" after
+        ``timeout`` seconds."""
+
+    def set_baudrate(self, baudrate: int) -> None:
+        """Switch the port's speed (a no-op for socket links)."""
+
+    def flush_input(self) -> None:
+        """Discard anything received and not yet read."""
+
+    def close(self) -> None:
+        """Release the port."""
+
+
+class SerialTransport:
+    """A :class:`Transport` over a pyserial port object."""
+
+    def __init__(self, port: serial.SerialBase, url: str) -> None:
+        self._port = port
+        self.url = url
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._port.write(data)
+            self._port.flush()
+        except (serial.SerialException, OSError) as exc:
+            raise PortError(f"lost the port {self.url}: {exc}") from exc
+
+    def read(self, max_bytes: int, timeout: float) -> bytes:
+        try:
+            self._port.timeout = max(timeout, 0.0)
+            first = self._port.read(1)
+            if not first:
+                return b""
+            waiting = self._port.in_waiting
+            if waiting and max_bytes > 1:
+                return bytes(first + self._port.read(min(waiting, max_bytes - 1)))
+            return bytes(first)
+        except (serial.SerialException, OSError) as exc:
+            raise PortError(f"lost the port {self.url}: {exc}") from exc
+
+    def set_baudrate(self, baudrate: int) -> None:
+        try:
+            self._port.baudrate = baudrate
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise PortError(f"cannot set {baudrate} baud on {self.url}: {exc}") from exc
+
+    def flush_input(self) -> None:
+        try:
+            self._port.reset_input_buffer()
+        except (serial.SerialException, OSError):
+            pass  # nothing to discard is not an error
+
+    def close(self) -> None:
+        try:
+            self._port.close()
+        except (serial.SerialException, OSError):
+            pass  # closing an unplugged probe must not hide the real error
+
+
+def open_transport(
+    url: str,
+    *,
+    baudrate: int = 9600,
+    rts: bool = True,
+    dtr: bool = False,
+    power_delay: float = 0.05,
+) -> SerialTransport:
+    """Open ``url`` at 8N1. An ANSI optical probe draws power from RTS (on) with DTR off;
+    ``power_delay`` lets it power up before the first byte."""
+    try:
+        port = serial.serial_for_url(url, do_not_open=True, baudrate=baudrate, timeout=0.1)
+        port.bytesize = serial.EIGHTBITS
+        port.parity = serial.PARITY_NONE
+        port.stopbits = serial.STOPBITS_ONE
+        port.rts = rts
+        port.dtr = dtr
+        port.open()
+    except (serial.SerialException, OSError, ValueError) as exc:
+        raise PortError(f"cannot open {url}: {exc}") from exc
+    if power_delay > 0 and not url.startswith(("socket://", "loop://")):
+        time.sleep(power_delay)
+    return SerialTransport(port, url)
