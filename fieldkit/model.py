@@ -84,7 +84,7 @@ class ServiceType(StrEnum):
 class CheckStatus(StrEnum):
     """Verdict of one site check."""
 
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 (a verdict, not a password)
     WARN = "warn"
     FAIL = "fail"
     SKIP = "skip"
@@ -445,9 +445,7 @@ def snapshot_from_dict(data: Mapping[str, Any]) -> MeterSnapshot:
             for e in data.get("events", ())
         ),
         comm_module=dict(data.get("comm_module", {})),
-        unavailable=tuple(
-            Unavailable(u["item"], u["reason"]) for u in data.get("unavailable", ())
-        ),
+        unavailable=tuple(Unavailable(u["item"], u["reason"]) for u in data.get("unavailable", ())),
         frames=tuple(
             FrameRecord(f["direction"], bytes.fromhex(f["data"]), float(f["at"]))
             for f in data.get("frames", ())

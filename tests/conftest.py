@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from simulators.c1218.options import SimOptions
+from simulators.c1218.server import RunningSimulator, start
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -20,3 +24,21 @@ def c1218_vectors() -> dict[str, Any]:
         pytest.fail(f"public vectors missing at {path}: CI copies shared/ beside the checkout")
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+@pytest.fixture
+def sim() -> Iterator[Any]:
+    """Start simulated meters: ``sim("healthy-2s", SimOptions(...), pty=False)``.
+
+    Each listens on 127.0.0.1 (or a pty) and is stopped when the test ends.
+    """
+    running: list[RunningSimulator] = []
+
+    def _start(scenario: str, options: SimOptions | None = None, pty: bool = False) -> Any:
+        simulator = start(scenario, options=options or SimOptions(), pty=pty)
+        running.append(simulator)
+        return simulator
+
+    yield _start
+    for simulator in running:
+        simulator.stop()

@@ -9,6 +9,8 @@ pyserial's ``serial_for_url``, so device paths (``/dev/ttyUSB0``, ``COM3``), ``s
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
 from typing import Protocol, runtime_checkable
 
@@ -22,6 +24,8 @@ __all__ = ["SerialTransport", "Transport", "open_transport"]
 @runtime_checkable
 class Transport(Protocol):
     """A byte pipe to the meter."""
+
+    url: str
 
     def write(self, data: bytes) -> None:
         """Send ``data`` now."""
@@ -43,8 +47,9 @@ class Transport(Protocol):
 class SerialTransport:
     """A :class:`Transport` over a pyserial port object."""
 
-    def __init__(self, port: serial.SerialBase, url: str) -> None:
+    def __init__(self, port: serial.Serial, url: str) -> None:
         self._port = port
+        self._timeout: float | None = port.timeout
         self.url = url
 
     def write(self, data: bytes) -> None:
@@ -56,7 +61,10 @@ class SerialTransport:
 
     def read(self, max_bytes: int, timeout: float) -> bytes:
         try:
-            self._port.timeout = max(timeout, 0.0)
+            wanted = max(timeout, 0.0)
+            if wanted != self._timeout:
+                # Setting the timeout reconfigures a real UART: only when it changes.
+                self._port.timeout = self._timeout = wanted
             first = self._port.read(1)
             if not first:
                 return b""
@@ -74,16 +82,26 @@ class SerialTransport:
             raise PortError(f"cannot set {baudrate} baud on {self.url}: {exc}") from exc
 
     def flush_input(self) -> None:
-        try:
+        # Nothing to discard is not an error.
+        with contextlib.suppress(serial.SerialException, OSError):
             self._port.reset_input_buffer()
-        except (serial.SerialException, OSError):
-            pass  # nothing to discard is not an error
 
     def close(self) -> None:
-        try:
+        # Closing an unplugged probe must not hide the real error.
+        with contextlib.suppress(serial.SerialException, OSError):
             self._port.close()
-        except (serial.SerialException, OSError):
-            pass  # closing an unplugged probe must not hide the real error
+
+
+def _no_delay(port: serial.Serial) -> None:
+    """Turn Nagle off on ``socket://`` links (ser2net bridges, simulators).
+
+    C12.18 writes a lone ACK and then the next request; with Nagle on, the request waits for
+    the peer's delayed TCP ACK (40 ms on Linux) and every round trip costs that much.
+    """
+    sock = getattr(port, "_socket", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def open_transport(
@@ -106,6 +124,7 @@ def open_transport(
         port.open()
     except (serial.SerialException, OSError, ValueError) as exc:
         raise PortError(f"cannot open {url}: {exc}") from exc
+    _no_delay(port)
     if power_delay > 0 and not url.startswith(("socket://", "loop://")):
         time.sleep(power_delay)
     return SerialTransport(port, url)

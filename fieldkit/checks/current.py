@@ -1,0 +1,132 @@
+"""inactive_phase_current and current_imbalance: element currents against each other.
+
+Currents are secondary amps at the meter terminals; the low-current floor (policy
+``[general] low_current_floor_a``) separates "no load" from "load".
+"""
+
+from __future__ import annotations
+
+from fieldkit.checks import fmt
+from fieldkit.checks.causes import inactive_current_causes
+from fieldkit.checks.site import CheckInput, Site, settled
+from fieldkit.model import CheckResult, CheckStatus, ServiceType
+
+__all__ = ["check_current_imbalance", "check_inactive_phase_current"]
+
+INACTIVE = "inactive_phase_current"
+IMBALANCE = "current_imbalance"
+
+
+def _measured(site: Site) -> str:
+    return fmt.joined(
+        (e.name, fmt.amps(abs(e.current))) for e in site.elements if e.current is not None
+    )
+
+
+def check_inactive_phase_current(inp: CheckInput) -> CheckResult:
+    """Fail when an element is below the floor while another carries current above it."""
+    site = inp.site
+    if site.model is None:
+        return CheckResult(INACTIVE, CheckStatus.SKIP, site.why_no_model or "no service")
+    if len(site.model.elements) == 1:
+        return CheckResult(INACTIVE, CheckStatus.SKIP, "one element: nothing to compare")
+    with_current = [e for e in site.elements if e.current is not None]
+    if len(with_current) < 2:
+        return CheckResult(INACTIVE, CheckStatus.SKIP, "element currents not reported")
+    floor = f"{fmt.limit(site.floor)} A"
+    measured = _measured(site)
+    expected = f"every element ≥ {floor} when any is"
+    idle = [e for e in with_current if not e.loaded]
+    if not idle:
+        return CheckResult(
+            INACTIVE,
+            CheckStatus.PASS,
+            "every element carries current",
+            measured=measured,
+            expected=expected,
+        )
+    if len(idle) == len(with_current):
+        return CheckResult(
+            INACTIVE,
+            CheckStatus.PASS,
+            f"no load on any element (all below {floor})",
+            measured=measured,
+            expected=expected,
+        )
+    names = ", ".join(e.name for e in idle)
+    model = site.model
+    high_leg_only = (
+        model.service is ServiceType.DELTA_4W
+        and len(idle) == 1
+        and idle[0].name == model.high_leg
+        and not idle[0].lost
+    )
+    if high_leg_only:
+        # Single-phase loads on a 4-wire delta hang off the centre-tapped winding; the high
+        # leg only carries three-phase load, so an idle high leg is often just no motor running.
+        return CheckResult(
+            INACTIVE,
+            CheckStatus.WARN,
+            f"no current on the high leg {names} while the other phases carry load",
+            measured=measured,
+            expected=expected,
+            likely_causes=(
+                "no three-phase load running right now (normal on a 4-wire delta)",
+                *inactive_current_causes(site, idle)[:-1],
+            ),
+        )
+    return CheckResult(
+        INACTIVE,
+        CheckStatus.FAIL,
+        f"phase {names} below {floor} while another phase carries load",
+        measured=measured,
+        expected=expected,
+        likely_causes=inactive_current_causes(site, idle),
+    )
+
+
+def check_current_imbalance(inp: CheckInput) -> CheckResult:
+    """Warn when a loaded element's current is further than the limit from the average."""
+    site = inp.site
+    policy = inp.thresholds.current_imbalance
+    if site.model is None:
+        return CheckResult(IMBALANCE, CheckStatus.SKIP, site.why_no_model or "no service")
+    if len(site.model.elements) == 1:
+        return CheckResult(IMBALANCE, CheckStatus.SKIP, "one element: no imbalance")
+    loaded = [e for e in site.elements if e.loaded and e.current is not None]
+    if len(loaded) < 2:
+        return CheckResult(
+            IMBALANCE,
+            CheckStatus.SKIP,
+            f"fewer than two elements carry current above {fmt.limit(site.floor)} A",
+            measured=_measured(site) or None,
+        )
+    amps = {e.name: abs(e.current or 0.0) for e in loaded}
+    average = sum(amps.values()) / len(amps)
+    deviations = {n: settled(abs(a - average) / average * 100.0) for n, a in amps.items()}
+    worst = max(deviations.values())
+    measured = f"{_measured(site)}: {fmt.pct(worst)}"
+    expected = f"each loaded element within {fmt.limit(policy.warn_pct)} % of the average"
+    off = [n for n, d in deviations.items() if d > policy.warn_pct]
+    if not off:
+        return CheckResult(
+            IMBALANCE,
+            CheckStatus.PASS,
+            f"current imbalance {fmt.pct(worst)}",
+            measured=measured,
+            expected=expected,
+        )
+    words = ", ".join(
+        f"{n} {'above' if amps[n] > average else 'below'} by {deviations[n]:.0f} %" for n in off
+    )
+    return CheckResult(
+        IMBALANCE,
+        CheckStatus.WARN,
+        f"current imbalance: {words} the {fmt.amps(average)} average",
+        measured=measured,
+        expected=expected,
+        likely_causes=(
+            "single-phase loads unevenly spread across the phases: tell the customer's electrician",
+            "a partly open conductor or failing CT on the low phase",
+        ),
+    )

@@ -1,0 +1,387 @@
+"""service_type, cross_phase, polarity and phase_angle: the phasor diagram checks.
+
+They run in SiteScan's order. cross_phase compares the voltage angles with the service's
+diagram; when it fails, the current checks skip (a current angle means nothing against a
+wrong voltage). polarity then looks for currents further than 90° from their unity-PF place
+(reversed or crossed CTs), and phase_angle judges the power-factor angle of the others.
+
+Measured angles are turned into the diagram's frame through a reference element (element A
+when it is live), so a meter that does not put VA at exactly 0° is still read correctly,
+and a lost element A does not poison the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fieldkit.checks import fmt
+from fieldkit.checks.causes import cross_phase_causes, polarity_causes
+from fieldkit.checks.phasors import ServiceModel, detect_service, signed_difference
+from fieldkit.checks.site import CheckInput, Element, Site, settled
+from fieldkit.model import CheckResult, CheckStatus, ServiceType, normalize_angle
+
+__all__ = [
+    "CurrentView",
+    "check_cross_phase",
+    "check_phase_angle",
+    "check_polarity",
+    "check_service_type",
+    "current_view",
+]
+
+SERVICE_TYPE = "service_type"
+CROSS_PHASE = "cross_phase"
+POLARITY = "polarity"
+PHASE_ANGLE = "phase_angle"
+
+CROSS_PHASE_FIRST = "voltage diagram wrong: fix cross-phase first"
+
+
+def _reference(site: Site) -> Element | None:
+    """The first live element with a voltage angle: the frame's anchor."""
+    for e in site.elements:
+        if e.live and e.voltage_angle is not None:
+            return e
+    return None
+
+
+def _to_frame(ref: Element, angle: float) -> float:
+    """A measured angle moved into the diagram's frame (reference at its diagram angle)."""
+    anchor = ref.voltage_angle or 0.0  # _reference only returns elements that have one
+    return normalize_angle(angle - anchor + ref.model.voltage_angle)
+
+
+def _single_phase(services: tuple[ServiceType, ...]) -> bool:
+    return set(services) <= {ServiceType.ONE_PHASE_2W, ServiceType.ONE_PHASE_3W}
+
+
+def _names(services: tuple[ServiceType, ...]) -> str:
+    if _single_phase(services) and len(services) == 2:
+        return "single-phase (1ph-3w or 1ph-2w)"
+    return " or ".join(s.value for s in services)
+
+
+def _voltage_summary(site: Site) -> str:
+    parts = []
+    for name, (volts, angle) in site.reported:
+        if volts is None:
+            continue
+        text = f"{name} {fmt.volts(volts)}"
+        if angle is not None:
+            text += f" {angle:.0f}°"
+        parts.append(text)
+    return ", ".join(parts)
+
+
+# --- service_type -----------------------------------------------------------------------------
+
+
+def check_service_type(inp: CheckInput) -> CheckResult:
+    """Detect the service from the element voltages and compare it with the work order."""
+    site = inp.site
+    exp = inp.expectation
+    policy = inp.thresholds.service_type
+    measured = _voltage_summary(site) or None
+    if measured is None:
+        return CheckResult(SERVICE_TYPE, CheckStatus.SKIP, "the meter reported no voltages")
+    dead: frozenset[str] | None = None
+    if site.model is not None and site.model_source == "work order":
+        dead = frozenset(e.name for e in site.lost) | site.extras_dead
+    detection = detect_service(
+        site.voltages,
+        dead=dead,
+        angle_tolerance=policy.angle_tolerance_deg,
+        magnitude_tolerance_pct=policy.magnitude_tolerance_pct,
+        lost_pct=inp.thresholds.service_voltage.lost_phase_pct,
+    )
+    exact = detection.services(include_partial=False)
+    every = detection.services()
+    lost = sorted(dead or ())
+    lost_note = f"phase {', '.join(lost)} lost" if lost else "a phase lost"
+    with_voltage = [a for _, (v, a) in site.reported if v is not None]
+    no_angles = len(with_voltage) > 1 and all(a is None for a in with_voltage)
+    angle_note = " (no voltage angles: magnitudes only)" if no_angles else ""
+
+    if exp.service_type is None:
+        fits = _names(exact or every) if every else "no known service"
+        return CheckResult(
+            SERVICE_TYPE,
+            CheckStatus.SKIP,
+            f"no service type on the work order; the voltages fit {fits}{angle_note}",
+            measured=measured,
+        )
+    if site.model is None:
+        return CheckResult(
+            SERVICE_TYPE, CheckStatus.SKIP, site.why_no_model or "no service", measured=measured
+        )
+    wanted = site.model.service
+    expected = site.model.describe()
+    best = detection.best(wanted)
+
+    if wanted in exact or (wanted in every and set(every) <= {wanted}):
+        shown = best.describe() if best is not None else wanted.value
+        note = f" ({lost_note})" if wanted not in exact else ""
+        return CheckResult(
+            SERVICE_TYPE,
+            CheckStatus.PASS,
+            f"voltages fit {shown}, as on the work order{note}{angle_note}",
+            measured=measured,
+            expected=expected,
+        )
+    if wanted in every:
+        return CheckResult(
+            SERVICE_TYPE,
+            CheckStatus.SKIP,
+            f"{lost_note}: what is left fits {_names(every)}; cannot confirm{angle_note}",
+            measured=measured,
+            expected=expected,
+        )
+    if not every:
+        return CheckResult(
+            SERVICE_TYPE,
+            CheckStatus.SKIP,
+            "the voltages fit no known service diagram: fix the problems cross_phase and "
+            "service_voltage report, then check again",
+            measured=measured,
+            expected=expected,
+        )
+    looks = exact or every
+    detected = detection.exact[0] if detection.exact else detection.partial[0]
+    shown = _names(looks) if len(looks) > 1 else detected.describe()
+    causes = [
+        f"the work order's service type is wrong: the site looks like {shown}",
+        "wrong meter form for this service (the meter measures a different set of elements)",
+    ]
+    if lost:
+        causes.append(f"{lost_note}: recheck after it is restored")
+    return CheckResult(
+        SERVICE_TYPE,
+        CheckStatus.FAIL,
+        f"looks like {shown}, the work order says {wanted.value}{angle_note}",
+        measured=measured,
+        expected=expected,
+        likely_causes=tuple(causes),
+    )
+
+
+# --- cross_phase ------------------------------------------------------------------------------
+
+
+def check_cross_phase(inp: CheckInput) -> CheckResult:
+    """Voltage angles of the live elements against the diagram, within the tolerance."""
+    site = inp.site
+    model = site.model
+    tolerance = inp.thresholds.cross_phase.tolerance_deg
+    if model is None:
+        return CheckResult(CROSS_PHASE, CheckStatus.SKIP, site.why_no_model or "no service")
+    expected = f"{model.diagram()} (±{fmt.limit(tolerance)}°)"
+    ref = _reference(site)
+    with_angle = [e for e in site.elements if e.live and e.voltage_angle is not None]
+    if len(model.elements) == 1:
+        if ref is None:
+            return CheckResult(
+                CROSS_PHASE, CheckStatus.SKIP, "voltage angle not reported or voltage lost"
+            )
+        return CheckResult(
+            CROSS_PHASE,
+            CheckStatus.PASS,
+            "one element: it is the 0° reference",
+            measured=f"{ref.name} 0°",
+            expected=expected,
+        )
+    ignored = [e.name for e in site.elements if e.lost]
+    ignored_note = f" ({', '.join(ignored)} ignored: voltage lost)" if ignored else ""
+    if ref is None or len(with_angle) < 2:
+        why = (
+            "voltage angles not reported"
+            if not any(e.voltage_angle is not None for e in site.elements)
+            else "fewer than two live voltages to compare"
+        )
+        return CheckResult(CROSS_PHASE, CheckStatus.SKIP, why + ignored_note)
+    frame = {e.name: _to_frame(ref, e.voltage_angle or 0.0) for e in with_angle}
+    errors = {
+        name: settled(signed_difference(angle, model_angle))
+        for name, angle in frame.items()
+        if (model_angle := _voltage_angle(model, name)) is not None
+    }
+    measured = fmt.joined((n, fmt.degrees(a)) for n, a in frame.items())
+    off = [n for n, err in errors.items() if abs(err) > tolerance]
+    if not off:
+        return CheckResult(
+            CROSS_PHASE,
+            CheckStatus.PASS,
+            f"voltage angles match the {model.describe()} diagram{ignored_note}",
+            measured=measured,
+            expected=expected,
+        )
+    words = ", ".join(f"{n} {errors[n]:+.0f}°" for n in off)
+    return CheckResult(
+        CROSS_PHASE,
+        CheckStatus.FAIL,
+        f"voltage angles off the {model.describe()} diagram: {words}{ignored_note}",
+        measured=measured,
+        expected=expected,
+        likely_causes=cross_phase_causes(site, frame),
+    )
+
+
+def _voltage_angle(model: ServiceModel, name: str) -> float | None:
+    element = model.element(name)
+    return None if element is None else element.voltage_angle
+
+
+# --- currents: polarity and phase_angle -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentView:
+    """Every element's current against its unity-PF place, shared by polarity and phase_angle.
+
+    ``deviation`` is signed degrees from the place in the diagram (None when not judged, with
+    ``reason``). ``export`` is true on a net-metering account whose every loaded current is
+    reversed: the site is exporting, and the places are taken 180° around.
+    """
+
+    frame: dict[str, float]
+    deviation: dict[str, float]
+    reason: dict[str, str]
+    export: bool
+    reference: Element | None
+
+
+def current_view(site: Site, tolerance: float, net_metering: bool) -> CurrentView:
+    """Where each loaded current sits relative to its place in the diagram."""
+    ref = _reference(site)
+    frame: dict[str, float] = {}
+    deviation: dict[str, float] = {}
+    reason: dict[str, str] = {}
+    for e in site.elements:
+        if e.current is None or e.current_angle is None:
+            reason[e.name] = "current not reported"
+        elif not e.loaded:
+            reason[e.name] = f"below {fmt.limit(site.floor)} A"
+        elif ref is None:
+            reason[e.name] = "no live voltage to reference"
+        else:
+            frame[e.name] = _to_frame(ref, e.current_angle)
+            deviation[e.name] = settled(signed_difference(frame[e.name], e.model.current_angle))
+    export = (
+        net_metering and bool(deviation) and all(abs(d) > tolerance for d in deviation.values())
+    )
+    if export:
+        deviation = {n: settled(signed_difference(d, 180.0)) for n, d in deviation.items()}
+    return CurrentView(frame, deviation, reason, export, ref)
+
+
+def _skips(view: CurrentView, site: Site) -> str:
+    return ", ".join(
+        f"{e.name} {view.reason[e.name]}" for e in site.elements if e.name in view.reason
+    )
+
+
+def check_polarity(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
+    """Each loaded current within the window of its unity-PF place; beyond it is reversed."""
+    site = inp.site
+    model = site.model
+    tolerance = inp.thresholds.polarity.tolerance_deg
+    if cross_phase_failed:
+        return CheckResult(POLARITY, CheckStatus.SKIP, CROSS_PHASE_FIRST)
+    if model is None:
+        return CheckResult(POLARITY, CheckStatus.SKIP, site.why_no_model or "no service")
+    view = current_view(site, tolerance, inp.expectation.net_metering)
+    if not view.deviation:
+        return CheckResult(POLARITY, CheckStatus.SKIP, f"no current to judge: {_skips(view, site)}")
+    places = {e.name: e.model.current_angle for e in site.elements}
+    expected = f"{fmt.joined((n, f'{a:.0f}°') for n, a in places.items())} ±{fmt.limit(tolerance)}°"
+    measured = fmt.joined((n, fmt.degrees(a)) for n, a in view.frame.items())
+    skipped = f" ({_skips(view, site)})" if view.reason else ""
+    if view.export:
+        return CheckResult(
+            POLARITY,
+            CheckStatus.PASS,
+            f"every loaded current reversed: exporting on a net-metering account{skipped}",
+            measured=measured,
+            expected=expected,
+        )
+    failed = [n for n, d in view.deviation.items() if abs(d) > tolerance]
+    if not failed:
+        return CheckResult(
+            POLARITY,
+            CheckStatus.PASS,
+            f"every loaded current within ±{fmt.limit(tolerance)}° of its place{skipped}",
+            measured=measured,
+            expected=expected,
+        )
+    words = ", ".join(f"{n} {abs(view.deviation[n]):.0f}° off" for n in failed)
+    causes = polarity_causes(site, view.frame, places, failed)
+    status = CheckStatus.FAIL
+    message = f"current {words} its place: reversed or crossed CT{skipped}"
+    if inp.expectation.net_metering:
+        # Some phases exporting while others import is possible with single-phase generation.
+        status = CheckStatus.WARN
+        message = f"current {words}: export on a net-metering account, or a reversed CT"
+    return CheckResult(
+        POLARITY, status, message, measured=measured, expected=expected, likely_causes=causes
+    )
+
+
+def check_phase_angle(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
+    """Power-factor angle of each loaded element, delta offset removed, inside the envelope."""
+    site = inp.site
+    model = site.model
+    envelope = inp.thresholds.phase_angle.envelope_deg
+    tolerance = inp.thresholds.polarity.tolerance_deg
+    if cross_phase_failed:
+        return CheckResult(PHASE_ANGLE, CheckStatus.SKIP, CROSS_PHASE_FIRST)
+    if model is None:
+        return CheckResult(PHASE_ANGLE, CheckStatus.SKIP, site.why_no_model or "no service")
+    view = current_view(site, tolerance, inp.expectation.net_metering)
+    angles: dict[str, float] = {}
+    skipped: dict[str, str] = dict(view.reason)
+    for e in site.elements:
+        if e.name in skipped:
+            continue
+        if e.lost or e.voltage is None:
+            skipped[e.name] = "voltage lost"
+        elif e.voltage_angle is None or e.current_angle is None:
+            skipped[e.name] = "angles not reported"
+        elif abs(view.deviation.get(e.name, 0.0)) > tolerance:
+            skipped[e.name] = "polarity failed"
+        else:
+            raw = e.current_angle - e.voltage_angle - e.model.pf_offset
+            if view.export:
+                raw -= 180.0
+            angles[e.name] = settled(signed_difference(raw, 0.0))
+    skip_note = ", ".join(f"{n} {why}" for n, why in skipped.items())
+    if not angles:
+        return CheckResult(PHASE_ANGLE, CheckStatus.SKIP, f"nothing to judge: {skip_note}")
+    measured = fmt.joined((n, fmt.pf_angle(a)) for n, a in angles.items())
+    expected = f"within ±{fmt.limit(envelope)}° of unity power factor"
+    suffix = f" ({skip_note})" if skip_note else ""
+    outside = [n for n, a in angles.items() if abs(a) > envelope]
+    if not outside:
+        return CheckResult(
+            PHASE_ANGLE,
+            CheckStatus.PASS,
+            f"power-factor angles within ±{fmt.limit(envelope)}°{suffix}",
+            measured=measured,
+            expected=expected,
+        )
+    words = ", ".join(f"{n} {fmt.pf_angle(angles[n])}" for n in outside)
+    causes = [
+        "a heavily reactive load (idle motors, welders, capacitor bank switched in or out)",
+        "a CT or PT on the wrong element (crossed phases read near 60° off, PF about 0.5)",
+    ]
+    if model.service is ServiceType.DELTA_4W:
+        causes.append(
+            "on a 4-wire delta, mostly single-phase load on the A-C winding shifts the low "
+            "legs' currents up to 30° from their three-phase place"
+        )
+    return CheckResult(
+        PHASE_ANGLE,
+        CheckStatus.FAIL,
+        f"power-factor angle outside ±{fmt.limit(envelope)}°: {words}{suffix}",
+        measured=measured,
+        expected=expected,
+        likely_causes=tuple(causes),
+    )

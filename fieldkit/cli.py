@@ -1,0 +1,315 @@
+"""The ``fieldkit`` command: read a meter, check a site, list ports, run the demo.
+
+Exit status: 0 when the command did its job (whatever the verdicts); 1 with one line on
+stderr when it could not (no answer from the meter, bad password, bad file); 2 for a
+usage error. Users script these commands: keep names and options stable.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+
+from fieldkit import paths
+from fieldkit.checks import DEFAULT_POLICY, PolicyError, load_policy, run, verdict
+from fieldkit.drivers.c1218.client import SessionConfig
+from fieldkit.drivers.c1218.driver import C1218Driver, C1218Options
+from fieldkit.drivers.c1218.link import LinkConfig
+from fieldkit.drivers.c1218.profile import ProfileError, ProfileRegistry
+from fieldkit.drivers.c1218.services import pad_password
+from fieldkit.drivers.errors import DriverError
+from fieldkit.drivers.ports import list_ports
+from fieldkit.model import MeterSnapshot, ServiceType, SiteExpectation, snapshot_to_dict
+from fieldkit.report import render_checks, render_snapshot
+
+app = typer.Typer(
+    name="fieldkit",
+    help="Field kit for electricity meters: read, check, and log site visits.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(message: str) -> NoReturn:
+    """Print one line on stderr and exit 1."""
+    typer.echo(f"fieldkit: {message}", err=True)
+    raise typer.Exit(1)
+
+
+PortOpt = Annotated[
+    str,
+    typer.Option(
+        "--port", "-p", help="Serial device or URL: /dev/ttyUSB0, COM3, socket://HOST:PORT, spy://"
+    ),
+]
+ProtocolOpt = Annotated[str, typer.Option("--protocol", help="Meter protocol: c1218")]
+PasswordOpt = Annotated[
+    str | None, typer.Option("--password", help="Meter password as text (space-padded to 20)")
+]
+PasswordHexOpt = Annotated[
+    str | None, typer.Option("--password-hex", help="Meter password as raw hex bytes (≤ 20)")
+]
+UserIdOpt = Annotated[int, typer.Option("--user-id", min=0, max=0xFFFF, help="Logon user id")]
+UserOpt = Annotated[str, typer.Option("--user", help="Logon user name (≤ 10 characters)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")]
+CaptureOpt = Annotated[
+    Path | None,
+    typer.Option("--capture", help="Save the raw frames of the exchange (passwords redacted)"),
+]
+BaudOpt = Annotated[int, typer.Option("--baud", help="Baud rate to negotiate after 9600")]
+PacketOpt = Annotated[int, typer.Option("--packet-size", min=64, max=8192)]
+PacketsOpt = Annotated[int, typer.Option("--packets", min=1, max=255)]
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--response-timeout", min=0.1, max=30.0, help="Seconds to wait for each ACK (C12.18: 2)"
+    ),
+]
+MeterTzOpt = Annotated[
+    str | None,
+    typer.Option("--meter-tz", help="Time zone the meter keeps when it is not on UTC"),
+]
+
+
+def _session(
+    password: str | None,
+    password_hex: str | None,
+    user_id: int,
+    user: str,
+    baud: int,
+    packet_size: int,
+    packets: int,
+) -> SessionConfig:
+    if password is not None and password_hex is not None:
+        raise typer.BadParameter("give --password or --password-hex, not both")
+    secret: bytes | None = None
+    try:
+        if password is not None:
+            secret = pad_password(password)
+        elif password_hex is not None:
+            secret = bytes.fromhex(password_hex)
+            if len(secret) > 20:
+                raise typer.BadParameter("--password-hex is at most 20 bytes")
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if len(user) > 10:
+        raise typer.BadParameter("--user is at most 10 characters")
+    return SessionConfig(
+        user_id=user_id,
+        user=user,
+        password=secret,
+        packet_size=packet_size,
+        max_packets=packets,
+        baud=baud,
+    )
+
+
+def _read(
+    port: str,
+    protocol: str,
+    session: SessionConfig,
+    meter_tz: str | None,
+    capture: Path | None,
+    response_timeout: float,
+) -> MeterSnapshot:
+    if protocol != "c1218":
+        fail(f"protocol '{protocol}' is not supported here yet (supported: c1218)")
+    tz = None
+    if meter_tz:
+        try:
+            tz = ZoneInfo(meter_tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            fail(f"unknown time zone '{meter_tz}' (use a name like America/Chicago)")
+    try:
+        profiles = ProfileRegistry.default(paths.profiles_dir())
+    except ProfileError as exc:
+        fail(str(exc))
+    options = C1218Options(
+        link=LinkConfig(response_timeout=response_timeout), session=session, meter_tz=tz
+    )
+    driver = C1218Driver(port, options, profiles=profiles)
+    try:
+        snapshot = driver.read_snapshot()
+    except DriverError as exc:
+        fail(str(exc))
+    if capture is not None:
+        _write_capture(capture, snapshot)
+    return snapshot
+
+
+def _write_capture(path: Path, snapshot: MeterSnapshot) -> None:
+    lines = [f"{f.at:+.6f} {f.direction} {f.data.hex()}" for f in snapshot.frames]
+    try:
+        path.write_text("\n".join(lines) + "\n", encoding="ascii")
+    except OSError as exc:
+        fail(f"cannot write capture file {path}: {exc.strerror}")
+
+
+@app.command()
+def read(
+    port: PortOpt,
+    protocol: ProtocolOpt = "c1218",
+    password: PasswordOpt = None,
+    password_hex: PasswordHexOpt = None,
+    user_id: UserIdOpt = 2,
+    user: UserOpt = "FIELDKIT",
+    as_json: JsonOpt = False,
+    capture: CaptureOpt = None,
+    baud: BaudOpt = 9600,
+    packet_size: PacketOpt = 1024,
+    packets: PacketsOpt = 8,
+    meter_tz: MeterTzOpt = None,
+    response_timeout: TimeoutOpt = 2.0,
+) -> None:
+    """Read a meter once and print the snapshot."""
+    session = _session(password, password_hex, user_id, user, baud, packet_size, packets)
+    snapshot = _read(port, protocol, session, meter_tz, capture, response_timeout)
+    if as_json:
+        _print_json(snapshot_to_dict(snapshot))
+    else:
+        render_snapshot(snapshot)
+
+
+@app.command()
+def check(
+    port: PortOpt,
+    service_type: Annotated[
+        ServiceType | None, typer.Option("--service-type", help="Service on the work order")
+    ] = None,
+    nominal_voltage: Annotated[
+        float | None,
+        typer.Option(
+            "--nominal-voltage",
+            min=1,
+            help="Line-to-neutral for wye/network, line-to-line for delta and 1ph-3w",
+        ),
+    ] = None,
+    meter_number: Annotated[
+        str | None, typer.Option("--meter-number", help="Meter number on the work order")
+    ] = None,
+    form: Annotated[str | None, typer.Option("--form", help="Meter form, e.g. 2S, 16S")] = None,
+    ct_ratio: Annotated[float, typer.Option("--ct-ratio", min=0.001)] = 1.0,
+    pt_ratio: Annotated[float, typer.Option("--pt-ratio", min=0.001)] = 1.0,
+    last_read_kwh: Annotated[
+        float | None, typer.Option("--last-read-kwh", help="Last billed kWh read")
+    ] = None,
+    last_read_date: Annotated[
+        datetime | None, typer.Option("--last-read-date", help="Date of the last billed read")
+    ] = None,
+    last_visit: Annotated[
+        datetime | None, typer.Option("--last-visit", help="Date of the last site visit")
+    ] = None,
+    net_metering: Annotated[
+        bool, typer.Option("--net-metering", help="The account has net metering")
+    ] = False,
+    rotation: Annotated[str, typer.Option("--rotation", help="Phase rotation: ABC or ACB")] = "ABC",
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="Utility policy file (TOML) with thresholds")
+    ] = None,
+    protocol: ProtocolOpt = "c1218",
+    password: PasswordOpt = None,
+    password_hex: PasswordHexOpt = None,
+    user_id: UserIdOpt = 2,
+    user: UserOpt = "FIELDKIT",
+    as_json: JsonOpt = False,
+    capture: CaptureOpt = None,
+    baud: BaudOpt = 9600,
+    packet_size: PacketOpt = 1024,
+    packets: PacketsOpt = 8,
+    meter_tz: MeterTzOpt = None,
+    response_timeout: TimeoutOpt = 2.0,
+) -> None:
+    """Read the meter and run the site checks against the work order's expectation."""
+    if rotation.upper() not in ("ABC", "ACB"):
+        raise typer.BadParameter("--rotation is ABC or ACB")
+    try:
+        thresholds = DEFAULT_POLICY if policy is None else load_policy(policy)
+    except PolicyError as exc:
+        fail(str(exc))
+    expectation = SiteExpectation(
+        meter_number=meter_number,
+        form=form,
+        service_type=service_type,
+        nominal_voltage=nominal_voltage,
+        ct_ratio=ct_ratio,
+        pt_ratio=pt_ratio,
+        last_read_kwh=last_read_kwh,
+        last_read_at=_as_utc(last_read_date),
+        net_metering=net_metering,
+        last_visit_at=_as_utc(last_visit),
+        rotation=rotation.upper(),
+    )
+    session = _session(password, password_hex, user_id, user, baud, packet_size, packets)
+    snapshot = _read(port, protocol, session, meter_tz, capture, response_timeout)
+    results = run(snapshot, expectation, thresholds)
+    overall = verdict(results)
+    if as_json:
+        out = snapshot_to_dict(snapshot)
+        out["checks"] = [
+            {
+                "id": r.id,
+                "status": r.status.value,
+                "measured": r.measured,
+                "expected": r.expected,
+                "message": r.message,
+                "likely_causes": list(r.likely_causes),
+            }
+            for r in results
+        ]
+        out["verdict"] = overall.value
+        _print_json(out)
+    else:
+        render_snapshot(snapshot)
+        render_checks(results, overall)
+
+
+@app.command()
+def ports(as_json: JsonOpt = False) -> None:
+    """List serial ports, with VID:PID, and mark known optical probes."""
+    found = list_ports()
+    if as_json:
+        _print_json([p.__dict__ for p in found])
+        return
+    if not found:
+        typer.echo("no serial ports found: is the probe plugged in?")
+        return
+    for p in found:
+        mark = f"  ← {p.probe}" if p.probe else ""
+        vidpid = f"{p.vid:04X}:{p.pid:04X}" if p.vid is not None and p.pid is not None else "-"
+        typer.echo(f"{p.device:<20} {vidpid:<10} {p.description}{mark}")
+
+
+@app.command()
+def demo(
+    scenario: Annotated[str, typer.Option("--scenario", help="Simulator scenario")] = "healthy-16s",
+) -> None:
+    """Start a simulated meter, read it and check the site (no hardware needed)."""
+    from fieldkit.demo import run_demo  # the demo starts processes; keep it off the import path
+
+    code = run_demo(scenario)
+    raise typer.Exit(code)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,234 @@
+"""The ANSI C12.18 driver: one optical-port session that reads the site table set.
+
+It opens the port, runs the session (Identify → Negotiate → Logon → [Security]), reads ST0
+first and then only the tables ST0 lists as used, and hands the bytes to
+:func:`~fieldkit.drivers.c1218.snapshot.build_snapshot`. A table the meter refuses
+(``onp``, ``iar``, ``sns``, ``isc``) becomes an ``unavailable`` item with the reason and the
+read carries on; a dead link, a silent port or a wrong password ends the read with a typed
+error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import TypeVar
+
+from fieldkit.drivers.c1218 import tables as t
+from fieldkit.drivers.c1218.client import C1218Client, ClientStats, SessionConfig
+from fieldkit.drivers.c1218.link import LinkConfig
+from fieldkit.drivers.c1218.profile import MeterProfile, ProfileRegistry
+from fieldkit.drivers.c1218.snapshot import TableSet, build_snapshot
+from fieldkit.drivers.errors import DecodeError, MeterRefused, SecurityDenied
+from fieldkit.drivers.transport import Transport, open_transport
+from fieldkit.model import FrameRecord, MeterSnapshot
+
+__all__ = ["SITE_TABLES", "C1218Driver", "C1218Options"]
+
+LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# What a site visit reads, in order (reference §2.10). Item names are the snapshot's.
+SITE_TABLES: tuple[tuple[int, str], ...] = (
+    (3, "status"),
+    (5, "meter_id"),
+    (2, "nameplate"),
+    (52, "clock"),
+    (21, "registers"),
+    (22, "registers"),
+    (23, "registers"),
+    (27, "phases"),
+    (28, "phases"),
+    (71, "events"),
+    (74, "events"),
+    (76, "events"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class C1218Options:
+    """How to talk to the meter; the defaults follow C12.18."""
+
+    link: LinkConfig = field(default_factory=LinkConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+    meter_tz: tzinfo | None = None  # None: the meter keeps the laptop's local time
+    read_events: bool = True
+    rts: bool = True
+    dtr: bool = False
+
+
+class C1218Driver:
+    """Reads a C12.18 meter once per :meth:`read_snapshot`."""
+
+    protocol = "c1218"
+
+    def __init__(
+        self,
+        url: str,
+        options: C1218Options | None = None,
+        *,
+        profiles: ProfileRegistry | None = None,
+        transport_factory: Callable[[str], Transport] | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.url = url
+        self.options = options or C1218Options()
+        self.profiles = profiles or ProfileRegistry.default()
+        self._transport_factory = transport_factory or self._open_port
+        self._wall_clock = wall_clock
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self.last_stats: ClientStats | None = None
+        # Identify to Terminate of the last read: what the optical link cost, port open and
+        # close excluded (pyserial's socket:// close alone sleeps 300 ms).
+        self.last_session_seconds: float | None = None
+
+    def _open_port(self, url: str) -> Transport:
+        return open_transport(url, rts=self.options.rts, dtr=self.options.dtr)
+
+    def read_snapshot(self) -> MeterSnapshot:
+        """Read the site table set and return the snapshot (raw frames included)."""
+        frames: list[FrameRecord] = []
+        start = self._monotonic()
+
+        def record(direction: str, data: bytes, at: float) -> None:
+            frames.append(FrameRecord(direction, data, at - start))
+
+        transport = self._transport_factory(self.url)
+        client = C1218Client(
+            transport,
+            self.options.link,
+            self.options.session,
+            clock=self._monotonic,
+            sleep=self._sleep,
+            on_frame=record,
+        )
+        session_start = self._monotonic()
+        try:
+            client.open()
+            tables, profile = self._read_tables(client)
+        finally:
+            client.close()
+            self.last_session_seconds = self._monotonic() - session_start
+            transport.close()
+            self.last_stats = client.stats
+        return build_snapshot(
+            tables,
+            profile=profile,
+            read_at=self._wall_clock(),
+            meter_tz=self.options.meter_tz,
+            frames=tuple(frames),
+        )
+
+    def _read_tables(self, client: C1218Client) -> tuple[TableSet, MeterProfile | None]:
+        ts = TableSet()
+        ts.tables[0] = client.read_table(0)
+        cfg = t.decode_st0(ts.tables[0])  # without ST0 nothing else can be decoded
+        ts.tables[1] = client.read_table(1)
+        st1 = t.decode_st1(ts.tables[1], cfg)
+        profile = self.profiles.find(st1.manufacturer, st1.model)
+        # Manufacturer tables a profile points at are read after the standard set.
+        extra = () if profile is None else tuple((n, "phases") for n in sorted(profile.tables))
+        denied: list[SecurityDenied] = []
+        read_ok = 0
+        st21: t.ActualRegisters | None = None
+        st71: t.ActualLog | None = None
+        for table_id, item in SITE_TABLES + extra:
+            if table_id in (74, 76) and not self.options.read_events:
+                continue
+            if not cfg.uses(table_id):
+                if table_id == 52 and cfg.uses(55):
+                    table_id = 55
+                else:
+                    if table_id not in (74, 22, 27):  # optional companions
+                        ts.missing(item, f"the meter does not list ST{table_id} as used")
+                    continue
+            try:
+                data = self._read_one(client, ts, table_id, cfg, st21, st71)
+            except SecurityDenied as exc:
+                denied.append(exc)
+                ts.missing(item, str(exc))
+                continue
+            except MeterRefused as exc:
+                ts.missing(item, f"ST{table_id}: {exc}")
+                continue
+            except DecodeError as exc:
+                ts.missing(item, str(exc))
+                continue
+            if data is None:
+                continue
+            read_ok += 1
+            ts.tables[table_id] = data
+            if table_id == 21:
+                st21 = _try(t.decode_st21, data, cfg)
+            elif table_id == 71:
+                st71 = _try(t.decode_st71, data, cfg)
+        if denied and not read_ok:
+            raise SecurityDenied(
+                "the meter allows only its identity without a password: "
+                "read again with --password (or --password-hex)",
+                code=denied[0].code,
+                service=denied[0].service,
+                table=denied[0].table,
+            )
+        return ts, profile
+
+    def _read_one(
+        self,
+        client: C1218Client,
+        ts: TableSet,
+        table_id: int,
+        cfg: t.GeneralConfig,
+        st21: t.ActualRegisters | None,
+        st71: t.ActualLog | None,
+    ) -> bytes | None:
+        if table_id in (52, 55):
+            before = self._wall_clock()
+            data = client.read_table(table_id)
+            after = self._wall_clock()
+            # The meter samples its clock while the request is in flight: take the midpoint.
+            ts.clock_reference = before + (after - before) / 2
+            return data
+        if table_id == 23 and st21 is not None:
+            return client.read_table(23, size=t.st23_size(cfg, st21))
+        if table_id == 28 and st21 is not None:
+            return client.read_table(28, size=t.st28_size(cfg, st21))
+        if table_id in (74, 76):
+            if st71 is None:
+                return None
+            return self._read_log(client, table_id, cfg, st71)
+        return client.read_table(table_id)
+
+    def _read_log(
+        self, client: C1218Client, table_id: int, cfg: t.GeneralConfig, st71: t.ActualLog
+    ) -> bytes:
+        """A log is read in partial chunks: the header, then only the slots in use."""
+        header_raw = client.read_partial(table_id, 0, t.LOG_HEADER_SIZE)
+        header = t.decode_log_header(header_raw, cfg, log="history" if table_id == 74 else "event")
+        if table_id == 74:
+            entry_size, slots = t.st74_entry_size(cfg, st71), st71.nbr_history_entries
+        else:
+            entry_size, slots = t.st76_entry_size(cfg, st71), st71.nbr_event_entries
+        valid = t.valid_entry_slots(header, slots)
+        used = max(valid) + 1 if valid else 0  # slots are read from slot 0 up
+        if used == 0 or entry_size == 0:
+            return header_raw
+        per_read = max(1, client.max_read_size // entry_size)
+        parts = [header_raw]
+        for first in range(0, used, per_read):
+            count = min(per_read, used - first)
+            offset = t.LOG_HEADER_SIZE + first * entry_size
+            parts.append(client.read_partial(table_id, offset, count * entry_size))
+        return b"".join(parts)
+
+
+def _try(fn: Callable[[bytes, t.GeneralConfig], T], data: bytes, cfg: t.GeneralConfig) -> T | None:
+    try:
+        return fn(data, cfg)
+    except DecodeError:
+        return None

@@ -1,0 +1,359 @@
+"""PSEM session state machine, sans-I/O: which service is legal when, and what opening takes.
+
+States follow c12-protocols.md §1.7::
+
+    BASE --identify--> IDENTIFIED --negotiate--> NEGOTIATED --logon--> LOGGED_ON
+    LOGGED_ON --security--> SECURED;  LOGGED_ON/SECURED --logoff--> IDENTIFIED
+    any state --terminate--> BASE;  isss/rno/sme or a failed link --> BASE (session lost)
+
+The session builds requests (refusing those its state does not allow), reads the answers,
+and keeps what the meter granted. It never sends anything: the client does, and asks
+:meth:`PsemSession.take_baud_switch` after writing the ACK of each answer, because the
+port may change speed only once that ACK is on the wire at the old speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+from fieldkit.drivers.c1218 import services
+from fieldkit.drivers.c1218.packet import OVERHEAD
+from fieldkit.drivers.c1218.services import Identification, ResponseCode
+from fieldkit.drivers.errors import DriverError
+
+__all__ = [
+    "DEFAULT_BAUD",
+    "DEFAULT_NBR_PACKETS",
+    "DEFAULT_PACKET_SIZE",
+    "SESSION_LOST_CODES",
+    "PsemSession",
+    "Reply",
+    "Request",
+    "Service",
+    "SessionInfo",
+    "SessionState",
+    "SessionStateError",
+    "looks_stale",
+]
+
+DEFAULT_PACKET_SIZE: Final = 64
+DEFAULT_NBR_PACKETS: Final = 1
+DEFAULT_BAUD: Final = 9600
+MAX_COUNT: Final = 0xFFFF  # PSEM byte counts are 16-bit
+
+#: Answers after which the meter no longer has our session: start again from Identify.
+SESSION_LOST_CODES: Final = frozenset({ResponseCode.RNO, ResponseCode.ISSS, ResponseCode.SME})
+
+
+class SessionState(StrEnum):
+    """Where the PSEM session is."""
+
+    BASE = "base"
+    IDENTIFIED = "identified"
+    NEGOTIATED = "negotiated"
+    LOGGED_ON = "logged on"
+    SECURED = "secured"
+
+
+class Service(StrEnum):
+    """PSEM services, by the name error messages use."""
+
+    IDENTIFY = "identify"
+    NEGOTIATE = "negotiate"
+    LOGON = "logon"
+    SECURITY = "security"
+    READ = "read"
+    READ_PARTIAL = "partial read"
+    WRITE = "write"
+    WRITE_PARTIAL = "partial write"
+    WAIT = "wait"
+    LOGOFF = "logoff"
+    TERMINATE = "terminate"
+
+
+_IN_SESSION: Final = frozenset(
+    {
+        Service.SECURITY,
+        Service.READ,
+        Service.READ_PARTIAL,
+        Service.WRITE,
+        Service.WRITE_PARTIAL,
+        Service.WAIT,
+        Service.LOGOFF,
+        Service.TERMINATE,
+    }
+)
+
+_ALLOWED: Final[Mapping[SessionState, frozenset[Service]]] = MappingProxyType(
+    {
+        SessionState.BASE: frozenset({Service.IDENTIFY, Service.TERMINATE}),
+        SessionState.IDENTIFIED: frozenset(
+            {Service.NEGOTIATE, Service.LOGON, Service.WAIT, Service.TERMINATE}
+        ),
+        SessionState.NEGOTIATED: frozenset({Service.LOGON, Service.WAIT, Service.TERMINATE}),
+        SessionState.LOGGED_ON: _IN_SESSION,
+        SessionState.SECURED: _IN_SESSION,
+    }
+)
+
+_AFTER_OK: Final[Mapping[Service, SessionState]] = MappingProxyType(
+    {
+        Service.IDENTIFY: SessionState.IDENTIFIED,
+        Service.NEGOTIATE: SessionState.NEGOTIATED,
+        Service.LOGON: SessionState.LOGGED_ON,
+        Service.SECURITY: SessionState.SECURED,
+        Service.LOGOFF: SessionState.IDENTIFIED,
+        Service.TERMINATE: SessionState.BASE,
+    }
+)
+
+
+class SessionStateError(DriverError):
+    """A service was asked for in a state that does not allow it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One PSEM request, ready for the link."""
+
+    service: Service
+    data: bytes = field(repr=False)  # a Security request carries the password
+    table: int | None = None
+
+    @property
+    def sensitive(self) -> bool:
+        """True when the bytes hold a secret that must never be logged or recorded."""
+        return self.service is Service.SECURITY
+
+    @property
+    def subject(self) -> str:
+        """What the request is about, for messages: ``read of ST52`` or ``logon``."""
+        if self.table is None:
+            return str(self.service)
+        return f"{self.service} of {services.table_name(self.table)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The meter's answer: its response code, and the table data of an ok read."""
+
+    code: ResponseCode
+    data: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """What an open session runs with."""
+
+    standard: int
+    version: int
+    revision: int
+    features: bytes
+    packet_size: int
+    nbr_packets: int
+    baud: int
+    max_read_size: int
+
+
+def looks_stale(request: Request, response: bytes) -> bool:
+    """True for an ok answer too short to be the reply to Identify.
+
+    A reply left over from an aborted session can arrive right after Identify; a real
+    Identify answer has at least four bytes (MeteringSDK re-reads in this case).
+    """
+    return request.service is Service.IDENTIFY and response[:1] == b"\x00" and len(response) < 4
+
+
+def _capped(size: int) -> int:
+    return max(0, min(size, MAX_COUNT))
+
+
+class PsemSession:
+    """The client's view of one PSEM session with a meter."""
+
+    def __init__(
+        self,
+        *,
+        user_id: int = 2,
+        user: str = "FIELDKIT",
+        password: bytes | None = None,
+        packet_size: int = 1024,
+        max_packets: int = 8,
+        baud: int = DEFAULT_BAUD,
+    ) -> None:
+        # Built once so that bad settings fail here, before any byte is sent.
+        self._negotiate = services.negotiate(packet_size, max_packets, baud)
+        self._logon = services.logon(user_id, user)
+        self._security = None if password is None else services.security(password)
+        self.state = SessionState.BASE
+        self.identification: Identification | None = None
+        self.packet_size = DEFAULT_PACKET_SIZE
+        self.nbr_packets = DEFAULT_NBR_PACKETS
+        self.baud = DEFAULT_BAUD
+        self._baud_switch: int | None = None
+
+    # --- what the link may carry ----------------------------------------------------------
+
+    @property
+    def max_read_size(self) -> int:
+        """The most data bytes one read answer can carry with the granted packets."""
+        return _capped((self.packet_size - OVERHEAD) * self.nbr_packets - 4)
+
+    @property
+    def max_write_size(self) -> int:
+        """The most data bytes one full write can carry (MeteringSDK's limit)."""
+        return _capped((self.packet_size - OVERHEAD) * self.nbr_packets - 7)
+
+    @property
+    def max_partial_write_size(self) -> int:
+        """The most data bytes one partial write can carry."""
+        return _capped((self.packet_size - OVERHEAD) * self.nbr_packets - 9)
+
+    def info(self) -> SessionInfo:
+        """The identification and link parameters of the session."""
+        ident = self.identification
+        if ident is None:
+            raise SessionStateError("the meter has not identified itself yet: open the session")
+        return SessionInfo(
+            standard=ident.standard,
+            version=ident.version,
+            revision=ident.revision,
+            features=ident.features,
+            packet_size=self.packet_size,
+            nbr_packets=self.nbr_packets,
+            baud=self.baud,
+            max_read_size=self.max_read_size,
+        )
+
+    # --- requests -------------------------------------------------------------------------
+
+    def next_open_request(self) -> Request | None:
+        """The next step of opening: Identify, Negotiate, Logon, Security; None when open.
+
+        Security is sent only when a password is configured.
+        """
+        if self.state is SessionState.BASE:
+            return self.identify()
+        if self.state is SessionState.IDENTIFIED:
+            return self._request(Service.NEGOTIATE, self._negotiate)
+        if self.state is SessionState.NEGOTIATED:
+            return self._request(Service.LOGON, self._logon)
+        if self.state is SessionState.LOGGED_ON and self._security is not None:
+            return self._request(Service.SECURITY, self._security)
+        return None
+
+    def identify(self) -> Request:
+        """Identify (legal in BASE only)."""
+        return self._request(Service.IDENTIFY, services.identify())
+
+    def read_full(self, table: int) -> Request:
+        """Full read of ``table``."""
+        return self._request(Service.READ, services.read_full(table), table)
+
+    def read_partial(self, table: int, offset: int, count: int) -> Request:
+        """Partial read of ``count`` bytes of ``table`` from ``offset``."""
+        return self._request(
+            Service.READ_PARTIAL, services.read_partial(table, offset, count), table
+        )
+
+    def write_full(self, table: int, data: bytes) -> Request:
+        """Full write of ``table``."""
+        return self._request(Service.WRITE, services.write_full(table, data), table)
+
+    def write_partial(self, table: int, offset: int, data: bytes) -> Request:
+        """Partial write of ``data`` into ``table`` at ``offset``."""
+        return self._request(
+            Service.WRITE_PARTIAL, services.write_partial(table, offset, data), table
+        )
+
+    def wait(self, seconds: int) -> Request:
+        """Wait: keep the session open ``seconds`` longer."""
+        return self._request(Service.WAIT, services.wait(seconds))
+
+    def logoff(self) -> Request:
+        """Logoff."""
+        return self._request(Service.LOGOFF, services.logoff())
+
+    def terminate(self) -> Request:
+        """Terminate (legal in every state)."""
+        return self._request(Service.TERMINATE, services.terminate())
+
+    def allows(self, service: Service) -> bool:
+        """True when the current state allows ``service``."""
+        return service in _ALLOWED[self.state]
+
+    def _request(self, service: Service, data: bytes, table: int | None = None) -> Request:
+        if not self.allows(service):
+            raise SessionStateError(
+                f"a {service} is not possible while the session is {self.state}"
+            )
+        return Request(service, data, table)
+
+    # --- answers --------------------------------------------------------------------------
+
+    def handle_response(self, request: Request, response: bytes) -> Reply:
+        """Read the meter's answer to ``request`` and move the state machine on.
+
+        Raises :class:`~fieldkit.drivers.c1218.services.MalformedResponse` for an answer
+        that does not have its service's layout.
+        """
+        code = services.response_code(response)
+        service = request.service
+        if code is ResponseCode.OK:
+            data = self._accept(request, response)
+            self.state = _AFTER_OK.get(service, self.state)
+            return Reply(code, data)
+        if service is Service.NEGOTIATE and code is ResponseCode.SNS:
+            # The meter does not negotiate: it keeps the defaults, which are ours already.
+            self.state = SessionState.NEGOTIATED
+        elif code in SESSION_LOST_CODES:
+            self.lost()
+        return Reply(code)
+
+    def _accept(self, request: Request, response: bytes) -> bytes:
+        service = request.service
+        if service is Service.IDENTIFY:
+            self.identification = services.decode_identify(response)
+        elif service is Service.NEGOTIATE:
+            granted = services.decode_negotiate(response)
+            self.packet_size = granted.packet_size
+            self.nbr_packets = granted.nbr_packets
+            if granted.baud is not None:
+                self._change_baud(granted.baud)
+        elif service in (Service.READ, Service.READ_PARTIAL):
+            return services.decode_read(response, request.table)
+        elif service is Service.TERMINATE:
+            # The meter is back in its base state, at the default speed and packet size.
+            self._defaults()
+            self._change_baud(DEFAULT_BAUD)
+        return b""
+
+    def take_baud_switch(self) -> int | None:
+        """The speed to switch the port to, once, after the ACK of the last answer is sent."""
+        baud, self._baud_switch = self._baud_switch, None
+        return baud
+
+    def lost(self) -> None:
+        """The meter no longer has the session (isss, rno, link failure): back to BASE.
+
+        The port speed is the client's business: the meter returns to 9600 on its own only
+        after its traffic timeout.
+        """
+        self._defaults()
+        self.baud = DEFAULT_BAUD
+        self._baud_switch = None
+
+    def _defaults(self) -> None:
+        self.state = SessionState.BASE
+        self.identification = None
+        self.packet_size = DEFAULT_PACKET_SIZE
+        self.nbr_packets = DEFAULT_NBR_PACKETS
+
+    def _change_baud(self, baud: int) -> None:
+        if baud != self.baud:
+            self.baud = baud
+            self._baud_switch = baud

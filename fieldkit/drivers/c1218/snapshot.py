@@ -1,0 +1,343 @@
+"""Turn the C12.19 tables a session read into a :class:`MeterSnapshot`. Pure: no I/O.
+
+The driver collects raw table bytes (and the reasons for what it could not read) into a
+:class:`TableSet`; :func:`build_snapshot` decodes them with the ST0 context and a meter
+profile. A table that fails to decode marks its item unavailable with the reason; it never
+stops the rest of the snapshot.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import TypeVar
+
+from fieldkit.drivers.c1218 import tables as t
+from fieldkit.drivers.c1218.events import event_name
+from fieldkit.drivers.c1218.profile import RAW_SIZES, MeterProfile, QuantitySpec
+from fieldkit.drivers.errors import DecodeError
+from fieldkit.model import (
+    ClockReading,
+    FrameRecord,
+    MeterEvent,
+    MeterIdentity,
+    MeterSnapshot,
+    PhaseQuantities,
+    Register,
+    StatusFlags,
+    Unavailable,
+    normalize_angle,
+)
+
+__all__ = ["TableSet", "build_snapshot"]
+
+T = TypeVar("T")
+
+ANGLE_QUANTITIES = frozenset({"voltage_angle", "current_angle"})
+
+
+@dataclass(slots=True)
+class TableSet:
+    """What one session read: raw table bytes by table id, and why items are missing."""
+
+    tables: dict[int, bytes] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
+    clock_reference: datetime | None = None  # laptop UTC time when ST52/ST55 arrived
+
+    def missing(self, item: str, reason: str) -> None:
+        """Record the first reason an item is unavailable."""
+        self.unavailable.setdefault(item, reason)
+
+
+def _decode(ts: TableSet, item: str, fn: Callable[..., T], *args: object, **kw: object) -> T | None:
+    try:
+        return fn(*args, **kw)
+    except DecodeError as exc:
+        ts.missing(item, str(exc))
+        return None
+
+
+def _aware(value: datetime, utc: bool, meter_tz: tzinfo | None) -> datetime:
+    if utc:
+        return value.replace(tzinfo=UTC)
+    if meter_tz is not None:
+        return value.replace(tzinfo=meter_tz)
+    return value.astimezone()  # the laptop's own zone: meters keep local time
+
+
+def build_snapshot(
+    ts: TableSet,
+    *,
+    profile: MeterProfile | None,
+    read_at: datetime,
+    meter_tz: tzinfo | None = None,
+    frames: tuple[FrameRecord, ...] = (),
+) -> MeterSnapshot:
+    """Decode every table in ``ts`` into one snapshot. ST0 and ST1 must be present."""
+    cfg = t.decode_st0(ts.tables[0])
+    st1 = t.decode_st1(ts.tables[1], cfg)
+    identity = MeterIdentity(
+        manufacturer=st1.manufacturer,
+        model=st1.model,
+        serial_number=st1.serial_number,
+        meter_id=_meter_id(ts, cfg),
+        hardware_version=f"{st1.hw_version}.{st1.hw_revision}",
+        firmware_version=f"{st1.fw_version}.{st1.fw_revision}",
+    )
+    status = _status(ts, cfg)
+    clock = _clock(ts, cfg, meter_tz)
+    # Log and demand stamps are in the same time base as the meter's clock.
+    utc = bool(clock is not None and clock.utc)
+    registers = _registers(ts, cfg, profile, utc, meter_tz)
+    phases, site = _present_values(ts, cfg, profile)
+    events = _events(ts, cfg, utc, meter_tz)
+    return MeterSnapshot(
+        protocol="c1218",
+        identity=identity,
+        read_at=read_at,
+        clock=clock,
+        status=status,
+        registers=registers,
+        phases=phases,
+        frequency=site.get("frequency"),
+        temperature_c=site.get("temperature_c"),
+        total_active_power=site.get("total_active_power"),
+        total_reactive_power=site.get("total_reactive_power"),
+        events=events,
+        unavailable=tuple(Unavailable(k, v) for k, v in ts.unavailable.items()),
+        frames=frames,
+    )
+
+
+def _meter_id(ts: TableSet, cfg: t.GeneralConfig) -> str | None:
+    raw = ts.tables.get(5)
+    if raw is None:
+        return None
+    return _decode(ts, "meter_id", t.decode_st5, raw, cfg) or None
+
+
+def _status(ts: TableSet, cfg: t.GeneralConfig) -> StatusFlags | None:
+    raw = ts.tables.get(3)
+    if raw is None:
+        return None
+    st3 = _decode(ts, "status", t.decode_st3, raw, cfg)
+    if st3 is None:
+        return None
+    return StatusFlags(
+        active=st3.flags,
+        metering_mode=st3.metering,
+        test_mode=st3.test_mode,
+        meter_shop_mode=st3.meter_shop_mode,
+        factory_mode=st3.factory,
+        manufacturer_status=st3.mfg_status,
+    )
+
+
+def _clock(ts: TableSet, cfg: t.GeneralConfig, meter_tz: tzinfo | None) -> ClockReading | None:
+    reference = ts.clock_reference
+    if reference is None:
+        return None
+    if 52 in ts.tables:
+        raw52 = ts.tables[52]
+        clk = _decode(ts, "clock", t.decode_st52, raw52, cfg)
+        parts = None if clk is None else (clk.time, clk.gmt, clk.dst)
+    elif 55 in ts.tables:
+        raw55 = ts.tables[55]
+        state = _decode(ts, "clock", t.decode_st55, raw55, cfg)
+        parts = None if state is None else (state.time, state.gmt, state.dst)
+    else:
+        return None
+    if parts is None:
+        return None
+    when, gmt, dst = parts
+    if when is None:
+        ts.missing("clock", "the meter's clock holds no valid date (clock not set?)")
+        return None
+    return ClockReading(
+        meter_time=_aware(when, gmt, meter_tz),
+        reference_time=reference,
+        dst=dst,
+        utc=gmt,
+    )
+
+
+def _registers(
+    ts: TableSet,
+    cfg: t.GeneralConfig,
+    profile: MeterProfile | None,
+    utc: bool,
+    meter_tz: tzinfo | None,
+) -> tuple[Register, ...]:
+    if 21 not in ts.tables or 23 not in ts.tables:
+        return ()
+    raw21, raw23 = ts.tables[21], ts.tables[23]
+    st21 = _decode(ts, "registers", t.decode_st21, raw21, cfg)
+    if st21 is None:
+        return ()
+    st23 = _decode(ts, "registers", t.decode_st23, raw23, cfg, st21)
+    if st23 is None:
+        return ()
+    out: list[Register] = []
+    if profile is None:
+        ts.missing("registers", "no meter profile for this model: register units unknown")
+        for n, value in enumerate(st23.total.summations):
+            out.append(Register(f"summation_{n}", float(value), "raw", "ST23 summation"))
+        return tuple(out)
+    for spec in profile.registers:
+        block = st23.total if spec.tier is None else _tier(st23, spec.tier)
+        if block is None:
+            continue
+        stamp = None
+        if spec.source == "summation":
+            if spec.index >= len(block.summations):
+                continue
+            raw_value = float(block.summations[spec.index])
+        else:
+            if spec.index >= len(block.demands) or not block.demands[spec.index].values:
+                continue
+            demand = block.demands[spec.index]
+            raw_value = float(demand.values[0])
+            if demand.event_times and demand.event_times[0] is not None:
+                stamp = _aware(demand.event_times[0], utc, meter_tz)
+        out.append(
+            Register(
+                id=spec.id,
+                value=round(raw_value * spec.scale, 6),
+                unit=spec.unit,
+                description=spec.description,
+                tier=None if spec.tier is None else chr(ord("A") + spec.tier),
+                timestamp=stamp,
+            )
+        )
+    return tuple(out)
+
+
+def _tier(st23: t.CurrentRegisterData, tier: int) -> t.DataBlock | None:
+    return st23.tiers[tier] if tier < len(st23.tiers) else None
+
+
+def _present_values(
+    ts: TableSet, cfg: t.GeneralConfig, profile: MeterProfile | None
+) -> tuple[tuple[PhaseQuantities, ...], dict[str, float]]:
+    if profile is None:
+        ts.missing(
+            "phases",
+            "no meter profile for this manufacturer and model: per-phase values need one "
+            "(see docs/c1218.md, 'Adding a meter profile')",
+        )
+        return (), {}
+    values: tuple[float, ...] = ()
+    uses_st28 = any(q.present_value is not None for q in profile.quantities)
+    if uses_st28 and 21 in ts.tables and 28 in ts.tables:
+        st21 = _decode(ts, "phases", t.decode_st21, ts.tables[21], cfg)
+        if st21 is not None:
+            st28 = _decode(ts, "phases", t.decode_st28, ts.tables[28], cfg, st21)
+            values = () if st28 is None else tuple(float(v) for v in st28.values)
+    per_phase: dict[str, dict[str, float]] = {ph: {} for ph in profile.elements}
+    site: dict[str, float] = {}
+    for spec in profile.quantities:
+        value = _quantity(ts, cfg, spec, values)
+        if value is None:
+            continue
+        if spec.name in ANGLE_QUANTITIES:
+            value = normalize_angle(value)
+        if spec.phase is None:
+            site[spec.name] = value
+        else:
+            per_phase[spec.phase][spec.name] = value
+    phases = tuple(
+        PhaseQuantities(
+            phase=ph,
+            voltage=q.get("voltage"),
+            current=q.get("current"),
+            voltage_angle=q.get("voltage_angle"),
+            current_angle=q.get("current_angle"),
+            power_factor=q.get("power_factor"),
+            active_power=q.get("active_power"),
+            reactive_power=q.get("reactive_power"),
+        )
+        for ph, q in per_phase.items()
+        if q
+    )
+    return phases, site
+
+
+def _quantity(
+    ts: TableSet, cfg: t.GeneralConfig, spec: QuantitySpec, values: tuple[float, ...]
+) -> float | None:
+    if spec.present_value is not None:
+        if spec.present_value >= len(values):
+            if values:
+                ts.missing(
+                    spec.name if spec.phase is None else f"{spec.name}_{spec.phase}",
+                    f"profile expects present value {spec.present_value}, "
+                    f"the meter has {len(values)}",
+                )
+            return None
+        return round(values[spec.present_value] * spec.scale, 6)
+    if spec.table is None or spec.offset is None or spec.type is None:
+        return None  # the profile validator rules this out; keep mypy and readers sure
+    raw = ts.tables.get(spec.table)
+    if raw is None:
+        return None
+    size = RAW_SIZES[spec.type]
+    chunk = raw[spec.offset : spec.offset + size]
+    if len(chunk) != size:
+        ts.missing(spec.name, f"table {spec.table} is too short for offset {spec.offset}")
+        return None
+    order = cfg.data_order if spec.byte_order == "meter" else spec.byte_order
+    return round(_raw_number(chunk, spec.type, order) * spec.scale, 6)
+
+
+def _raw_number(chunk: bytes, kind: str, order: str) -> float:
+    if kind == "f32":
+        return float(struct.unpack("<f" if order == "little" else ">f", chunk)[0])
+    if kind == "f64":
+        return float(struct.unpack("<d" if order == "little" else ">d", chunk)[0])
+    if order == "little":
+        return float(int.from_bytes(chunk, "little", signed=kind.startswith("i")))
+    return float(int.from_bytes(chunk, "big", signed=kind.startswith("i")))
+
+
+def _events(
+    ts: TableSet, cfg: t.GeneralConfig, utc: bool, meter_tz: tzinfo | None
+) -> tuple[MeterEvent, ...]:
+    if 71 not in ts.tables:
+        return ()
+    raw71 = ts.tables[71]
+    st71 = _decode(ts, "events", t.decode_st71, raw71, cfg)
+    if st71 is None:
+        return ()
+    out: list[MeterEvent] = []
+    for table_id, log in ((74, "history"), (76, "event")):
+        raw = ts.tables.get(table_id)
+        if raw is None:
+            continue
+        header_raw, entries_raw = raw[: t.LOG_HEADER_SIZE], raw[t.LOG_HEADER_SIZE :]
+        header = _decode(ts, "events", t.decode_log_header, header_raw, cfg, log=log)
+        if header is None:
+            continue
+        entries = _decode(ts, "events", t.decode_log_entries, entries_raw, cfg, st71, log=log)
+        if entries is None:
+            continue
+        slots = st71.nbr_history_entries if table_id == 74 else st71.nbr_event_entries
+        ordered = _decode(
+            ts, "events", t.valid_entries_in_order, header, entries, nbr_entries=slots
+        )
+        for entry in ordered or ():
+            out.append(
+                MeterEvent(
+                    code=entry.code,
+                    name=event_name(entry.code, manufacturer=entry.manufacturer),
+                    timestamp=None if entry.time is None else _aware(entry.time, utc, meter_tz),
+                    manufacturer=entry.manufacturer,
+                    sequence=entry.seq_nbr,
+                    user_id=entry.user_id,
+                    argument=entry.argument,
+                    log=log,
+                )
+            )
+    out.sort(key=lambda e: e.timestamp or datetime.min.replace(tzinfo=UTC))
+    return tuple(out)

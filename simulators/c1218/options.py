@@ -1,0 +1,79 @@
+"""Run options of the C12.18 simulator and how they combine with a scenario.
+
+:class:`SimOptions` is what the command line (or a test) asks for; ``None`` means "use the
+scenario's value". :func:`resolve_settings` merges both into the :class:`MeterSettings` the
+meter runs with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from simulators.scenario import Scenario
+
+__all__ = ["MeterSettings", "SimOptions", "resolve_settings"]
+
+
+@dataclass(frozen=True, slots=True)
+class SimOptions:
+    """Overrides for one simulator run (command-line flags; None keeps the scenario's)."""
+
+    baud_pace: bool = False
+    corrupt_rate: float | None = None
+    drop_rate: float | None = None
+    busy: int | None = None
+    slow_ms: float | None = None
+    stop_after: int | None = None
+    seed: int | None = None
+    turnaround_ms: float | None = None
+    traffic_timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("corrupt_rate", "drop_rate"):
+            rate = getattr(self, name)
+            if rate is not None and not 0.0 <= rate <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {rate}")
+        for name in ("busy", "slow_ms", "stop_after", "turnaround_ms"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative, got {value}")
+        if self.traffic_timeout is not None and self.traffic_timeout <= 0:
+            raise ValueError(f"traffic_timeout must be positive, got {self.traffic_timeout}")
+
+
+@dataclass(frozen=True, slots=True)
+class MeterSettings:
+    """Everything the meter's behaviour depends on besides the scenario's data."""
+
+    turnaround_s: float = 0.010
+    slow_s: float = 0.0
+    traffic_timeout: float = 6.0
+    busy: int = 0
+    stop_after: int | None = None
+    corrupt_rate: float = 0.0
+    drop_rate: float = 0.0
+    seed: int | None = None
+
+
+_T = TypeVar("_T")
+
+
+def _pick(override: _T | None, default: _T) -> _T:
+    return default if override is None else override
+
+
+def resolve_settings(scenario: Scenario, options: SimOptions | None = None) -> MeterSettings:
+    """The scenario's [link] and [faults] values, with the options' overrides applied."""
+    opts = options if options is not None else SimOptions()
+    faults = scenario.faults
+    return MeterSettings(
+        turnaround_s=_pick(opts.turnaround_ms, scenario.link.turnaround_ms) / 1000.0,
+        slow_s=_pick(opts.slow_ms, faults.slow_ms) / 1000.0,
+        traffic_timeout=_pick(opts.traffic_timeout, scenario.link.traffic_timeout),
+        busy=_pick(opts.busy, faults.busy),
+        stop_after=opts.stop_after if opts.stop_after is not None else faults.stop_after,
+        corrupt_rate=_pick(opts.corrupt_rate, faults.corrupt_rate),
+        drop_rate=_pick(opts.drop_rate, faults.drop_rate),
+        seed=opts.seed if opts.seed is not None else faults.seed,
+    )

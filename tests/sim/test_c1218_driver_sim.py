@@ -1,0 +1,117 @@
+"""The C12.18 driver against the simulated meter: real sockets, real ptys, real faults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fieldkit.drivers.c1218.client import SessionConfig
+from fieldkit.drivers.c1218.driver import C1218Driver, C1218Options
+from fieldkit.drivers.c1218.link import LinkConfig
+from fieldkit.drivers.c1218.services import pad_password
+from fieldkit.drivers.errors import SecurityDenied
+from fieldkit.model import MeterSnapshot
+from simulators.c1218.options import SimOptions
+from tests.helpers import scenario_data
+
+pytestmark = pytest.mark.sim
+
+
+def assert_matches_scenario(snapshot: MeterSnapshot, name: str) -> None:
+    """Every value the scenario put in the meter comes back out, scaled and named."""
+    data = scenario_data(name)
+    meter = data["meter"]
+    assert snapshot.identity.manufacturer == meter["manufacturer"]
+    assert snapshot.identity.model == meter["model"]
+    assert snapshot.identity.serial_number == meter["serial"]
+    assert snapshot.identity.meter_id == meter["meter_id"]
+    assert snapshot.unavailable == ()
+    for expected in data["phase"]:
+        got = snapshot.phase(expected["name"])
+        assert got is not None
+        assert got.voltage == pytest.approx(expected["voltage"], abs=0.01)
+        assert got.current == pytest.approx(expected["current"], abs=0.001)
+        assert got.voltage_angle == pytest.approx(expected["voltage_angle"], abs=0.01)
+        assert got.current_angle == pytest.approx(expected["current_angle"], abs=0.01)
+    assert snapshot.frequency == pytest.approx(data.get("site", {}).get("frequency", 60.0))
+    kwh = snapshot.register("kwh_delivered")
+    assert kwh is not None
+    # Registers accumulate from the load while the simulator runs: never below the start.
+    assert kwh.value >= data["registers"]["kwh_delivered"]
+    assert kwh.value < data["registers"]["kwh_delivered"] + 1
+    assert snapshot.clock is not None
+    drift = data.get("clock", {}).get("drift_seconds", 0.0)
+    # ST52 has one-second resolution: the meter's clock is truncated to the second.
+    assert snapshot.clock.drift_seconds == pytest.approx(drift, abs=1.6)
+    event_codes = {e.code for e in snapshot.events}
+    assert {e["code"] for e in data.get("event", [])} <= event_codes
+
+
+@pytest.mark.parametrize("scenario", ["healthy-2s", "healthy-16s"])
+def test_reads_scenario_over_socket(sim: Any, scenario: str) -> None:
+    simulator = sim(scenario)
+    snapshot = C1218Driver(simulator.url).read_snapshot()
+    assert_matches_scenario(snapshot, scenario)
+
+
+@pytest.mark.parametrize("scenario", ["healthy-2s", "healthy-16s"])
+def test_reads_scenario_over_pty(sim: Any, scenario: str) -> None:
+    simulator = sim(scenario, pty=True)
+    assert simulator.url.startswith("/dev/")
+    snapshot = C1218Driver(simulator.url).read_snapshot()
+    assert_matches_scenario(snapshot, scenario)
+
+
+@pytest.mark.parametrize("scenario", ["healthy-2s", "healthy-16s"])
+def test_correct_values_through_corruption_and_busy(sim: Any, scenario: str) -> None:
+    simulator = sim(scenario, SimOptions(corrupt_rate=0.05, busy=2, seed=7))
+    driver = C1218Driver(simulator.url)
+    snapshot = driver.read_snapshot()
+    assert_matches_scenario(snapshot, scenario)
+    stats = simulator.stats
+    assert stats.busy_answers == 2
+    assert stats.corrupted_packets > 0  # the faults really happened
+
+
+def test_negotiated_limits_are_used(sim: Any) -> None:
+    # The simulated meter grants at most 256-byte packets: a 16S read needs partial log reads.
+    simulator = sim("healthy-16s")
+    options = C1218Options(session=SessionConfig(packet_size=2048, max_packets=16))
+    driver = C1218Driver(simulator.url, options)
+    snapshot = driver.read_snapshot()
+    assert_matches_scenario(snapshot, "healthy-16s")
+    sent = [f.data for f in snapshot.frames if f.direction == "tx"]
+    assert max(len(frame) for frame in sent) <= 256
+
+
+def test_secured_meter_reads_with_the_reader_password(sim: Any) -> None:
+    simulator = sim("secured-2s")
+    reader = scenario_data("secured-2s")["security"]["passwords"][0]["text"]
+    options = C1218Options(session=SessionConfig(password=pad_password(reader)))
+    snapshot = C1218Driver(simulator.url, options).read_snapshot()
+    assert_matches_scenario(snapshot, "secured-2s")
+    # The password never reaches the frame capture.
+    assert all(reader.encode() not in f.data for f in snapshot.frames)
+
+
+def test_secured_meter_without_password_says_so(sim: Any) -> None:
+    simulator = sim("secured-2s")
+    with pytest.raises(SecurityDenied, match="--password"):
+        C1218Driver(simulator.url).read_snapshot()
+
+
+def test_wrong_password_is_a_security_error(sim: Any) -> None:
+    simulator = sim("secured-2s")
+    options = C1218Options(session=SessionConfig(password=pad_password("NOT-IT")))
+    with pytest.raises(SecurityDenied, match="password"):
+        C1218Driver(simulator.url, options).read_snapshot()
+
+
+def test_meter_that_stops_mid_read_ends_with_a_driver_error(sim: Any) -> None:
+    from fieldkit.drivers.errors import DriverError
+
+    simulator = sim("healthy-16s", SimOptions(stop_after=3, traffic_timeout=0.5))
+    fast = C1218Options(link=LinkConfig(response_timeout=0.3, traffic_timeout=0.5))
+    with pytest.raises(DriverError):
+        C1218Driver(simulator.url, fast).read_snapshot()

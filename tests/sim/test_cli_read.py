@@ -1,0 +1,131 @@
+"""`fieldkit read` as a technician runs it: exit codes, one-line errors, JSON, captures."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulators.c1218.options import SimOptions
+from tests.helpers import run_cli, scenario_data
+
+pytestmark = pytest.mark.sim
+
+
+def assert_one_line_error(stderr: str) -> None:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    assert lines[0].startswith("fieldkit: ")
+
+
+def test_read_json_has_the_design_names(sim: Any) -> None:
+    simulator = sim("healthy-16s")
+    result = run_cli("read", "--port", simulator.url, "--json")
+    assert result.code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["protocol"] == "c1218"
+    assert data["identity"]["meter_id"] == scenario_data("healthy-16s")["meter"]["meter_id"]
+    assert [p["phase"] for p in data["phases"]] == ["A", "B", "C"]
+    assert {"drift_seconds", "meter_time", "reference_time"} <= set(data["clock"])
+    assert data["status"]["active"] == []
+    assert data["unavailable"] == []
+    assert "frames" not in data  # raw frames go to --capture, not to stdout
+
+
+def test_read_human_output_names_the_meter(sim: Any) -> None:
+    simulator = sim("healthy-2s")
+    result = run_cli("read", "--port", simulator.url)
+    assert result.code == 0, result.stderr
+    assert scenario_data("healthy-2s")["meter"]["meter_id"] in result.stdout
+    assert "kwh_delivered" in result.stdout
+
+
+def test_capture_keeps_frames_and_redacts_the_password(sim: Any, tmp_path: Path) -> None:
+    simulator = sim("secured-2s")
+    password = scenario_data("secured-2s")["security"]["passwords"][0]["text"]
+    capture = tmp_path / "visit.frames"
+    result = run_cli(
+        "read", "--port", simulator.url, "--password", password, "--capture", str(capture)
+    )
+    assert result.code == 0, result.stderr
+    text = capture.read_text()
+    assert text.count("\n") > 10
+    assert password.encode().hex() not in text
+    assert "51" + "2a" * 20 in text  # the Security service, its password starred out
+
+
+def test_wrong_password_one_line_and_nonzero(sim: Any) -> None:
+    simulator = sim("secured-2s")
+    result = run_cli("read", "--port", simulator.url, "--password", "WRONG")
+    assert result.code == 1
+    assert_one_line_error(result.stderr)
+    assert "password" in result.stderr
+
+
+def test_secured_meter_without_password_tells_what_to_do(sim: Any) -> None:
+    simulator = sim("secured-2s")
+    result = run_cli("read", "--port", simulator.url)
+    assert result.code == 1
+    assert_one_line_error(result.stderr)
+    assert "--password" in result.stderr
+
+
+@pytest.fixture
+def silent_port() -> Iterator[str]:
+    """A TCP peer that accepts the connection and never says a word."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            held.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"socket://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    server.close()
+
+
+def test_silent_port_one_line_and_nonzero(silent_port: str) -> None:
+    result = run_cli("read", "--port", silent_port, "--response-timeout", "0.3")
+    assert result.code == 1
+    assert_one_line_error(result.stderr)
+    assert "no answer" in result.stderr
+
+
+def test_meter_dropping_mid_read_one_line_and_nonzero(sim: Any) -> None:
+    simulator = sim("healthy-16s", SimOptions(stop_after=4))
+    result = run_cli("read", "--port", simulator.url, "--response-timeout", "0.3")
+    assert result.code == 1
+    assert_one_line_error(result.stderr)
+
+
+def test_port_that_does_not_exist(tmp_path: Path) -> None:
+    result = run_cli("read", "--port", str(tmp_path / "ttyUSB9"))
+    assert result.code == 1
+    assert_one_line_error(result.stderr)
+    assert "cannot open" in result.stderr
+
+
+def test_bad_password_hex_is_a_usage_error() -> None:
+    result = run_cli("read", "--port", "socket://127.0.0.1:9", "--password-hex", "zz")
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
