@@ -8,7 +8,9 @@ usage error. Users script these commands: keep names and options stable.
 from __future__ import annotations
 
 import json
+import os
 import sys
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -72,6 +74,10 @@ TimeoutOpt = Annotated[
         "--response-timeout", min=0.1, max=30.0, help="Seconds to wait for each ACK (C12.18: 2)"
     ),
 ]
+RtsOpt = Annotated[
+    bool, typer.Option("--rts/--no-rts", help="Assert RTS: powers most ANSI optical probes")
+]
+DtrOpt = Annotated[bool, typer.Option("--dtr/--no-dtr", help="Assert DTR (some probes)")]
 MeterTzOpt = Annotated[
     str | None,
     typer.Option("--meter-tz", help="Time zone the meter keeps when it is not on UTC"),
@@ -111,36 +117,46 @@ def _session(
     )
 
 
-def _read(
-    port: str,
-    protocol: str,
-    session: SessionConfig,
-    meter_tz: str | None,
-    capture: Path | None,
-    response_timeout: float,
-) -> MeterSnapshot:
-    if protocol != "c1218":
-        fail(f"protocol '{protocol}' is not supported here yet (supported: c1218)")
+@dataclass(frozen=True, slots=True)
+class Link:
+    """How to reach the meter: the options ``read`` and ``check`` share."""
+
+    port: str
+    protocol: str
+    meter_tz: str | None
+    capture: Path | None
+    response_timeout: float
+    rts: bool
+    dtr: bool
+
+
+def _read(link: Link, session: SessionConfig) -> MeterSnapshot:
+    if link.protocol != "c1218":
+        fail(f"protocol '{link.protocol}' is not supported here yet (supported: c1218)")
     tz = None
-    if meter_tz:
+    if link.meter_tz:
         try:
-            tz = ZoneInfo(meter_tz)
+            tz = ZoneInfo(link.meter_tz)
         except (ZoneInfoNotFoundError, ValueError):
-            fail(f"unknown time zone '{meter_tz}' (use a name like America/Chicago)")
+            fail(f"unknown time zone '{link.meter_tz}' (use a name like America/Chicago)")
     try:
         profiles = ProfileRegistry.default(paths.profiles_dir())
     except ProfileError as exc:
         fail(str(exc))
     options = C1218Options(
-        link=LinkConfig(response_timeout=response_timeout), session=session, meter_tz=tz
+        link=LinkConfig(response_timeout=link.response_timeout),
+        session=session,
+        meter_tz=tz,
+        rts=link.rts,
+        dtr=link.dtr,
     )
-    driver = C1218Driver(port, options, profiles=profiles)
+    driver = C1218Driver(link.port, options, profiles=profiles)
     try:
         snapshot = driver.read_snapshot()
     except DriverError as exc:
         fail(str(exc))
-    if capture is not None:
-        _write_capture(capture, snapshot)
+    if link.capture is not None:
+        _write_capture(link.capture, snapshot)
     return snapshot
 
 
@@ -167,10 +183,13 @@ def read(
     packets: PacketsOpt = 8,
     meter_tz: MeterTzOpt = None,
     response_timeout: TimeoutOpt = 2.0,
+    rts: RtsOpt = True,
+    dtr: DtrOpt = False,
 ) -> None:
     """Read a meter once and print the snapshot."""
     session = _session(password, password_hex, user_id, user, baud, packet_size, packets)
-    snapshot = _read(port, protocol, session, meter_tz, capture, response_timeout)
+    link = Link(port, protocol, meter_tz, capture, response_timeout, rts, dtr)
+    snapshot = _read(link, session)
     if as_json:
         _print_json(snapshot_to_dict(snapshot))
     else:
@@ -210,6 +229,9 @@ def check(
         bool, typer.Option("--net-metering", help="The account has net metering")
     ] = False,
     rotation: Annotated[str, typer.Option("--rotation", help="Phase rotation: ABC or ACB")] = "ABC",
+    high_leg: Annotated[
+        str, typer.Option("--high-leg", help="High leg of a 4-wire delta: A, B or C")
+    ] = "B",
     policy: Annotated[
         Path | None, typer.Option("--policy", help="Utility policy file (TOML) with thresholds")
     ] = None,
@@ -225,10 +247,14 @@ def check(
     packets: PacketsOpt = 8,
     meter_tz: MeterTzOpt = None,
     response_timeout: TimeoutOpt = 2.0,
+    rts: RtsOpt = True,
+    dtr: DtrOpt = False,
 ) -> None:
     """Read the meter and run the site checks against the work order's expectation."""
     if rotation.upper() not in ("ABC", "ACB"):
         raise typer.BadParameter("--rotation is ABC or ACB")
+    if high_leg.upper() not in ("A", "B", "C"):
+        raise typer.BadParameter("--high-leg is A, B or C")
     try:
         thresholds = DEFAULT_POLICY if policy is None else load_policy(policy)
     except PolicyError as exc:
@@ -245,9 +271,11 @@ def check(
         net_metering=net_metering,
         last_visit_at=_as_utc(last_visit),
         rotation=rotation.upper(),
+        high_leg=high_leg.upper(),
     )
     session = _session(password, password_hex, user_id, user, baud, packet_size, packets)
-    snapshot = _read(port, protocol, session, meter_tz, capture, response_timeout)
+    link = Link(port, protocol, meter_tz, capture, response_timeout, rts, dtr)
+    snapshot = _read(link, session)
     results = run(snapshot, expectation, thresholds)
     overall = verdict(results)
     if as_json:
@@ -275,7 +303,7 @@ def ports(as_json: JsonOpt = False) -> None:
     """List serial ports, with VID:PID, and mark known optical probes."""
     found = list_ports()
     if as_json:
-        _print_json([p.__dict__ for p in found])
+        _print_json([asdict(p) for p in found])
         return
     if not found:
         typer.echo("no serial ports found: is the probe plugged in?")
@@ -308,8 +336,20 @@ def _print_json(data: Any) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    A bug must still end in one line a technician can report; FIELDKIT_DEBUG=1 shows the
+    traceback for whoever fixes it.
+    """
+    try:
+        app()
+    except Exception as exc:
+        if os.environ.get("FIELDKIT_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"fieldkit: unexpected error: {exc!r} (FIELDKIT_DEBUG=1 shows the traceback)\n"
+        )
+        sys.exit(1)
 
 
 __all__ = ["app", "main"]

@@ -149,13 +149,13 @@ class PhaseQuantities:
     """What the meter measures on one element (secondary values unless stated)."""
 
     phase: str
-    voltage: float | None = None
-    current: float | None = None
-    voltage_angle: float | None = None
-    current_angle: float | None = None
+    voltage: float | None = None  # V RMS
+    current: float | None = None  # A RMS
+    voltage_angle: float | None = None  # degrees from VA, lagging positive
+    current_angle: float | None = None  # degrees from VA, lagging positive
     power_factor: float | None = None
-    active_power: float | None = None
-    reactive_power: float | None = None
+    active_power: float | None = None  # W
+    reactive_power: float | None = None  # var
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,10 +200,10 @@ class MeterSnapshot:
     status: StatusFlags | None = None
     registers: tuple[Register, ...] = ()
     phases: tuple[PhaseQuantities, ...] = ()
-    frequency: float | None = None
-    temperature_c: float | None = None
-    total_active_power: float | None = None
-    total_reactive_power: float | None = None
+    frequency: float | None = None  # Hz
+    temperature_c: float | None = None  # the meter's internal temperature
+    total_active_power: float | None = None  # W, positive = delivered to the customer
+    total_reactive_power: float | None = None  # var
     events: tuple[MeterEvent, ...] = ()
     comm_module: Mapping[str, str] = field(default_factory=dict)
     unavailable: tuple[Unavailable, ...] = ()

@@ -96,7 +96,7 @@ def check_service_type(inp: CheckInput) -> CheckResult:
     )
     exact = detection.services(include_partial=False)
     every = detection.services()
-    lost = sorted(dead or ())
+    lost = [e.name for e in site.lost]
     lost_note = f"phase {', '.join(lost)} lost" if lost else "a phase lost"
     with_voltage = [a for _, (v, a) in site.reported if v is not None]
     no_angles = len(with_voltage) > 1 and all(a is None for a in with_voltage)
@@ -116,6 +116,14 @@ def check_service_type(inp: CheckInput) -> CheckResult:
         )
     wanted = site.model.service
     expected = site.model.describe()
+    if site.elements and all(e.lost for e in site.elements):
+        return CheckResult(
+            SERVICE_TYPE,
+            CheckStatus.SKIP,
+            "every element's voltage is lost: nothing to detect the service from",
+            measured=measured,
+            expected=expected,
+        )
     best = detection.best(wanted)
 
     if wanted in exact or (wanted in every and set(every) <= {wanted}):
@@ -237,16 +245,16 @@ def _voltage_angle(model: ServiceModel, name: str) -> float | None:
 class CurrentView:
     """Every element's current against its unity-PF place, shared by polarity and phase_angle.
 
-    ``deviation`` is signed degrees from the place in the diagram (None when not judged, with
-    ``reason``). ``export`` is true on a net-metering account whose every loaded current is
-    reversed: the site is exporting, and the places are taken 180° around.
+    ``frame`` holds the loaded currents' angles in the diagram's frame and ``deviation`` their
+    signed distance from their places; an element left out of both is in ``reason`` with why.
+    ``export`` is true on a net-metering account whose every loaded current is reversed: the
+    site is exporting, and the places are taken 180° around.
     """
 
     frame: dict[str, float]
     deviation: dict[str, float]
     reason: dict[str, str]
     export: bool
-    reference: Element | None
 
 
 def current_view(site: Site, tolerance: float, net_metering: bool) -> CurrentView:
@@ -270,7 +278,7 @@ def current_view(site: Site, tolerance: float, net_metering: bool) -> CurrentVie
     )
     if export:
         deviation = {n: settled(signed_difference(d, 180.0)) for n, d in deviation.items()}
-    return CurrentView(frame, deviation, reason, export, ref)
+    return CurrentView(frame, deviation, reason, export)
 
 
 def _skips(view: CurrentView, site: Site) -> str:
@@ -374,8 +382,8 @@ def check_phase_angle(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
     ]
     if model.service is ServiceType.DELTA_4W:
         causes.append(
-            "on a 4-wire delta, mostly single-phase load on the A-C winding shifts the low "
-            "legs' currents up to 30° from their three-phase place"
+            "on a 4-wire delta, mostly single-phase load on the centre-tapped winding shifts "
+            "the low legs' currents up to 30° from their three-phase place"
         )
     return CheckResult(
         PHASE_ANGLE,

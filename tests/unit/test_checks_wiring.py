@@ -32,9 +32,12 @@ WIRING = ("service_type", "cross_phase", "polarity", "phase_angle")
 
 
 def _run(
-    phases: list[PhaseQuantities], work_order: SiteExpectation, **kw: object
+    phases: list[PhaseQuantities],
+    work_order: SiteExpectation,
+    total_active_power: float | None = None,
 ) -> dict[str, CheckResult]:
-    return {r.id: r for r in run(snapshot(phases, **kw), work_order)}
+    snap = snapshot(phases, total_active_power=total_active_power)
+    return {r.id: r for r in run(snap, work_order)}
 
 
 def _reverse_ct(phases: list[PhaseQuantities], name: str) -> list[PhaseQuantities]:
