@@ -1,9 +1,10 @@
 """C12.19 table encoders for the simulated meter, written from the reference layouts.
 
-The meter's side of every table is built here from the scenario (``c12-protocols.md`` §2 and
-``c1219-addendum.md`` §D); the driver's decoders are a separate implementation, so a mistake
-on one side shows up as a failing test instead of cancelling out. Multi-byte integers follow
-ST0 DATA_ORDER; time stamps follow ST0 TM_FORMAT (1 = BCD, 2 = UINT8).
+The meter's side of every table is built here from the scenario (``c12-protocols.md`` §2,
+``c1219-addendum.md`` §B and §D); the driver's decoders are a separate implementation, so a
+mistake on one side shows up as a failing test instead of cancelling out. Multi-byte integers
+follow ST0 DATA_ORDER; time stamps follow ST0 TM_FORMAT (1 = BCD, 2 = UINT8). What each
+source means (ST11, ST12, ST16) is defined in :mod:`simulators.c1218.sources`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ from simulators.c1218.physics import (
     instruments,
     registers_at,
 )
+from simulators.c1218.sources import (
+    BLOCK_DEMAND_FLAG,
+    CONSTANTS_SELECTOR_ELECTRIC,
+    PRESENT_VALUE_SOURCE_BASE,
+    SOURCE_DEF_FLAGS,
+    SourceDefinition,
+    meter_sources,
+)
 from simulators.scenario import Scenario
 
 __all__ = [
@@ -39,7 +48,7 @@ NI_SIZES: dict[int, int] = {0: 8, 1: 4, 7: 3, 8: 4, 9: 5, 10: 6, 11: 8}
 HISTORY_ENTRIES = 16
 EVENT_ENTRIES = 32
 LOG_DATA_LENGTH = 2  # HIST_DATA_LENGTH and EVENT_DATA_LENGTH
-_BASE_TABLES = (0, 1, 2, 3, 5, 21, 22, 23, 27, 28, 51, 52, 55, 71, 76)
+_BASE_TABLES = (0, 1, 2, 3, 5, 11, 12, 16, 21, 22, 23, 27, 28, 51, 52, 55, 71, 76)
 
 # ST21 REG_FUNC1 bits
 _DATE_TIME_FIELD = 0x02
@@ -166,6 +175,7 @@ class MeterTables:
         )
         self.clock = MeterClock(scenario.clock)
         self.instruments: Instruments = instruments(scenario)
+        self.sources: tuple[SourceDefinition, ...] = meter_sources(meter.model, meter.elements)
         self.extra: dict[int, bytes] = dict(extra_tables or {})
         ids = set(standard_table_ids(scenario))
         ids.update(t for t in self.extra if t < 2048)
@@ -177,6 +187,9 @@ class MeterTables:
             2: lambda now: self.st2(),
             3: lambda now: self.st3(),
             5: lambda now: self.st5(),
+            11: lambda now: self.st11(),
+            12: lambda now: self.st12(),
+            16: lambda now: self.st16(),
             21: lambda now: self.st21(),
             22: lambda now: self.st22(),
             23: self.st23,
@@ -267,6 +280,32 @@ class MeterTables:
         """DEVICE_IDENT_TBL: the utility's meter id, char[20]."""
         return self.codec.char(self.scenario.meter.meter_id, 20)
 
+    # --- sources ----------------------------------------------------------------------------
+
+    def st11(self) -> bytes:
+        """ACT_SOURCES_LIM_TBL: block demand, one ST12 entry per source, no ST13–ST15."""
+        n = len(self.sources)
+        return bytes(
+            (
+                BLOCK_DEMAND_FLAG,  # SOURCE_FLAGS
+                n,  # NBR_UOM_ENTRIES
+                0,  # NBR_DEMAND_CTRL_ENTRIES
+                0,  # DATA_CTRL_LENGTH
+                0,  # NBR_DATA_CTRL_ENTRIES
+                0,  # NBR_CONSTANTS_ENTRIES
+                CONSTANTS_SELECTOR_ELECTRIC,
+                n,  # NBR_SOURCES
+            )
+        )
+
+    def st12(self) -> bytes:
+        """UOM_ENTRY_TBL: one UOM_ENTRY_BFLD (UINT32, DATA_ORDER) per source."""
+        return b"".join(self.codec.uint(s.uom_entry(), 4) for s in self.sources)
+
+    def st16(self) -> bytes:
+        """SOURCE_DEF_TBL: every source has a unit entry and is in engineering units."""
+        return bytes(SOURCE_DEF_FLAGS for _ in self.sources)
+
     # --- registers and present values -------------------------------------------------------
 
     @property
@@ -310,8 +349,9 @@ class MeterTables:
         return bytes((regs.demand_resets,)) + body + demand
 
     def st27(self) -> bytes:
-        """PRESENT_REG_SELECT_TBL: demand source 4, present values from source 10 up."""
-        return bytes((4,)) + bytes(range(10, 10 + self.nbr_present_values))
+        """PRESENT_REG_SELECT_TBL: demand source 4; present value j is source 5 + j."""
+        first = PRESENT_VALUE_SOURCE_BASE
+        return bytes((4,)) + bytes(range(first, first + self.nbr_present_values))
 
     def present_values(self) -> list[float]:
         """ST28 PRESENT_VALUES in order (index k·n + i, then the four site values)."""

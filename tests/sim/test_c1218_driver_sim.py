@@ -115,3 +115,42 @@ def test_meter_that_stops_mid_read_ends_with_a_driver_error(sim: Any) -> None:
     fast = C1218Options(link=LinkConfig(response_timeout=0.3, traffic_timeout=0.5))
     with pytest.raises(DriverError):
         C1218Driver(simulator.url, fast).read_snapshot()
+
+
+def test_spy_url_writes_a_hex_dump_of_the_exchange(sim: Any, tmp_path: Any) -> None:
+    simulator = sim("healthy-2s", pty=True)
+    dump = tmp_path / "spy.txt"
+    snapshot = C1218Driver(f"spy://{simulator.url}?file={dump}").read_snapshot()
+    assert_matches_scenario(snapshot, "healthy-2s")
+    text = dump.read_text()
+    assert "TX   0000  EE 00 00 00 00 01 20 13  10" in text  # Identify, as on the wire
+    assert "RTS  active" in text  # probe power: RTS on ...
+    assert "DTR  inactive" in text  # ... DTR off
+
+
+@pytest.mark.parametrize("scenario", ["healthy-2s", "healthy-16s", "reversed-ct-16s"])
+def test_meter_without_a_profile_is_read_by_the_standard_route(sim: Any, scenario: str) -> None:
+    # A model no profile knows: units and phases come from the meter's own ST11/12/16/27.
+    from fieldkit.drivers.c1218.profile import ProfileRegistry
+
+    simulator = sim(scenario)
+    with_profile = C1218Driver(simulator.url).read_snapshot()
+    without = C1218Driver(simulator.url, profiles=ProfileRegistry(())).read_snapshot()
+    assert without.unavailable == ()
+    for expected in scenario_data(scenario)["phase"]:
+        got, ref = without.phase(expected["name"]), with_profile.phase(expected["name"])
+        assert got is not None
+        assert ref is not None
+        assert got.voltage == pytest.approx(ref.voltage)
+        assert got.current == pytest.approx(ref.current)
+        assert got.voltage_angle == pytest.approx(ref.voltage_angle)
+        assert got.current_angle == pytest.approx(ref.current_angle)
+        assert got.active_power == pytest.approx(ref.active_power)
+    assert without.frequency == pytest.approx(with_profile.frequency)
+    assert without.total_active_power == pytest.approx(with_profile.total_active_power)
+    for reg in ("kwh_delivered", "kwh_received", "kw_demand_max"):
+        a, b = without.register(reg), with_profile.register(reg)
+        assert a is not None
+        assert b is not None
+        assert a.unit == b.unit
+        assert a.value == pytest.approx(b.value, abs=0.01)

@@ -225,6 +225,17 @@ def test_big_tables_are_read_in_partial_reads_of_the_largest_size() -> None:
     assert counts == [108, 108, 108, 108, 80]
 
 
+def test_a_meter_without_partial_reads_gets_one_full_read() -> None:
+    # sns to 0x3F: the table is asked for whole and the meter segments its answer.
+    small = bytes(range(90))
+    client, peer, _ = client_for(
+        meter(tables={9: small}, override=lambda r: b"\x02" if r[0] == 0x3F else None)
+    )
+    client.open()
+    assert client.read_table(9, size=200) == small
+    assert [r[0] for r in peer.requests if r[0] in (0x30, 0x3F)] == [0x3F, 0x30]
+
+
 def test_multi_packet_answers_are_reassembled() -> None:
     client, peer, _ = client_for(
         meter(grant=b"\x00\x00\x40\x08\x06", tables={9: BIG[:300]})  # 64 bytes x 8
@@ -261,6 +272,20 @@ def test_the_granted_speed_is_switched_to_after_the_ack_and_back_after_terminate
 
 
 # --- response-code policy -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answer", [b"\x02", b"\x01", b"\x05", b"\x04"])
+def test_a_meter_that_declines_negotiate_is_read_with_the_defaults(answer: bytes) -> None:
+    # Meters and emulators without Negotiate answer sns, err, iar or onp: 64-byte packets,
+    # one packet, 9600 baud, and the read goes on.
+    def override(request: bytes) -> bytes | None:
+        return answer if 0x60 <= request[0] <= 0x6B else None
+
+    client, peer, _ = client_for(meter(override=override))
+    info = client.open()
+    assert (info.packet_size, info.nbr_packets, info.baud) == (64, 1, 9600)
+    assert client.read_table(1) == ST1
+    assert [d for kind, d in peer.wire if kind == "baud"] in ([], [9600])  # never switched up
 
 
 def test_busy_twice_then_ok_waits_with_back_off() -> None:

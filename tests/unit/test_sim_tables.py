@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 import struct
 from datetime import UTC, datetime
+from typing import Literal
 
 import pytest
 
-from simulators.c1218.tables import MeterTables, TableCodec
-from simulators.scenario import Scenario, load_scenario, parse_scenario
+from simulators.c1218.sources import ELEMENT_SEGMENTATION, meter_sources
+from simulators.c1218.tables import NI_SIZES, MeterTables, TableCodec
+from simulators.scenario import MODEL_ELEMENTS, Scenario, load_scenario, parse_scenario
 
 T0 = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC).timestamp()  # a Friday
 
@@ -74,8 +76,8 @@ def test_st0_healthy_2s_byte_for_byte() -> None:
         "464b4954"  # DEVICE_CLASS "FKIT"
         "02 00 00 00 01 00"  # electric, no default set/procedures, version 1.0
         "0a 00 00 00 01 00"  # 10 bytes of table set, 1 MFG status byte
-        # tables 0,1,2,3,5 | 21,22,23 | 27,28 | 51,52,55 | 71 | 76
-        "2f 00 e0 18 00 00 98 00 80 10"
+        # tables 0,1,2,3,5 | 11,12 | 16,21,22,23 | 27,28 | 51,52,55 | 71 | 76
+        "2f 18 e1 18 00 00 98 00 80 10"
         "00000000000000000000"  # nothing writable
     )
     assert st0 == expected
@@ -117,13 +119,190 @@ def test_st21_22_27_shape_for_three_elements() -> None:
     t = tables(scenario_16s(order="little"))
     assert t.read(21, T0) == bytes((0x06, 0, 0, 4, 1, 0, 1, 0, 1, 25))
     assert t.read(22, T0) == bytes((0, 1, 2, 3, 4, 0x01))
-    assert t.read(27, T0) == bytes((4, *range(10, 35)))
+    assert t.read(27, T0) == bytes((4, *range(5, 30)))  # present value j is source 5 + j
 
 
 def test_st21_for_one_element() -> None:
     st21 = tables("healthy-2s").read(21, T0)
     assert st21 is not None
     assert st21[9] == 11  # 7 × 1 + 4
+
+
+# --- sources: ST11, ST12, ST16 and the route from a present value to a unit ----------------
+
+SHIPPED_MODELS = {"healthy-2s": 1, "healthy-16s": 3}
+# ST12 MULTIPLIER code → power of ten (addendum §B.2), written out again on purpose.
+POWER_OF_CODE = {0: 0, 1: 2, 2: 3, 3: 6, 4: 9, 5: -2, 6: -3, 7: -6}
+
+
+def _uom(entry: int) -> tuple[int, int, int, int, bool]:
+    """ID_CODE, TIME_BASE, MULTIPLIER, SEGMENTATION, NFS of one ST12 entry."""
+    return entry & 0xFF, entry >> 8 & 7, entry >> 11 & 7, entry >> 19 & 7, bool(entry >> 31)
+
+
+def _read(t: MeterTables, table_id: int) -> bytes:
+    data = t.read(table_id, T0)
+    assert data is not None, f"ST{table_id} is not served"
+    return data
+
+
+def _data_order(t: MeterTables) -> Literal["big", "little"]:
+    """DATA_ORDER as a reader takes it from ST0 (bit 0 of the first byte)."""
+    return "big" if _read(t, 0)[0] & 0x01 else "little"
+
+
+def _entries(t: MeterTables) -> list[int]:
+    st12 = _read(t, 12)
+    return [int.from_bytes(st12[i : i + 4], _data_order(t)) for i in range(0, len(st12), 4)]
+
+
+def _route(t: MeterTables) -> dict[tuple[int, int], float]:
+    """What a reader with no profile finds: (ID_CODE, SEGMENTATION) → value in units.
+
+    Follows addendum §B.5 with the bit walk for the ST12 index; NFS entries are skipped.
+    """
+    st16, st21, st27, st28 = (_read(t, n) for n in (16, 21, 27, 28))
+    ni1 = t.codec.ni_format1
+    size = {1: 4, 8: 4, 9: 5, 10: 6}[ni1]
+    entries = _entries(t)
+    order = _data_order(t)
+    found: dict[tuple[int, int], float] = {}
+    for j in range(st21[9]):
+        source = st27[1 + j]  # one present demand comes first
+        assert st16[source] & 0x01, "every source has a unit"
+        u = sum(1 for flags in st16[:source] if flags & 0x01)
+        id_code, time_base, code, seg, nfs = _uom(entries[u])
+        if nfs:
+            continue
+        assert time_base == 1  # present values are instantaneous
+        raw_bytes = st28[4 + j * size : 4 + (j + 1) * size]
+        if ni1 == 1:
+            (raw,) = struct.unpack((">" if order == "big" else "<") + "f", raw_bytes)
+        else:
+            raw = int.from_bytes(raw_bytes, order, signed=True)
+        assert (id_code, seg) not in found, "two present values with the same label"
+        found[(id_code, seg)] = raw * 10.0 ** POWER_OF_CODE[code]
+    return found
+
+
+@pytest.mark.parametrize(
+    ("order", "volts_b", "wh_delivered", "varh_delivered", "pf_a"),
+    [
+        ("little", "08293000", "00400200", "01c00000", "18012880"),
+        ("big", "00302908", "00024000", "0000c001", "80280118"),
+    ],
+)
+def test_st12_entries_by_hand_in_both_byte_orders(
+    order: str, volts_b: str, wh_delivered: str, varh_delivered: str, pf_a: str
+) -> None:
+    st12 = tables(scenario_16s(order=order)).read(12, T0)
+    assert st12 is not None
+    assert len(st12) == 4 * 30
+
+    def entry(source: int) -> str:
+        return st12[4 * source : 4 * source + 4].hex()
+
+    # Wh delivered: ID 0, bulk, 10^0, Q1 (bit 14) + Q4 (bit 17) → 0x00024000
+    assert entry(0) == wh_delivered
+    # varh delivered: ID 1, bulk, 10^0, Q1 + Q2 (bits 14, 15): positive var → 0x0000C001
+    assert entry(2) == varh_delivered
+    # phase B volts = present value 1 → source 6: ID 8, TIME_BASE 1 (bit 8), MULTIPLIER 5
+    # (bits 11–13: 0x2800), SEGMENTATION 6 B–N (bits 19–21: 0x300000) → 0x00302908
+    assert entry(6) == volts_b
+    # PF of A = present value 12 → source 17: ID 24, TIME_BASE 1, SEGMENTATION 5, MULTIPLIER
+    # 0 and NFS (bit 31): no code says 10^-4 → 0x80280118
+    assert entry(17) == pf_a
+
+
+def test_st12_remaining_kinds_little_endian() -> None:
+    st12 = tables(scenario_16s(order="little")).read(12, T0)
+    assert st12 is not None
+
+    def entry(source: int) -> str:
+        return st12[4 * source : 4 * source + 4].hex()
+
+    assert entry(1) == "00800100"  # Wh received: Q2 + Q3 (bits 15, 16)
+    assert entry(3) == "01000300"  # varh received: Q3 + Q4 (bits 16, 17)
+    assert entry(4) == "00440200"  # W demand: TIME_BASE 4 block (0x400), Q1 + Q4
+    assert entry(5 + 3) == "0c312800"  # I A: ID 12, 10^-3 (code 6 = 0x3000), A–N
+    assert entry(5 + 8) == "14293800"  # V angle C: ID 20, 10^-2, C–N
+    assert entry(5 + 10) == "16293000"  # I angle B: ID 22, 10^-2, B–N
+    assert entry(5 + 17) == "00013800"  # W C: ID 0, 10^0, C–N
+    assert entry(5 + 20) == "01013800"  # var C: ID 1
+    assert entry(5 + 21) == "21290000"  # frequency: ID 33, 10^-2, not phase related
+    assert entry(5 + 22) == "46010080"  # temperature °C: ID 70, NFS (raw is 10^-1)
+    assert entry(5 + 23) == "00010000"  # total W
+    assert entry(5 + 24) == "01010000"  # total var
+
+
+def test_st12_of_2s_describes_the_line_to_line_element() -> None:
+    t = tables("healthy-2s")
+    entries = _entries(t)
+    assert len(entries) == 5 + 11
+    assert entries[5] == 0x00082908  # 240 V element: ID 8, 10^-2, SEGMENTATION 1 (A–B)
+    per_element = entries[5 : 5 + 7]
+    assert {_uom(e)[3] for e in per_element} == {1}  # every element quantity is A–B
+    assert {_uom(e)[3] for e in entries[5 + 7 :]} == {0}  # site values are totals
+
+
+@pytest.mark.parametrize(("name", "n"), SHIPPED_MODELS.items())
+def test_st11_st16_counts_agree_with_st21_st27_st28(name: str, n: int) -> None:
+    t = tables(name)
+    st11, st12, st16, st21, st22, st27, st28 = (_read(t, x) for x in (11, 12, 16, 21, 22, 27, 28))
+    values = st21[9]
+    sources = 5 + values
+    assert values == 7 * n + 4
+    # block demand, NBR_UOM_ENTRIES, no ST13/14/15 entries, electric constants, NBR_SOURCES
+    assert st11 == bytes((0x04, sources, 0, 0, 0, 0, 2, sources))
+    assert st16 == bytes([0x11] * sources)  # UOM entry + engineering units, no ST15
+    assert len(st12) == 4 * st11[1]
+    assert len(st27) == 1 + values
+    meter = t.scenario.meter
+    assert len(st28) == NI_SIZES[meter.ni_format2] + NI_SIZES[meter.ni_format1] * values
+    assert list(st27[1:]) == list(range(5, sources))  # present value j → source 5 + j
+    assert max(st27) < st11[7]
+    # ST22 summations 0–3 are bulk energy, the demand 4 a block demand; ST27 demand too
+    entries = _entries(t)
+    assert [_uom(entries[s])[:2] for s in st22[:4]] == [(0, 0), (0, 0), (1, 0), (1, 0)]
+    assert _uom(entries[st22[4]])[:2] == (0, 4)
+    assert st27[0] == st22[4]
+
+
+@pytest.mark.parametrize(("order", "ni1"), [("little", 8), ("big", 10), ("little", 1)])
+def test_reader_without_profile_finds_units_and_phases(order: str, ni1: int) -> None:
+    found = _route(tables(scenario_16s(order=order, ni1=ni1)))
+    approx = pytest.approx
+    assert found[(8, 6)] == approx(120.0)  # phase B RMS volts
+    assert found[(12, 5)] == approx(10.0)  # phase A current
+    assert found[(20, 7)] == approx(240.0)  # VC angle
+    assert found[(22, 6)] == approx(300.0)  # IB angle: the reversed CT
+    assert found[(0, 6)] == approx(-1200.0)  # W of B
+    assert found[(1, 5)] == approx(600.0, abs=0.5)  # var of A, lagging
+    assert found[(33, 0)] == approx(59.98)
+    assert found[(0, 0)] == approx(1039.23, abs=0.5)  # total W
+    # Power factor and temperature are NFS: nothing is labelled from them.
+    assert not any(key[0] in (24, 70) for key in found)
+    assert len(found) == 25 - 3 - 1
+
+
+@pytest.mark.parametrize("name", ["healthy-2s", "healthy-16s", "voltage-imbalance-16s"])
+def test_route_agrees_with_the_scenario(name: str) -> None:
+    scenario = load_scenario(name)
+    found = _route(tables(scenario))
+    segs = (1,) if len(scenario.phase) == 1 else (5, 6, 7)
+    for phase, seg in zip(scenario.phase, segs, strict=True):
+        assert found[(8, seg)] == pytest.approx(phase.voltage)
+        assert found[(12, seg)] == pytest.approx(phase.current)
+        assert found[(22, seg)] == pytest.approx(phase.current_angle % 360)
+    assert found[(33, 0)] == pytest.approx(scenario.site.frequency)
+
+
+def test_st0_lists_the_source_tables_but_no_st15() -> None:
+    for name in SHIPPED_MODELS:
+        t = tables(name)
+        assert {11, 12, 16} <= set(t.standard_ids)
+        assert 15 not in t.standard_ids
+        assert t.read(15, T0) is None
 
 
 # --- ST28 -----------------------------------------------------------------------------------
@@ -331,3 +510,12 @@ def test_codec_saturates_instead_of_wrapping() -> None:
 
 def test_unknown_table_is_none() -> None:
     assert tables("healthy-2s").read(9, T0) is None
+
+
+def test_every_model_places_each_of_its_elements() -> None:
+    for model, elements in MODEL_ELEMENTS.items():
+        sources = meter_sources(model, elements)
+        assert len(sources) == 5 + 7 * len(elements) + 4
+        assert len(ELEMENT_SEGMENTATION[model]) == len(elements)
+    with pytest.raises(ValueError, match="SIM-16S has 3 elements"):
+        meter_sources("SIM-16S", ("A",))

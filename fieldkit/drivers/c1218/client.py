@@ -39,6 +39,7 @@ from fieldkit.drivers.c1218.packet import HEADER_SIZE, OVERHEAD, crc16
 from fieldkit.drivers.c1218.services import ResponseCode
 from fieldkit.drivers.c1218.session import (
     DEFAULT_BAUD,
+    NEGOTIATE_DECLINED,
     SESSION_LOST_CODES,
     PsemSession,
     Reply,
@@ -217,7 +218,14 @@ class C1218Client:
         if size is None or size <= self._session.max_read_size:
             reply = self._perform(lambda: self._session.read_full(table_id))
             return reply.data
-        return self.read_partial(table_id, 0, size)
+        try:
+            return self.read_partial(table_id, 0, size)
+        except MeterRefused as exc:
+            if exc.code != ResponseCode.SNS:
+                raise
+            # No partial reads on this meter: ask for it whole and let the meter segment it.
+            log.info("the meter does not do partial reads: reading ST%d whole", table_id)
+            return self._perform(lambda: self._session.read_full(table_id)).data
 
     def read_partial(self, table_id: int, offset: int, count: int) -> bytes:
         """``count`` bytes of a table from ``offset``, in as many reads as the link needs.
@@ -326,6 +334,9 @@ class C1218Client:
             self._switch_baud_if_granted()
             code = reply.code
             if code is ResponseCode.OK:
+                return reply
+            if request.service is Service.NEGOTIATE and code in NEGOTIATE_DECLINED:
+                log.info("the meter declined Negotiate (%s): keeping 9600 baud", code.label)
                 return reply
             if code in _BUSY_CODES and busy < self._config.busy_retries:
                 delay = min(self._config.busy_backoff * 2**busy, _BUSY_CAP)

@@ -2,7 +2,9 @@
 
 It opens the port, runs the session (Identify → Negotiate → Logon → [Security]), reads ST0
 first and then only the tables ST0 lists as used, and hands the bytes to
-:func:`~fieldkit.drivers.c1218.snapshot.build_snapshot`. A table the meter refuses
+:func:`~fieldkit.drivers.c1218.snapshot.build_snapshot`. When no meter profile matches the
+meter, it also reads the standard source tables (ST11, ST12, ST15, ST16) so the snapshot can
+name per-phase values and registers from the meter's own description. A table the meter refuses
 (``onp``, ``iar``, ``sns``, ``isc``) becomes an ``unavailable`` item with the reason and the
 read carries on; a dead link, a silent port or a wrong password ends the read with a typed
 error.
@@ -21,12 +23,13 @@ from fieldkit.drivers.c1218 import tables as t
 from fieldkit.drivers.c1218.client import C1218Client, ClientStats, SessionConfig
 from fieldkit.drivers.c1218.link import LinkConfig
 from fieldkit.drivers.c1218.profile import MeterProfile, ProfileRegistry
+from fieldkit.drivers.c1218.services import ResponseCode
 from fieldkit.drivers.c1218.snapshot import TableSet, build_snapshot
 from fieldkit.drivers.errors import DecodeError, MeterRefused, SecurityDenied
 from fieldkit.drivers.transport import Transport, open_transport
 from fieldkit.model import FrameRecord, MeterSnapshot
 
-__all__ = ["SITE_TABLES", "C1218Driver", "C1218Options"]
+__all__ = ["SITE_TABLES", "STANDARD_ROUTE_READS", "C1218Driver", "C1218Options"]
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,7 +38,6 @@ T = TypeVar("T")
 SITE_TABLES: tuple[tuple[int, str], ...] = (
     (3, "status"),
     (5, "meter_id"),
-    (2, "nameplate"),
     (52, "clock"),
     (21, "registers"),
     (22, "registers"),
@@ -45,6 +47,14 @@ SITE_TABLES: tuple[tuple[int, str], ...] = (
     (71, "events"),
     (74, "events"),
     (76, "events"),
+)
+
+# Read only without a profile, and only when ST0 lists ST11, ST12 and ST16; ST15 is optional.
+STANDARD_ROUTE_READS: tuple[tuple[int, str], ...] = (
+    (11, "phases"),
+    (12, "phases"),
+    (15, "phases"),
+    (16, "phases"),
 )
 
 
@@ -132,12 +142,17 @@ class C1218Driver:
         ts.tables[1] = client.read_table(1)
         st1 = t.decode_st1(ts.tables[1], cfg)
         profile = self.profiles.find(st1.manufacturer, st1.model)
-        # Manufacturer tables a profile points at are read after the standard set.
-        extra = () if profile is None else tuple((n, "phases") for n in sorted(profile.tables))
+        # Manufacturer tables a profile points at are read after the standard set; without a
+        # profile, the meter's own source description is the next best thing.
+        if profile is None:
+            extra = _standard_route_reads(cfg)
+        else:
+            extra = tuple((n, "phases") for n in sorted(profile.tables))
         denied: list[SecurityDenied] = []
         read_ok = 0
         st21: t.ActualRegisters | None = None
         st71: t.ActualLog | None = None
+        st11: t.ActualSources | None = None
         for table_id, item in SITE_TABLES + extra:
             if table_id in (74, 76) and not self.options.read_events:
                 continue
@@ -149,7 +164,7 @@ class C1218Driver:
                         ts.missing(item, f"the meter does not list ST{table_id} as used")
                     continue
             try:
-                data = self._read_one(client, ts, table_id, cfg, st21, st71)
+                data = self._read_one(client, ts, table_id, cfg, st21, st71, st11)
             except SecurityDenied as exc:
                 denied.append(exc)
                 ts.missing(item, str(exc))
@@ -168,6 +183,8 @@ class C1218Driver:
                 st21 = _try(t.decode_st21, data, cfg)
             elif table_id == 71:
                 st71 = _try(t.decode_st71, data, cfg)
+            elif table_id == 11:
+                st11 = _try(t.decode_st11, data, cfg)
         if denied and not read_ok:
             raise SecurityDenied(
                 "the meter allows only its identity without a password: "
@@ -186,6 +203,7 @@ class C1218Driver:
         cfg: t.GeneralConfig,
         st21: t.ActualRegisters | None,
         st71: t.ActualLog | None,
+        st11: t.ActualSources | None = None,
     ) -> bytes | None:
         if table_id in (52, 55):
             before = self._wall_clock()
@@ -202,13 +220,42 @@ class C1218Driver:
             if st71 is None:
                 return None
             return self._read_log(client, table_id, cfg, st71)
+        if table_id == 12 and st11 is not None:
+            return client.read_table(12, size=t.st12_size(st11))
+        if table_id == 16 and st11 is not None:
+            return client.read_table(16, size=t.st16_size(st11))
+        if table_id == 15 and st11 is not None:
+            return self._read_st15(client, cfg, st11)
         return client.read_table(table_id)
+
+    def _read_st15(self, client: C1218Client, cfg: t.GeneralConfig, st11: t.ActualSources) -> bytes:
+        """ST15 has one of two sizes (with or without OFFSET) and only the meter knows which."""
+        short, full = t.st15_sizes(cfg, st11)
+        if full <= client.max_read_size:
+            return client.read_table(15)
+        data = client.read_partial(15, 0, short)
+        if len(data) < short or full == short:
+            return data
+        try:
+            rest = client.read_partial(15, short, full - short)
+        except MeterRefused as exc:
+            if isinstance(exc, SecurityDenied):
+                raise
+            # Asking past the end of a table is refused: the records have no OFFSET.
+            return data
+        return data + rest
 
     def _read_log(
         self, client: C1218Client, table_id: int, cfg: t.GeneralConfig, st71: t.ActualLog
     ) -> bytes:
         """A log is read in partial chunks: the header, then only the slots in use."""
-        header_raw = client.read_partial(table_id, 0, t.LOG_HEADER_SIZE)
+        try:
+            header_raw = client.read_partial(table_id, 0, t.LOG_HEADER_SIZE)
+        except MeterRefused as exc:
+            if exc.code != ResponseCode.SNS:
+                raise
+            # A meter without partial reads: the whole log in one read (the meter segments it).
+            return client.read_table(table_id)
         header = t.decode_log_header(header_raw, cfg, log="history" if table_id == 74 else "event")
         if table_id == 74:
             entry_size, slots = t.st74_entry_size(cfg, st71), st71.nbr_history_entries
@@ -225,6 +272,13 @@ class C1218Driver:
             offset = t.LOG_HEADER_SIZE + first * entry_size
             parts.append(client.read_partial(table_id, offset, count * entry_size))
         return b"".join(parts)
+
+
+def _standard_route_reads(cfg: t.GeneralConfig) -> tuple[tuple[int, str], ...]:
+    """The source tables to read for the standard route, if the meter has what it needs."""
+    if not all(cfg.uses(n) for n in (11, 12, 16)):
+        return ()
+    return tuple((n, item) for n, item in STANDARD_ROUTE_READS if cfg.uses(n))
 
 
 def _try(fn: Callable[[bytes, t.GeneralConfig], T], data: bytes, cfg: t.GeneralConfig) -> T | None:

@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_BAUD",
     "DEFAULT_NBR_PACKETS",
     "DEFAULT_PACKET_SIZE",
+    "NEGOTIATE_DECLINED",
     "SESSION_LOST_CODES",
     "PsemSession",
     "Reply",
@@ -47,6 +48,11 @@ MAX_COUNT: Final = 0xFFFF  # PSEM byte counts are 16-bit
 
 #: Answers after which the meter no longer has our session: start again from Identify.
 SESSION_LOST_CODES: Final = frozenset({ResponseCode.RNO, ResponseCode.ISSS, ResponseCode.SME})
+# Answers to Negotiate that mean "no": meters and emulators that do not implement it answer
+# sns, err, iar or onp; the session carries on with the default packet size and speed.
+NEGOTIATE_DECLINED: Final = frozenset(
+    {ResponseCode.SNS, ResponseCode.ERR, ResponseCode.IAR, ResponseCode.ONP}
+)
 
 
 class SessionState(StrEnum):
@@ -307,8 +313,9 @@ class PsemSession:
             data = self._accept(request, response)
             self.state = _AFTER_OK.get(service, self.state)
             return Reply(code, data)
-        if service is Service.NEGOTIATE and code is ResponseCode.SNS:
-            # The meter does not negotiate: it keeps the defaults, which are ours already.
+        if service is Service.NEGOTIATE and code in NEGOTIATE_DECLINED:
+            # The meter does not negotiate (or not what we asked): it keeps the defaults,
+            # which are ours already, and the session goes on at 9600.
             self.state = SessionState.NEGOTIATED
         elif code in SESSION_LOST_CODES:
             self.lost()

@@ -4,10 +4,15 @@ The driver collects raw table bytes (and the reasons for what it could not read)
 :class:`TableSet`; :func:`build_snapshot` decodes them with the ST0 context and a meter
 profile. A table that fails to decode marks its item unavailable with the reason; it never
 stops the rest of the snapshot.
+
+Per-phase values and register units come from the profile when one matches the meter.
+Without one, the standard route (:mod:`~fieldkit.drivers.c1218.standard_route`: ST11, ST12,
+ST16 and optionally ST15) names and scales them when the driver read those tables.
 """
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +22,11 @@ from typing import TypeVar
 from fieldkit.drivers.c1218 import tables as t
 from fieldkit.drivers.c1218.events import event_name
 from fieldkit.drivers.c1218.profile import RAW_SIZES, MeterProfile, QuantitySpec
+from fieldkit.drivers.c1218.standard_route import (
+    SourceCatalog,
+    present_quantities,
+    standard_registers,
+)
 from fieldkit.drivers.errors import DecodeError
 from fieldkit.model import (
     ClockReading,
@@ -31,9 +41,14 @@ from fieldkit.model import (
     normalize_angle,
 )
 
-__all__ = ["TableSet", "build_snapshot"]
+__all__ = ["STANDARD_ROUTE_TABLES", "TableSet", "build_snapshot"]
 
+LOG = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# The standard route needs these three (ST15, the constants, is optional).
+STANDARD_ROUTE_TABLES = (11, 12, 16)
+_NO_PROFILE_REGISTERS = "no meter profile for this model: register units unknown"
 
 ANGLE_QUANTITIES = frozenset({"voltage_angle", "current_angle"})
 
@@ -90,8 +105,9 @@ def build_snapshot(
     clock = _clock(ts, cfg, meter_tz)
     # Log and demand stamps are in the same time base as the meter's clock.
     utc = bool(clock is not None and clock.utc)
-    registers = _registers(ts, cfg, profile, utc, meter_tz)
-    phases, site = _present_values(ts, cfg, profile)
+    catalog = None if profile is not None else _standard_catalog(ts, cfg)
+    registers = _registers(ts, cfg, profile, catalog, utc, meter_tz)
+    phases, site = _present_values(ts, cfg, profile, catalog)
     events = _events(ts, cfg, utc, meter_tz)
     return MeterSnapshot(
         protocol="c1218",
@@ -163,10 +179,66 @@ def _clock(ts: TableSet, cfg: t.GeneralConfig, meter_tz: tzinfo | None) -> Clock
     )
 
 
+def _standard_catalog(ts: TableSet, cfg: t.GeneralConfig) -> SourceCatalog | None:
+    """The meter's own description of its sources, when the driver read it."""
+    if not all(n in ts.tables for n in STANDARD_ROUTE_TABLES):
+        return None
+    try:
+        st11 = t.decode_st11(ts.tables[11], cfg)
+        st12 = t.decode_st12(ts.tables[12], cfg, st11)
+        st16 = t.decode_st16(ts.tables[16], cfg, st11)
+    except DecodeError as exc:
+        reason = f"no meter profile, and the standard unit tables cannot be used: {exc}"
+        ts.missing("phases", reason)
+        ts.missing("registers", reason)
+        return None
+    st15 = None
+    if 15 in ts.tables:
+        try:
+            st15 = t.decode_st15(ts.tables[15], cfg, st11)
+        except DecodeError as exc:
+            LOG.warning("standard route without constants: %s", exc)
+    catalog = SourceCatalog.build(st11, st12, st16, st15)
+    for warning in catalog.warnings:
+        LOG.warning("standard route: %s", warning)
+    return catalog
+
+
+def _standard_register_list(
+    ts: TableSet,
+    cfg: t.GeneralConfig,
+    catalog: SourceCatalog,
+    st21: t.ActualRegisters,
+    st23: t.CurrentRegisterData,
+    utc: bool,
+    meter_tz: tzinfo | None,
+) -> tuple[tuple[Register, ...], str]:
+    """Registers named by the standard route, or () and the reason there are none."""
+    raw22 = ts.tables.get(22)
+    if raw22 is None:
+        return (), "no meter profile, and no ST22 to say which source each register holds"
+    try:
+        st22 = t.decode_st22(raw22, cfg, st21)
+    except DecodeError as exc:
+        return (), str(exc)
+
+    def localize(stamp: datetime) -> datetime:
+        return _aware(stamp, utc, meter_tz)
+
+    found = standard_registers(catalog, st22, st23, localize=localize)
+    if found:
+        return found, ""
+    return (), (
+        "no meter profile, and the meter's standard tables (ST12/ST16) name none of its "
+        "registers as kWh, kvarh or kW demand: register units unknown"
+    )
+
+
 def _registers(
     ts: TableSet,
     cfg: t.GeneralConfig,
     profile: MeterProfile | None,
+    catalog: SourceCatalog | None,
     utc: bool,
     meter_tz: tzinfo | None,
 ) -> tuple[Register, ...]:
@@ -181,7 +253,12 @@ def _registers(
         return ()
     out: list[Register] = []
     if profile is None:
-        ts.missing("registers", "no meter profile for this model: register units unknown")
+        reason = _NO_PROFILE_REGISTERS
+        if catalog is not None:
+            found, reason = _standard_register_list(ts, cfg, catalog, st21, st23, utc, meter_tz)
+            if found:
+                return found
+        ts.missing("registers", reason)
         for n, value in enumerate(st23.total.summations):
             out.append(Register(f"summation_{n}", float(value), "raw", "ST23 summation"))
         return tuple(out)
@@ -218,14 +295,51 @@ def _tier(st23: t.CurrentRegisterData, tier: int) -> t.DataBlock | None:
     return st23.tiers[tier] if tier < len(st23.tiers) else None
 
 
-def _present_values(
-    ts: TableSet, cfg: t.GeneralConfig, profile: MeterProfile | None
+def _standard_present_values(
+    ts: TableSet, cfg: t.GeneralConfig, catalog: SourceCatalog
 ) -> tuple[tuple[PhaseQuantities, ...], dict[str, float]]:
+    """Per-phase and site values named by the standard route (ST27 sources, ST28 values)."""
+    if not all(n in ts.tables for n in (21, 27, 28)):
+        ts.missing(
+            "phases",
+            "no meter profile, and the meter has no ST27/ST28 present values to name",
+        )
+        return (), {}
+    st21 = _decode(ts, "phases", t.decode_st21, ts.tables[21], cfg)
+    if st21 is None:
+        return (), {}
+    st27 = _decode(ts, "phases", t.decode_st27, ts.tables[27], cfg, st21)
+    st28 = _decode(ts, "phases", t.decode_st28, ts.tables[28], cfg, st21)
+    if st27 is None or st28 is None:
+        return (), {}
+    found = present_quantities(catalog, st27, st28)
+    for note in found.notes:
+        LOG.info("standard route: %s", note)
+    phases = found.phases()
+    if not phases:
+        details = (*catalog.warnings, *found.notes)
+        reason = (
+            "no meter profile, and the meter's standard tables (ST12/ST16) name no "
+            "per-phase quantity among its present values"
+        )
+        ts.missing("phases", f"{reason} ({details[0]})" if details else reason)
+    return phases, found.site()
+
+
+def _present_values(
+    ts: TableSet,
+    cfg: t.GeneralConfig,
+    profile: MeterProfile | None,
+    catalog: SourceCatalog | None,
+) -> tuple[tuple[PhaseQuantities, ...], dict[str, float]]:
+    if profile is None and catalog is not None:
+        return _standard_present_values(ts, cfg, catalog)
     if profile is None:
         ts.missing(
             "phases",
-            "no meter profile for this manufacturer and model: per-phase values need one "
-            "(see docs/c1218.md, 'Adding a meter profile')",
+            "no meter profile for this manufacturer and model, and the meter does not describe "
+            "its sources in ST11/ST12/ST16: per-phase values need a profile "
+            "(see docs/c1218.md, 'Meter profiles')",
         )
         return (), {}
     values: tuple[float, ...] = ()

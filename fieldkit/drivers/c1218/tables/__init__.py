@@ -2,11 +2,11 @@
 
 Pure functions, no I/O. Each decoder takes the table's data as a read returns it (without
 count and checksum) and refuses, with :class:`~fieldkit.drivers.errors.DecodeError` naming
-the table, any table whose length is not what ST0 (and ST21 or ST71) imply.
+the table, any table whose length is not what ST0 (and ST11, ST21 or ST71) imply.
 
 Modules: ``config`` (ST0), ``formats`` (characters, NI numbers, times), ``identity``
-(ST1/2/3/5), ``registers`` (ST21/22/23/27/28), ``clock`` (ST51/52/55), ``logs``
-(ST71/74/76).
+(ST1/2/3/5), ``registers`` (ST21/22/23/27/28), ``sources`` (ST11/12/15/16), ``clock``
+(ST51/52/55), ``logs`` (ST71/74/76).
 """
 
 from __future__ import annotations
@@ -78,20 +78,38 @@ from .registers import (
     st23_size,
     st28_size,
 )
+from .sources import (
+    ActualSources,
+    ConstantSet,
+    ElectricConstants,
+    SourceDefinition,
+    UomEntry,
+    decode_st11,
+    decode_st12,
+    decode_st15,
+    decode_st16,
+    multiplier_exponent,
+    st12_size,
+    st15_sizes,
+    st16_size,
+)
 
 __all__ = [
     "LOG_HEADER_SIZE",
     "MFG_TABLE_BASE",
     "ActualLog",
     "ActualRegisters",
+    "ActualSources",
     "ActualTimeTou",
     "ByteOrder",
     "ClockState",
     "ClockTable",
+    "ConstantSet",
     "CurrentRegisterData",
     "DataBlock",
     "DataSelection",
     "Demand",
+    "ElectricConstants",
     "ElectricNameplate",
     "EndDeviceStatus",
     "EventLog",
@@ -104,6 +122,8 @@ __all__ = [
     "PresentDemand",
     "PresentRegisterData",
     "PresentRegisterSelect",
+    "SourceDefinition",
+    "UomEntry",
     "bcd_digits",
     "decode_int",
     "decode_log_entries",
@@ -116,6 +136,10 @@ __all__ = [
     "decode_st2",
     "decode_st3",
     "decode_st5",
+    "decode_st11",
+    "decode_st12",
+    "decode_st15",
+    "decode_st16",
     "decode_st21",
     "decode_st22",
     "decode_st23",
@@ -131,7 +155,11 @@ __all__ = [
     "decode_string",
     "decode_time_seconds",
     "ltime_date_size",
+    "multiplier_exponent",
     "ni_size",
+    "st12_size",
+    "st15_sizes",
+    "st16_size",
     "st23_size",
     "st28_size",
     "st74_entry_size",
