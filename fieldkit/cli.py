@@ -1,4 +1,4 @@
-"""The ``fieldkit`` command: read a meter, check a site, list ports, run the demo.
+"""The ``fieldkit`` command: read a meter, check a site, manage work orders, list ports, demo.
 
 Exit status: 0 when the command did its job (whatever the verdicts); 1 with one line on
 stderr when it could not (no answer from the meter, bad password, bad file); 2 for a
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from fieldkit import paths
+from fieldkit import paths, store
 from fieldkit.checks import DEFAULT_POLICY, PolicyError, load_policy, run, verdict
 from fieldkit.drivers.c1218.client import SessionConfig
 from fieldkit.drivers.c1218.driver import C1218Driver, C1218Options
@@ -43,6 +43,12 @@ def fail(message: str) -> NoReturn:
     """Print one line on stderr and exit 1."""
     typer.echo(f"fieldkit: {message}", err=True)
     raise typer.Exit(1)
+
+
+def usage_error(message: str) -> NoReturn:
+    """Print one line on stderr and exit 2 (click's own usage errors print a boxed panel)."""
+    typer.echo(f"fieldkit: {message}", err=True)
+    raise typer.Exit(2)
 
 
 PortOpt = Annotated[
@@ -78,6 +84,13 @@ RtsOpt = Annotated[
     bool, typer.Option("--rts/--no-rts", help="Assert RTS: powers most ANSI optical probes")
 ]
 DtrOpt = Annotated[bool, typer.Option("--dtr/--no-dtr", help="Assert DTR (some probes)")]
+IgnoreToggleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ignore-toggle",
+        help="Accept every packet even with a repeated toggle bit (meters that never flip it)",
+    ),
+]
 MeterTzOpt = Annotated[
     str | None,
     typer.Option("--meter-tz", help="Time zone the meter keeps when it is not on UTC"),
@@ -128,6 +141,7 @@ class Link:
     response_timeout: float
     rts: bool
     dtr: bool
+    ignore_toggle: bool = False
 
 
 def _read(link: Link, session: SessionConfig) -> MeterSnapshot:
@@ -144,7 +158,10 @@ def _read(link: Link, session: SessionConfig) -> MeterSnapshot:
     except ProfileError as exc:
         fail(str(exc))
     options = C1218Options(
-        link=LinkConfig(response_timeout=link.response_timeout),
+        link=LinkConfig(
+            response_timeout=link.response_timeout,
+            duplicate_detection=not link.ignore_toggle,
+        ),
         session=session,
         meter_tz=tz,
         rts=link.rts,
@@ -185,10 +202,11 @@ def read(
     response_timeout: TimeoutOpt = 2.0,
     rts: RtsOpt = True,
     dtr: DtrOpt = False,
+    ignore_toggle: IgnoreToggleOpt = False,
 ) -> None:
     """Read a meter once and print the snapshot."""
     session = _session(password, password_hex, user_id, user, baud, packet_size, packets)
-    link = Link(port, protocol, meter_tz, capture, response_timeout, rts, dtr)
+    link = Link(port, protocol, meter_tz, capture, response_timeout, rts, dtr, ignore_toggle)
     snapshot = _read(link, session)
     if as_json:
         _print_json(snapshot_to_dict(snapshot))
@@ -196,9 +214,34 @@ def read(
         render_snapshot(snapshot)
 
 
+# The check options that state the expectation, which --work-order supplies instead.
+EXPECTATION_OPTIONS: dict[str, str] = {
+    "service_type": "--service-type",
+    "nominal_voltage": "--nominal-voltage",
+    "meter_number": "--meter-number",
+    "form": "--form",
+    "ct_ratio": "--ct-ratio",
+    "pt_ratio": "--pt-ratio",
+    "last_read_kwh": "--last-read-kwh",
+    "last_read_date": "--last-read-date",
+    "last_visit": "--last-visit",
+    "net_metering": "--net-metering",
+    "rotation": "--rotation",
+    "high_leg": "--high-leg",
+}
+
+
 @app.command()
 def check(
+    ctx: typer.Context,
     port: PortOpt,
+    work_order: Annotated[
+        str | None,
+        typer.Option(
+            "--work-order",
+            help="Take the expectation from this work order (fieldkit work-orders import)",
+        ),
+    ] = None,
     service_type: Annotated[
         ServiceType | None, typer.Option("--service-type", help="Service on the work order")
     ] = None,
@@ -249,8 +292,16 @@ def check(
     response_timeout: TimeoutOpt = 2.0,
     rts: RtsOpt = True,
     dtr: DtrOpt = False,
+    ignore_toggle: IgnoreToggleOpt = False,
 ) -> None:
     """Read the meter and run the site checks against the work order's expectation."""
+    if work_order is not None:
+        given = [flag for name, flag in EXPECTATION_OPTIONS.items() if _given(ctx, name)]
+        if given:
+            usage_error(
+                f"--work-order already gives the expectation: drop {', '.join(given)} "
+                "(or drop --work-order)"
+            )
     if rotation.upper() not in ("ABC", "ACB"):
         raise typer.BadParameter("--rotation is ABC or ACB")
     if high_leg.upper() not in ("A", "B", "C"):
@@ -259,22 +310,27 @@ def check(
         thresholds = DEFAULT_POLICY if policy is None else load_policy(policy)
     except PolicyError as exc:
         fail(str(exc))
-    expectation = SiteExpectation(
-        meter_number=meter_number,
-        form=form,
-        service_type=service_type,
-        nominal_voltage=nominal_voltage,
-        ct_ratio=ct_ratio,
-        pt_ratio=pt_ratio,
-        last_read_kwh=last_read_kwh,
-        last_read_at=_as_utc(last_read_date),
-        net_metering=net_metering,
-        last_visit_at=_as_utc(last_visit),
-        rotation=rotation.upper(),
-        high_leg=high_leg.upper(),
-    )
+    # The work order is looked up before the port is touched: a wrong id costs no meter read.
+    order = None if work_order is None else _stored_work_order(work_order)
+    if order is not None:
+        expectation = store.to_expectation(order)
+    else:
+        expectation = SiteExpectation(
+            meter_number=meter_number,
+            form=form,
+            service_type=service_type,
+            nominal_voltage=nominal_voltage,
+            ct_ratio=ct_ratio,
+            pt_ratio=pt_ratio,
+            last_read_kwh=last_read_kwh,
+            last_read_at=_as_utc(last_read_date),
+            net_metering=net_metering,
+            last_visit_at=_as_utc(last_visit),
+            rotation=rotation.upper(),
+            high_leg=high_leg.upper(),
+        )
     session = _session(password, password_hex, user_id, user, baud, packet_size, packets)
-    link = Link(port, protocol, meter_tz, capture, response_timeout, rts, dtr)
+    link = Link(port, protocol, meter_tz, capture, response_timeout, rts, dtr, ignore_toggle)
     snapshot = _read(link, session)
     results = run(snapshot, expectation, thresholds)
     overall = verdict(results)
@@ -292,10 +348,128 @@ def check(
             for r in results
         ]
         out["verdict"] = overall.value
+        out["work_order"] = work_order
         _print_json(out)
     else:
+        if order is not None:
+            typer.echo(_work_order_line(order))
         render_snapshot(snapshot)
         render_checks(results, overall)
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """True when the user typed the option, rather than it keeping its default."""
+    source = ctx.get_parameter_source(name)
+    # By name: typer ships its own copy of click, so click's enum is not the same class.
+    return source is not None and source.name != "DEFAULT"
+
+
+def _stored_work_order(work_order_id: str) -> store.WorkOrder:
+    try:
+        with store.database() as db:
+            order = store.get(db, work_order_id)
+    except store.StoreError as exc:
+        fail(str(exc))
+    if order is None:
+        fail(
+            f"no work order {work_order_id} on this laptop: "
+            "import it (fieldkit work-orders import) or sync"
+        )
+    return order
+
+
+def _work_order_line(order: store.WorkOrder) -> str:
+    parts = [
+        f"work order {order.work_order_id}",
+        order.kind or "",
+        f"meter {order.meter_number}",
+        f"{order.service_type.value} {order.nominal_voltage:g} V",
+        order.service_address or "",
+    ]
+    return "  ".join(p for p in parts if p)
+
+
+work_orders_app = typer.Typer(
+    help="Work orders on this laptop: import a CIS export, list them, show one.",
+    no_args_is_help=True,
+)
+app.add_typer(work_orders_app, name="work-orders")
+
+
+@work_orders_app.command("import")
+def work_orders_import(
+    file: Annotated[Path, typer.Argument(help="CSV export, header row with the column names")],
+) -> None:
+    """Import work orders from a CSV file: all of them, or none if any row is bad."""
+    try:
+        orders = store.parse_work_orders_csv(file)
+        with store.database() as db:
+            counts = store.upsert_many(db, orders, "csv")
+    except (store.WorkOrderImportError, store.StoreError) as exc:
+        fail(str(exc))
+    noun = "work order" if counts.total == 1 else "work orders"
+    typer.echo(f"imported {counts.total} {noun} ({counts.new} new, {counts.updated} updated)")
+
+
+@work_orders_app.command("list")
+def work_orders_list(as_json: JsonOpt = False) -> None:
+    """List the open work orders, soonest scheduled first."""
+    try:
+        with store.database() as db:
+            orders = store.list_open(db)
+    except store.StoreError as exc:
+        fail(str(exc))
+    if as_json:
+        _print_json([store.to_dict(o) for o in orders])
+        return
+    if not orders:
+        typer.echo(
+            "no open work orders on this laptop: import them (fieldkit work-orders import FILE)"
+            " or sync"
+        )
+        return
+    rows = [("work order", "kind", "status", "meter", "service", "scheduled", "address")]
+    rows += [
+        (
+            o.work_order_id,
+            o.kind or "-",
+            o.status,
+            o.meter_number,
+            f"{o.service_type.value} {o.nominal_voltage:g} V",
+            o.scheduled_for or "-",
+            o.service_address or "-",
+        )
+        for o in orders
+    ]
+    # Plain aligned columns, never wrapped or cut: ids must survive grep and narrow terminals.
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        padded = [row[i].ljust(width) for i, width in enumerate(widths)]
+        typer.echo("  ".join([*padded, row[-1]]))
+
+
+@work_orders_app.command("show")
+def work_orders_show(
+    work_order_id: Annotated[str, typer.Argument(metavar="ID", help="Work order id")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show everything stored for one work order."""
+    order = _stored_work_order(work_order_id)
+    data = store.to_dict(order)
+    if as_json:
+        _print_json(data)
+        return
+    width = max(len(key) for key in data)
+    for key, value in data.items():
+        typer.echo(f"{key.ljust(width)}  {_plain(value)}")
+
+
+def _plain(value: str | float | bool | None) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 @app.command()

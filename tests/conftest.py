@@ -8,9 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from simulators.c1218.options import SimOptions
 from simulators.c1218.server import RunningSimulator, start
+
+# CI shares two cores with simulators and subprocesses: a slow example is not a failure.
+settings.register_profile(
+    "fieldkit", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("fieldkit")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -19,9 +19,9 @@ import math
 from collections.abc import Sequence
 
 from fieldkit.checks.phasors import (
+    ElementModel,
     angle_distance,
     detect_service,
-    signed_difference,
 )
 from fieldkit.checks.site import Element, Site
 from fieldkit.model import ServiceType
@@ -35,6 +35,7 @@ __all__ = [
     "measured_power",
     "polarity_causes",
     "reverse_energy_causes",
+    "service_mismatch_cause",
     "voltage_level_causes",
 ]
 
@@ -42,6 +43,10 @@ __all__ = [
 # element's place as "crossed". Wide on purpose: the load's own PF angle shifts every current.
 REVERSED_MATCH_DEG = 45.0
 CROSS_MATCH_DEG = 45.0
+
+# 240:120, the smallest ratio PTs are made in (a little under it allows for a sagging
+# supply); a whole service at 1/√3 is a line-to-line/line-to-neutral mix-up, not a PT.
+_SMALLEST_PT_RATIO = 1.9
 
 _STANDARD_NOMINALS = (
     120.0, 208.0, 240.0, 277.0, 347.0, 416.0, 480.0, 600.0,
@@ -95,6 +100,44 @@ def _corrected_power(elements: Sequence[Element], flipped: set[str]) -> float | 
     return total
 
 
+def _off(
+    models: dict[str, ElementModel],
+    expected: dict[str, float],
+    current: float,
+    place_of: str,
+    *,
+    reversed_: bool = False,
+) -> float:
+    """Distance of a current from the unity-PF places of element ``place_of`` (the whole arc
+    where that line's ordinary loads can put it), else from its plain expected angle."""
+    model = models.get(place_of)
+    if model is None:
+        return angle_distance(current, expected[place_of] + (180.0 if reversed_ else 0.0))
+    return abs(model.deviation(current, reversed_=reversed_))
+
+
+def _swapped_pairs(
+    models: dict[str, ElementModel],
+    currents: dict[str, float],
+    expected: dict[str, float],
+    names: Sequence[str],
+) -> list[tuple[str, str]]:
+    """Pairs of elements each carrying the other's current (CT leads crossed between them)."""
+    pairs: list[tuple[str, str]] = []
+    taken: set[str] = set()
+    for name in names:
+        for other in names:
+            if other <= name or other in taken or name in taken:
+                continue
+            if (
+                _off(models, expected, currents[name], other) <= CROSS_MATCH_DEG
+                and _off(models, expected, currents[other], name) <= CROSS_MATCH_DEG
+            ):
+                taken.update((name, other))
+                pairs.append((name, other))
+    return pairs
+
+
 def polarity_causes(
     site: Site,
     currents: dict[str, float],
@@ -107,20 +150,18 @@ def polarity_causes(
     elements; ``failed`` the elements beyond the polarity window.
     """
     causes: list[str] = []
-    swapped: set[str] = set()
-    for name in failed:
-        for other in failed:
-            if other <= name or other in swapped or name in swapped:
-                continue
-            if (
-                angle_distance(currents[name], expected[other]) <= CROSS_MATCH_DEG
-                and angle_distance(currents[other], expected[name]) <= CROSS_MATCH_DEG
-            ):
-                swapped.update((name, other))
-                causes.append(
-                    f"CT leads of phases {name} and {other} swapped ({name}↔{other}): each "
-                    f"element measures the other phase's current"
-                )
+    models = {e.name: e.model for e in site.elements}
+
+    def off(current: float, place_of: str, *, reversed_: bool = False) -> float:
+        return _off(models, expected, current, place_of, reversed_=reversed_)
+
+    pairs = _swapped_pairs(models, currents, expected, failed)
+    swapped = {name for pair in pairs for name in pair}
+    for name, other in pairs:
+        causes.append(
+            f"CT leads of phases {name} and {other} swapped ({name}↔{other}): each "
+            f"element measures the other phase's current"
+        )
     elements = [e for e in site.elements if e.name in currents]
     power = measured_power(elements)
     if swapped and power is not None and power[1] > 0 and abs(power[0]) / power[1] < 0.15:
@@ -136,8 +177,7 @@ def polarity_causes(
     reversed_ = [
         n
         for n in failed
-        if n not in swapped
-        and angle_distance(currents[n], expected[n] + 180.0) <= REVERSED_MATCH_DEG
+        if n not in swapped and off(currents[n], n, reversed_=True) <= REVERSED_MATCH_DEG
     ]
     others = [n for n in failed if n not in swapped and n not in reversed_]
     loaded = len(currents)
@@ -161,7 +201,7 @@ def polarity_causes(
         near = [
             other
             for other in expected
-            if other != name and angle_distance(currents[name], expected[other]) <= CROSS_MATCH_DEG
+            if other != name and off(currents[name], other) <= CROSS_MATCH_DEG
         ]
         if near:
             causes.append(
@@ -187,8 +227,9 @@ def cross_phase_causes(site: Site, measured: dict[str, float]) -> tuple[str, ...
     # The same service with the other rotation or high leg, judged on every reported voltage
     # (magnitudes too: a high leg on the wrong phase leaves 120 V where 208 V belongs, which
     # the lost-phase rule would otherwise set aside).
-    detection = detect_service(site.voltages)
-    for alt in detection.exact + detection.partial:
+    detection = detect_service(site.voltages, loaded=site.loaded_names)
+    # Only the likeliest fits: any diagram "fits" once most of its elements are set aside.
+    for alt in detection.likeliest():
         if alt.service is not model.service:
             continue
         if alt.rotation != model.rotation:
@@ -249,10 +290,27 @@ def cross_phase_causes(site: Site, measured: dict[str, float]) -> tuple[str, ...
     return tuple(causes)
 
 
+def service_mismatch_cause(site: Site) -> str | None:
+    """'The voltages fit X, not Y' when every live voltage fits another service outright."""
+    if site.model is None:
+        return None
+    fits = detect_service(site.voltages, loaded=site.loaded_names).services(include_partial=False)
+    if not fits or site.model.service in fits:
+        return None
+    return (
+        f"the voltages fit {' or '.join(s.value for s in fits)}, not "
+        f"{site.model.service.value}: check the service type on the work order"
+    )
+
+
 def lost_phase_causes(site: Site, element: Element) -> tuple[str, ...]:
     """Why one element's voltage is gone, told apart by whether its load still draws current."""
     n = len(site.elements)
     causes: list[str] = []
+    mismatch = service_mismatch_cause(site)
+    if mismatch is not None:
+        # A healthy 120 V element where the work order's service wants 208 V reads "lost".
+        causes.append(mismatch)
     if element.primary_voltage is not None and element.nominal:
         share = element.primary_voltage / element.nominal
         if share >= 0.2:
@@ -291,13 +349,9 @@ def voltage_level_causes(
     if not per_unit or site.model is None or site.nominal is None:
         return ()
     causes: list[str] = []
-    detection = detect_service(site.voltages)
-    fits = detection.services(include_partial=False)
-    if fits and site.model.service not in fits:
-        causes.append(
-            f"the voltages fit {' or '.join(s.value for s in fits)}, not "
-            f"{site.model.service.value}: check the service type on the work order"
-        )
+    mismatch = service_mismatch_cause(site)
+    if mismatch is not None:
+        causes.append(mismatch)
     values = list(per_unit.values())
     mean = sum(values) / len(values)
     spread = max(values) - min(values)
@@ -317,8 +371,27 @@ def voltage_level_causes(
                 "the voltages are √3 off the nominal: line-to-line and line-to-neutral mixed "
                 "up (wye and network take line-to-neutral, delta and 1ph-3w line-to-line)"
             )
-        if site.pt_ratio != 1.0 and abs(mean - 1.0) > 0.12:
-            causes.append(f"check the PT ratio (work order: {site.pt_ratio:g}:1)")
+        if abs(mean - 1.0) > 0.12 and mean > 0:
+            # Whole-service offsets this large are records, not supply: the ratio the
+            # voltages imply is the work order's ratio over the measured per-unit level.
+            implied = site.pt_ratio / mean
+            if site.pt_ratio == 1.0 and implied >= _SMALLEST_PT_RATIO:
+                causes.append(
+                    f"transformer-rated site with no PT ratio on the work order: the voltages "
+                    f"fit a PT ratio of about {implied:.3g}:1"
+                )
+            elif site.pt_ratio != 1.0:
+                causes.append(
+                    f"check the PT ratio (work order: {site.pt_ratio:g}:1; the voltages fit "
+                    f"about {implied:.3g}:1)"
+                )
+        if site.model.service is ServiceType.ONE_PHASE_3W and 0.4 <= mean <= 0.6:
+            causes.insert(
+                0,
+                "one leg of the 120/240 V service open (blown transformer fuse, open service "
+                "conductor): the 240 V element reads about half through the customer's 120 V "
+                "loads on the dead leg",
+            )
         if not causes:
             causes.append(
                 "supply voltage "
@@ -348,10 +421,19 @@ def voltage_level_causes(
 def inactive_current_causes(site: Site, idle: Sequence[Element]) -> tuple[str, ...]:
     """Causes for elements without current while another element carries load."""
     causes: list[str] = []
+    model = site.model
     for e in idle:
         if e.lost:
             causes.append(f"phase {e.name} supply lost (no voltage either): see service_voltage")
             continue
+        if model is not None and model.service is ServiceType.DELTA_3W and len(idle) == 1:
+            # A 2-element meter does not see line B: a single-phase load from B to the other
+            # line shows on that line's element only.
+            busy = next(n for n in ("A", "C") if n != e.name)
+            causes.append(
+                f"only single-phase load between {busy} and B running: a 3-wire delta's meter "
+                f"sees it on element {busy} alone"
+            )
         causes.append(
             f"phase {e.name} CT secondary open or shorted (a shorting block or test-switch "
             f"jumper left closed)"
@@ -369,12 +451,35 @@ def reverse_energy_causes(site: Site, negative_now: bool) -> tuple[str, ...]:
             "metering, or CTs reversed earlier (check the event log for reverse rotation)",
         )
     loaded = [e for e in site.elements if e.loaded]
-    lagging = bool(loaded)
-    for e in loaded:
-        if e.current_angle is None or e.voltage_angle is None:
-            lagging = False
-            break
-        pf = signed_difference(e.current_angle + 180.0 - e.voltage_angle - e.model.pf_offset, 0.0)
+    # Each loaded current against its own voltage, placed in the diagram's frame: reversed
+    # when it sits nearer its place turned 180° than its place.
+    own = {
+        e.name: e.current_angle - e.voltage_angle + e.model.voltage_angle
+        for e in loaded
+        if e.current_angle is not None and e.voltage_angle is not None
+    }
+    models = {e.name: e.model for e in loaded}
+    reversed_ = [n for n, a in own.items() if abs(models[n].deviation(a, reversed_=True)) < 90.0]
+    places = {n: m.current_angle for n, m in models.items()}
+    pairs = _swapped_pairs(models, own, places, list(own))
+    if own and len(own) == len(loaded) and (pairs or len(reversed_) < len(own)):
+        # Only some currents turned round, yet the total is negative: crossed CTs (or one
+        # reversed on the element carrying most of the load) make the meter run backwards
+        # while the customer imports. polarity names the elements.
+        if pairs:
+            wiring = "CT leads crossed between " + ", ".join(f"{a}↔{b}" for a, b in pairs)
+        else:
+            forward = ", ".join(n for n in own if n not in reversed_)
+            wiring = f"CTs reversed on some elements only (phase {forward} reads forward)"
+        return (
+            f"{wiring} (see polarity): the meter registers received energy while the "
+            f"customer imports",
+            "customer generation exporting on some phases only (a single-phase inverter on a "
+            "polyphase service) without a net-metering agreement",
+        )
+    lagging = bool(loaded) and len(own) == len(loaded)
+    for name, angle in own.items():
+        pf = models[name].deviation(angle, reversed_=True)
         lagging = lagging and -5.0 <= pf <= 60.0
     ct_text = "all CTs reversed (or all PTs), usually the CTs"
     if lagging:

@@ -2,6 +2,10 @@
 
 Currents are secondary amps at the meter terminals; the low-current floor (policy
 ``[general] low_current_floor_a``) separates "no load" from "load".
+
+A 4-wire delta's high leg carries only three-phase load while the low legs also carry every
+single-phase load of the centre-tapped winding, so the high leg is always the light one:
+it only warns when idle and is left out of current imbalance.
 """
 
 from __future__ import annotations
@@ -54,13 +58,7 @@ def check_inactive_phase_current(inp: CheckInput) -> CheckResult:
             expected=expected,
         )
     names = ", ".join(e.name for e in idle)
-    model = site.model
-    high_leg_only = (
-        model.service is ServiceType.DELTA_4W
-        and len(idle) == 1
-        and idle[0].name == model.high_leg
-        and not idle[0].lost
-    )
+    high_leg_only = len(idle) == 1 and idle[0].name == _high_leg(site) and not idle[0].lost
     if high_leg_only:
         # Single-phase loads on a 4-wire delta hang off the centre-tapped winding; the high
         # leg only carries three-phase load, so an idle high leg is often just no motor running.
@@ -75,6 +73,23 @@ def check_inactive_phase_current(inp: CheckInput) -> CheckResult:
                 *inactive_current_causes(site, idle)[:-1],
             ),
         )
+    busiest = max(abs(e.current or 0.0) for e in with_current)
+    light = inp.thresholds.inactive_phase_current.light_load_a
+    if busiest < light and not any(e.lost for e in idle):
+        # The whole site is lightly loaded: nothing switched on on one phase is as likely as
+        # a fault. The technician confirms by putting load on that phase.
+        return CheckResult(
+            INACTIVE,
+            CheckStatus.WARN,
+            f"phase {names} below {floor} at light load (busiest element {fmt.amps(busiest)}, "
+            f"under {fmt.limit(light)} A): no load on that phase, or a CT/bypass problem",
+            measured=measured,
+            expected=expected,
+            likely_causes=(
+                f"no load on phase {names} right now: switch a load on there and re-run",
+                *inactive_current_causes(site, idle)[:-1],
+            ),
+        )
     return CheckResult(
         INACTIVE,
         CheckStatus.FAIL,
@@ -85,6 +100,14 @@ def check_inactive_phase_current(inp: CheckInput) -> CheckResult:
     )
 
 
+def _high_leg(site: Site) -> str | None:
+    """A 4-wire delta's high leg as the voltages show it (the work order's if they agree)."""
+    model = site.model
+    if model is None or model.service is not ServiceType.DELTA_4W:
+        return None
+    return site.high_leg_seen or model.high_leg
+
+
 def check_current_imbalance(inp: CheckInput) -> CheckResult:
     """Warn when a loaded element's current is further than the limit from the average."""
     site = inp.site
@@ -93,12 +116,14 @@ def check_current_imbalance(inp: CheckInput) -> CheckResult:
         return CheckResult(IMBALANCE, CheckStatus.SKIP, site.why_no_model or "no service")
     if len(site.model.elements) == 1:
         return CheckResult(IMBALANCE, CheckStatus.SKIP, "one element: no imbalance")
-    loaded = [e for e in site.elements if e.loaded and e.current is not None]
+    high_leg = _high_leg(site)
+    loaded = [e for e in site.elements if e.loaded and e.current is not None and e.name != high_leg]
+    note = f" (high leg {high_leg} left out: it carries only three-phase load)" if high_leg else ""
     if len(loaded) < 2:
         return CheckResult(
             IMBALANCE,
             CheckStatus.SKIP,
-            f"fewer than two elements carry current above {fmt.limit(site.floor)} A",
+            f"fewer than two elements carry current above {fmt.limit(site.floor)} A{note}",
             measured=_measured(site) or None,
         )
     amps = {e.name: abs(e.current or 0.0) for e in loaded}
@@ -112,7 +137,7 @@ def check_current_imbalance(inp: CheckInput) -> CheckResult:
         return CheckResult(
             IMBALANCE,
             CheckStatus.PASS,
-            f"current imbalance {fmt.pct(worst)}",
+            f"current imbalance {fmt.pct(worst)}{note}",
             measured=measured,
             expected=expected,
         )
@@ -122,7 +147,7 @@ def check_current_imbalance(inp: CheckInput) -> CheckResult:
     return CheckResult(
         IMBALANCE,
         CheckStatus.WARN,
-        f"current imbalance: {words} the {fmt.amps(average)} average",
+        f"current imbalance: {words} the {fmt.amps(average)} average{note}",
         measured=measured,
         expected=expected,
         likely_causes=(

@@ -111,7 +111,26 @@ def check_register_read(inp: CheckInput) -> CheckResult:
         return CheckResult(REGISTER_READ, CheckStatus.SKIP, f"the meter did not report {DELIVERED}")
     measured = f"{present:.1f} kWh now, {present - last:+.1f} kWh since the last read"
     expected = f"≥ {last:.1f} kWh (last billed read)"
+    days = None
+    if exp.last_read_at is not None:
+        days = (aware(inp.snapshot.read_at) - aware(exp.last_read_at)).total_seconds() / 86400.0
     if present < last:
+        wrapped = _rolled_over(present, last, days, policy.max_kwh_per_day)
+        if wrapped is not None:
+            wrap, used, per_day = wrapped
+            return CheckResult(
+                REGISTER_READ,
+                CheckStatus.WARN,
+                f"register rolled over at {wrap:,} kWh: {used:.1f} kWh since the last read "
+                f"({per_day:.1f} kWh/day)",
+                measured=measured,
+                expected=expected,
+                likely_causes=(
+                    "the register wrapped past its last dial: normal, but tell billing so the "
+                    "read is not taken for a meter exchange",
+                    "or a different meter than the one billed whose register happens to fit",
+                ),
+            )
         return CheckResult(
             REGISTER_READ,
             CheckStatus.FAIL,
@@ -124,7 +143,7 @@ def check_register_read(inp: CheckInput) -> CheckResult:
                 "the last read was estimated or misread",
             ),
         )
-    if exp.last_read_at is None:
+    if days is None:
         return CheckResult(
             REGISTER_READ,
             CheckStatus.PASS,
@@ -132,7 +151,6 @@ def check_register_read(inp: CheckInput) -> CheckResult:
             measured=measured,
             expected=expected,
         )
-    days = (aware(inp.snapshot.read_at) - aware(exp.last_read_at)).total_seconds() / 86400.0
     if days < 0:
         return CheckResult(
             REGISTER_READ,
@@ -166,3 +184,22 @@ def check_register_read(inp: CheckInput) -> CheckResult:
         measured=measured,
         expected=expected,
     )
+
+
+def _rolled_over(
+    present: float, last: float, days: float | None, max_per_day: float
+) -> tuple[int, float, float] | None:
+    """(wrap, kWh used, kWh/day) when a register below the last read is explained by its dials
+    wrapping at the next power of ten at a rate the policy finds plausible; else None.
+
+    A 5-dial register that read 99,950 and now reads 120 has used 170 kWh. Without a read
+    date the rate cannot tell a rollover from a meter exchange, so none is assumed.
+    """
+    if days is None or days < 0 or last < 1 or present < 0:
+        return None
+    wrap = 10 ** len(str(int(last)))
+    used = present + wrap - last
+    per_day = used / max(days, 1.0)
+    if settled(per_day) > max_per_day:
+        return None
+    return wrap, used, per_day

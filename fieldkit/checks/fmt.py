@@ -14,6 +14,7 @@ __all__ = [
     "one_line",
     "pct",
     "pf_angle",
+    "pf_range",
     "volts",
     "watts",
 ]
@@ -44,6 +45,19 @@ def pf_angle(value: float) -> str:
     if abs(value) < 0.05:
         return "0.0°"
     return f"{abs(value):.1f}° {'lag' if value > 0 else 'lead'}"
+
+
+def pf_range(first: float, second: float) -> str:
+    """The span of power-factor angles a current may read, by the load mix behind it:
+    '5.0–35.0° lag', '12.0° lead to 18.0° lag'."""
+    low, high = sorted((first, second))
+    if low >= 0 or high <= 0:
+        near, far = sorted((abs(low), abs(high)))
+        if far < 0.05:
+            return "0.0°"
+        side = "lag" if high > 0 else "lead"
+        return f"{near:.1f}–{far:.1f}° {side}"
+    return f"{pf_angle(low)} to {pf_angle(high)}"
 
 
 def pct(value: float) -> str:

@@ -8,6 +8,11 @@ wrong voltage). polarity then looks for currents further than 90° from their un
 Measured angles are turned into the diagram's frame through a reference element (element A
 when it is live), so a meter that does not put VA at exactly 0° is still read correctly,
 and a lost element A does not poison the others.
+
+Where a line ordinarily carries two classes of load whose unity-PF places differ (a 4-wire
+delta's low legs, a network's elements: see phasors.py), a current anywhere on the arc
+between the two places is at unity, and the power-factor angle judged is the one nearest
+unity the load mix allows; the measured string shows both readings.
 """
 
 from __future__ import annotations
@@ -90,6 +95,7 @@ def check_service_type(inp: CheckInput) -> CheckResult:
     detection = detect_service(
         site.voltages,
         dead=dead,
+        loaded=site.loaded_names,
         angle_tolerance=policy.angle_tolerance_deg,
         magnitude_tolerance_pct=policy.magnitude_tolerance_pct,
         lost_pct=inp.thresholds.service_voltage.lost_phase_pct,
@@ -103,7 +109,36 @@ def check_service_type(inp: CheckInput) -> CheckResult:
     angle_note = " (no voltage angles: magnitudes only)" if no_angles else ""
 
     if exp.service_type is None:
-        fits = _names(exact or every) if every else "no known service"
+        live_angles = [
+            a for _, (v, a) in site.reported if v is not None and v > 0 and a is not None
+        ]
+        if not every and len(live_angles) >= 2:
+            # Nothing to compare with, but a diagram that fits no service at all is a wiring
+            # fault far more often than an exotic service: someone has to look.
+            return CheckResult(
+                SERVICE_TYPE,
+                CheckStatus.WARN,
+                "no service type on the work order, and the voltages fit no known service "
+                "diagram: check the potential wiring before trusting the readings",
+                measured=measured,
+                likely_causes=(
+                    "a PT reversed or two potential leads crossed (a voltage 180° or 120° "
+                    "from where any service puts it)",
+                    "a service or meter form the kit does not model: confirm it and put it on "
+                    "the work order",
+                ),
+            )
+        likely = tuple(dict.fromkeys(m.service for m in detection.likeliest()))
+        fits = _names(likely) if likely else "no known service"
+        fewest = min(detection.partial_lost, default=0)
+        others = [
+            m.service
+            for m, n in zip(detection.partial, detection.partial_lost, strict=True)
+            if n == fewest and m.service not in likely
+        ]
+        if likely and others:
+            # A dead element leaves other readings open: say so rather than guess silently.
+            fits += f" (or {_names(tuple(dict.fromkeys(others)))} with a phase lost)"
         return CheckResult(
             SERVICE_TYPE,
             CheckStatus.SKIP,
@@ -125,6 +160,17 @@ def check_service_type(inp: CheckInput) -> CheckResult:
             expected=expected,
         )
     best = detection.best(wanted)
+    unreadable = [e.name for e in site.elements if e.voltage is None]
+    if unreadable and wanted not in exact:
+        # The meter has the element but gave no usable voltage for it: what is left may fit
+        # a smaller service, which says nothing about this one.
+        return CheckResult(
+            SERVICE_TYPE,
+            CheckStatus.SKIP,
+            f"phase {', '.join(unreadable)} voltage not reported: cannot confirm the service",
+            measured=measured,
+            expected=expected,
+        )
 
     if wanted in exact or (wanted in every and set(every) <= {wanted}):
         shown = best.describe() if best is not None else wanted.value
@@ -272,12 +318,13 @@ def current_view(site: Site, tolerance: float, net_metering: bool) -> CurrentVie
             reason[e.name] = "no live voltage to reference"
         else:
             frame[e.name] = _to_frame(ref, e.current_angle)
-            deviation[e.name] = settled(signed_difference(frame[e.name], e.model.current_angle))
+            deviation[e.name] = settled(e.model.deviation(frame[e.name]))
     export = (
         net_metering and bool(deviation) and all(abs(d) > tolerance for d in deviation.values())
     )
     if export:
-        deviation = {n: settled(signed_difference(d, 180.0)) for n, d in deviation.items()}
+        models = {e.name: e.model for e in site.elements}
+        deviation = {n: settled(models[n].deviation(frame[n], reversed_=True)) for n in deviation}
     return CurrentView(frame, deviation, reason, export)
 
 
@@ -328,6 +375,11 @@ def check_polarity(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
         # Some phases exporting while others import is possible with single-phase generation.
         status = CheckStatus.WARN
         message = f"current {words}: export on a net-metering account, or a reversed CT"
+        causes = (
+            f"generation exporting on phase {', '.join(failed)} only (a single-phase inverter "
+            f"on a polyphase service) while the rest imports: normal on a net-metering account",
+            *causes,
+        )
     return CheckResult(
         POLARITY, status, message, measured=measured, expected=expected, likely_causes=causes
     )
@@ -345,26 +397,33 @@ def check_phase_angle(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
         return CheckResult(PHASE_ANGLE, CheckStatus.SKIP, site.why_no_model or "no service")
     view = current_view(site, tolerance, inp.expectation.net_metering)
     angles: dict[str, float] = {}
+    shown: dict[str, str] = {}
     skipped: dict[str, str] = dict(view.reason)
     for e in site.elements:
         if e.name in skipped:
             continue
-        if e.lost or e.voltage is None:
+        if e.voltage is None:
+            skipped[e.name] = "voltage not reported"
+        elif e.lost:
             skipped[e.name] = "voltage lost"
         elif e.voltage_angle is None or e.current_angle is None:
             skipped[e.name] = "angles not reported"
         elif abs(view.deviation.get(e.name, 0.0)) > tolerance:
             skipped[e.name] = "polarity failed"
         else:
-            raw = e.current_angle - e.voltage_angle - e.model.pf_offset
-            if view.export:
-                raw -= 180.0
-            angles[e.name] = settled(signed_difference(raw, 0.0))
+            # The current against the element's own voltage, placed in the diagram's frame.
+            own = e.current_angle - e.voltage_angle + e.model.voltage_angle
+            angles[e.name] = settled(e.model.deviation(own, reversed_=view.export))
+            main, alt = e.model.pf_angles(own, reversed_=view.export)
+            shown[e.name] = fmt.pf_angle(main) if main == alt else fmt.pf_range(alt, main)
     skip_note = ", ".join(f"{n} {why}" for n, why in skipped.items())
     if not angles:
         return CheckResult(PHASE_ANGLE, CheckStatus.SKIP, f"nothing to judge: {skip_note}")
-    measured = fmt.joined((n, fmt.pf_angle(a)) for n, a in angles.items())
+    measured = fmt.joined(shown.items())
     expected = f"within ±{fmt.limit(envelope)}° of unity power factor"
+    banded = [e.name for e in site.elements if e.name in angles and e.model.alt_current_angle]
+    if banded:
+        expected += f" ({', '.join(banded)}: {_band_words(model.service)})"
     suffix = f" ({skip_note})" if skip_note else ""
     outside = [n for n, a in angles.items() if abs(a) > envelope]
     if not outside:
@@ -380,16 +439,33 @@ def check_phase_angle(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
         "a heavily reactive load (idle motors, welders, capacitor bank switched in or out)",
         "a CT or PT on the wrong element (crossed phases read near 60° off, PF about 0.5)",
     ]
-    if model.service is ServiceType.DELTA_4W:
+    if len(model.elements) == 3 or model.service is ServiceType.DELTA_3W:
         causes.append(
-            "on a 4-wire delta, mostly single-phase load on the centre-tapped winding shifts "
-            "the low legs' currents up to 30° from their three-phase place"
+            "large single-phase line-to-line loads (208/240/480 V) put a phase's current up "
+            "to 30° from its three-phase place, one element reading worse and another better"
+        )
+    status = CheckStatus.FAIL
+    if inp.expectation.net_metering:
+        # With the generator running, the real power through the meter is the small
+        # difference between load and generation while the load's reactive current still
+        # flows: the current can sit anywhere near 90°, and that is not a wiring fault.
+        status = CheckStatus.WARN
+        causes.insert(
+            0,
+            "net-metering account: generation offsetting the load leaves mostly reactive "
+            "current, so the power-factor angle means little while the generator runs",
         )
     return CheckResult(
         PHASE_ANGLE,
-        CheckStatus.FAIL,
+        status,
         f"power-factor angle outside ±{fmt.limit(envelope)}°: {words}{suffix}",
         measured=measured,
         expected=expected,
         likely_causes=tuple(causes),
     )
+
+
+def _band_words(service: ServiceType) -> str:
+    if service is ServiceType.NETWORK:
+        return "anywhere between the 120 V and the 208 V load's place, by the load mix"
+    return "anywhere between the single-phase and the three-phase load's place, by the load mix"

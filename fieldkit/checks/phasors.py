@@ -10,6 +10,12 @@ table in design.md is what the model reproduces (tests pin it).
 Currents at unity power factor sit on the wye-equivalent line-to-neutral voltage of their
 line; on a delta element that is 30° away from the element's own (line-to-line or
 centre-tap) voltage, and :attr:`ElementModel.pf_offset` is that difference.
+
+Where a service's ordinary loads put a line's current somewhere else, the element also has an
+``alt_current_angle``: a 4-wire delta's low legs feed the single-phase loads of the
+centre-tapped winding (their current sits on the element's own voltage, 30° from the
+three-phase place), and a network's 208 V loads run from A to C (30° the other way). A
+healthy current then sits anywhere on the arc between the two places, by the load mix.
 """
 
 from __future__ import annotations
@@ -71,12 +77,37 @@ class ElementModel:
     name: str
     voltage_factor: float  # element nominal / the service's stated nominal voltage
     voltage_angle: float
-    current_angle: float
+    current_angle: float  # unity-PF place of a balanced three-phase (or line-to-neutral) load
+    # Unity-PF place of the other load class this line ordinarily carries, when it differs.
+    alt_current_angle: float | None = None
 
     @property
     def pf_offset(self) -> float:
         """Unity-PF current angle minus voltage angle (±30° on delta elements, else 0)."""
         return signed_difference(self.current_angle, self.voltage_angle)
+
+    def deviation(self, angle: float, *, reversed_: bool = False) -> float:
+        """Signed distance (lagging positive) of a current at ``angle`` from its unity-PF
+        places: 0 anywhere on the arc between ``current_angle`` and ``alt_current_angle``,
+        else the distance to the nearer end. ``reversed_`` turns both places 180° (export)."""
+        turn = 180.0 if reversed_ else 0.0
+        main = signed_difference(angle, self.current_angle + turn)
+        if self.alt_current_angle is None:
+            return main
+        alt = signed_difference(angle, self.alt_current_angle + turn)
+        width = angle_distance(self.alt_current_angle, self.current_angle)
+        if abs(abs(main) + abs(alt) - width) < 1e-9:
+            return 0.0
+        return main if abs(main) <= abs(alt) else alt
+
+    def pf_angles(self, angle: float, *, reversed_: bool = False) -> tuple[float, float]:
+        """The power-factor angles a current at ``angle`` reads against each unity-PF place
+        (three-phase place first; both equal when the element has one place)."""
+        turn = 180.0 if reversed_ else 0.0
+        main = signed_difference(angle, self.current_angle + turn)
+        if self.alt_current_angle is None:
+            return main, main
+        return main, signed_difference(angle, self.alt_current_angle + turn)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,21 +176,29 @@ def service_model(
         raise DiagramError(f"high leg must be A, B or C, got {high_leg!r}")
 
     line = _line_voltages(rot)
-    # (name, element voltage, unity-PF current direction) in per-unit of line-to-neutral.
-    raw: list[tuple[str, complex, complex]]
+    # (name, element voltage, unity-PF current direction, the other load class's direction)
+    # in per-unit of line-to-neutral.
+    raw: list[tuple[str, complex, complex, complex | None]]
     if kind in (ServiceType.ONE_PHASE_2W, ServiceType.ONE_PHASE_3W):
-        raw = [("A", line["A"], line["A"])]
+        raw = [("A", line["A"], line["A"], None)]
     elif kind is ServiceType.NETWORK:
-        raw = [(n, line[n], line[n]) for n in ("A", "C")]
+        # 208 V loads connect A to C: their current is on VAC in line A, on VCA in line C.
+        other = {"A": "C", "C": "A"}
+        raw = [(n, line[n], line[n], line[n] - line[other[n]]) for n in ("A", "C")]
     elif kind is ServiceType.WYE:
-        raw = [(n, line[n], line[n]) for n in ("A", "B", "C")]
+        raw = [(n, line[n], line[n], None) for n in ("A", "B", "C")]
     elif kind is ServiceType.DELTA_3W:
-        raw = [(n, line[n] - line["B"], line[n]) for n in ("A", "C")]
+        raw = [(n, line[n] - line["B"], line[n], None) for n in ("A", "C")]
     else:
-        # The centre tap is the midpoint of the winding between the two low legs.
+        # The centre tap is the midpoint of the winding between the two low legs; the low
+        # legs' single-phase loads (120 V to the tap, 240 V across the winding) draw current
+        # on the element's own voltage.
         low = [n for n in ("A", "B", "C") if n != leg]
         tap = (line[low[0]] + line[low[1]]) / 2
-        raw = [(n, line[n] - tap, line[n]) for n in ("A", "B", "C")]
+        raw = [
+            (n, line[n] - tap, line[n], None if n == leg else line[n] - tap)
+            for n in ("A", "B", "C")
+        ]
 
     # Delta nominals are line-to-line, √3 per unit of the wye-equivalent source; a 1ph-3w
     # nominal is its own single element.
@@ -171,8 +210,11 @@ def service_model(
             voltage_factor=round(abs(volts) / base, 12),
             voltage_angle=_tidy(normalize_angle(_lag_of(volts) - reference)),
             current_angle=_tidy(normalize_angle(_lag_of(amps) - reference)),
+            alt_current_angle=None
+            if alt is None
+            else _tidy(normalize_angle(_lag_of(alt) - reference)),
         )
-        for name, volts, amps in raw
+        for name, volts, amps, alt in raw
     )
     return ServiceModel(
         service=kind,
@@ -213,6 +255,17 @@ class Detection:
     exact: tuple[ServiceModel, ...]
     partial: tuple[ServiceModel, ...]
     used_angles: bool
+    partial_lost: tuple[int, ...] = ()  # how many elements each partial fit sets aside
+
+    def likeliest(self) -> tuple[ServiceModel, ...]:
+        """The exact fits; failing those, the partial fits that set the fewest elements aside
+        (a 120 V leg is not "lost" just because another diagram wants 208 V there)."""
+        if self.exact or not self.partial:
+            return self.exact
+        if len(self.partial_lost) != len(self.partial):
+            return self.partial
+        fewest = min(self.partial_lost)
+        return tuple(m for m, n in zip(self.partial, self.partial_lost, strict=True) if n == fewest)
 
     def services(self, *, include_partial: bool = True) -> tuple[ServiceType, ...]:
         """Distinct service types that fit, in detection order."""
@@ -235,6 +288,7 @@ def detect_service(
     voltages: Mapping[str, tuple[float | None, float | None]],
     *,
     dead: Iterable[str] | None = None,
+    loaded: Iterable[str] = (),
     angle_tolerance: float = 20.0,
     magnitude_tolerance_pct: float = 30.0,
     lost_pct: float = 61.0,
@@ -245,9 +299,10 @@ def detect_service(
     elements known to be lost (below ``lost_pct`` of their nominal); without it an element is
     taken as lost when it is below ``lost_pct`` of the strongest element, scaled per diagram.
     A diagram fits when every one of its elements is reported, every reported element it
-    does not have is dead, the live elements' per-unit magnitudes agree within
-    ``magnitude_tolerance_pct`` and their angles (relative to the first live one) sit within
-    ``angle_tolerance`` of the diagram.
+    does not have is dead and carries no current (``loaded`` names the elements with current
+    above the floor: a network's meter never sees current on B), the live elements' per-unit
+    magnitudes agree within ``magnitude_tolerance_pct`` and their angles (relative to the
+    first live one) sit within ``angle_tolerance`` of the diagram.
     """
     reported = {
         name: (v, a)
@@ -255,17 +310,28 @@ def detect_service(
         if v is not None and math.isfinite(v) and v >= 0
     }
     known_dead = None if dead is None else frozenset(dead)
+    carrying = frozenset(loaded)
     exact: list[ServiceModel] = []
-    partial: list[ServiceModel] = []
+    partial: list[tuple[ServiceModel, int]] = []
     used_angles = False
     for model in all_models():
+        if any(model.element(name) is None for name in carrying):
+            continue
         fit = _fit(model, reported, known_dead, angle_tolerance, magnitude_tolerance_pct, lost_pct)
         if fit is None:
             continue
-        lost_here, angles_used = fit
+        lost_count, angles_used = fit
         used_angles = used_angles or angles_used
-        (partial if lost_here else exact).append(model)
-    return Detection(exact=tuple(exact), partial=tuple(partial), used_angles=used_angles)
+        if lost_count:
+            partial.append((model, lost_count))
+        else:
+            exact.append(model)
+    return Detection(
+        exact=tuple(exact),
+        partial=tuple(m for m, _ in partial),
+        used_angles=used_angles,
+        partial_lost=tuple(n for _, n in partial),
+    )
 
 
 def _fit(
@@ -275,8 +341,8 @@ def _fit(
     angle_tolerance: float,
     magnitude_tolerance_pct: float,
     lost_pct: float,
-) -> tuple[bool, bool] | None:
-    """(any element lost, angles were compared) if the readings fit ``model``, else None."""
+) -> tuple[int, bool] | None:
+    """(elements lost, angles were compared) if the readings fit ``model``, else None."""
     if any(name not in reported for name in model.names):
         return None
     per_unit = {e.name: reported[e.name][0] / e.voltage_factor for e in model.elements}
@@ -299,7 +365,7 @@ def _fit(
     live = [e for e in model.elements if not is_dead(e.name)]
     if not live:
         return None
-    lost_here = len(live) < len(model.elements)
+    lost_count = len(model.elements) - len(live)
 
     live_pu = [per_unit[e.name] for e in live]
     if min(live_pu) < (1.0 - magnitude_tolerance_pct / 100.0) * max(live_pu):
@@ -307,10 +373,10 @@ def _fit(
 
     with_angle = [(e, a) for e in live if (a := reported[e.name][1]) is not None]
     if len(with_angle) < 2:
-        return lost_here, False
+        return lost_count, False
     ref, ref_measured = with_angle[0]
     for e, measured in with_angle[1:]:
         error = signed_difference(measured - ref_measured, e.voltage_angle - ref.voltage_angle)
         if abs(error) > angle_tolerance:
             return None
-    return lost_here, True
+    return lost_count, True

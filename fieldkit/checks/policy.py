@@ -121,8 +121,10 @@ class ServiceVoltagePolicy:
 
     enabled: bool = True
     range_a_pct: float = 5.0
-    range_b_low_pct: float = 8.3
-    range_b_high_pct: float = 5.8
+    # Range B is 110-127 V on a 120 V base: -8.333 % and +5.833 %, to the nearest 1e-6 %
+    # so that 110.0 V and 127.0 V sit on the limits (the checks compare to 1e-6).
+    range_b_low_pct: float = 8.333333
+    range_b_high_pct: float = 5.833333
     lost_phase_pct: float = 61.0
 
 
@@ -140,6 +142,9 @@ class InactivePhaseCurrentPolicy:
     """inactive_phase_current: one element without current while another carries load."""
 
     enabled: bool = True
+    # Secondary amps the busiest element must carry for an idle element to fail; below it
+    # the whole site is lightly loaded and an idle phase is as likely nothing switched on.
+    light_load_a: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +380,9 @@ def _validate(t: Thresholds, source: str) -> None:
     positive("voltage_imbalance", "warn_pct", i.warn_pct)
     not_above("voltage_imbalance", "warn_pct", i.warn_pct, "fail_pct", i.fail_pct)
     positive("current_imbalance", "warn_pct", t.current_imbalance.warn_pct)
+    light = t.inactive_phase_current.light_load_a
+    if light < 0:
+        raise bad("inactive_phase_current", "light_load_a", f"must not be negative, got {light:g}")
 
     st = t.service_type
     if not 0 < st.angle_tolerance_deg < 30:

@@ -6,6 +6,10 @@ work order has none), each element's nominal, which elements are lost (below the
 lost-phase limit) and which carry current above the low-current floor. Bad numbers in the
 snapshot (NaN, infinities) count as not reported; bad numbers in the expectation are kept
 as a reason the affected checks give when they skip.
+
+On a 4-wire delta the element nominals follow where the 208 V high leg actually reads: a high
+leg on C where the work order says B is a wiring or records question (cross_phase names it),
+not a 120 V phase "lost" and a 208 V phase "73 % high".
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class Element:
     voltage: float | None  # at the meter terminals (secondary)
     primary_voltage: float | None  # voltage × PT ratio
     nominal: float | None  # this element's nominal, primary side
+    voltage_factor: float  # nominal / the service's nominal (high leg where it reads)
     voltage_angle: float | None
     current: float | None  # secondary amps
     current_angle: float | None
@@ -91,6 +96,10 @@ class Site:
     floor: float
     lost_pct: float
     reported: tuple[tuple[str, tuple[float | None, float | None]], ...]  # every element's V, angle
+    # Elements with a voltage reading and current at or above the floor: evidence that the
+    # service has that element (a 2S reporting its second line current has no element B).
+    loaded_names: frozenset[str] = frozenset()
+    high_leg_seen: str | None = None  # 4-wire delta: the high leg reads here, not on the model's
 
     def element(self, name: str) -> Element | None:
         """The element called ``name`` if the diagram has it and the meter reported it."""
@@ -164,7 +173,15 @@ def analyse(snapshot: MeterSnapshot, expectation: SiteExpectation, thresholds: T
             f"nominal voltage {expectation.nominal_voltage!r} on the work order is not usable"
         )
 
-    model, source, why = _choose_model(expectation, all_voltages, thresholds)
+    floor = thresholds.general.low_current_floor_a
+    loaded_names = frozenset(
+        name
+        for name, ph in phases.items()
+        if (amps := finite(ph.current)) is not None
+        and abs(amps) >= floor
+        and finite(ph.voltage) is not None
+    )
+    model, source, why = _choose_model(expectation, all_voltages, loaded_names, thresholds)
     base = Site(
         model=None,
         model_source=source,
@@ -176,9 +193,10 @@ def analyse(snapshot: MeterSnapshot, expectation: SiteExpectation, thresholds: T
         nominal_problem=nominal_problem,
         pt_ratio=pt or 1.0,
         ratio_problem=ratio_problem,
-        floor=thresholds.general.low_current_floor_a,
+        floor=floor,
         lost_pct=lost_pct,
         reported=all_voltages,
+        loaded_names=loaded_names,
     )
     if model is None:
         return base
@@ -187,17 +205,22 @@ def analyse(snapshot: MeterSnapshot, expectation: SiteExpectation, thresholds: T
     readings: list[tuple[ElementModel, PhaseQuantities]] = [
         (em, phases[em.name]) for em in model.elements if em.name in phases
     ]
+    high_leg_seen = _high_leg_seen(model, readings)
+    factors = {em.name: em.voltage_factor for em, _ in readings}
+    if high_leg_seen is not None:
+        seen = service_model(model.service, model.rotation, high_leg_seen)
+        factors = {em.name: em.voltage_factor for em in seen.elements}
     per_unit = [
-        v / em.voltage_factor for em, ph in readings if (v := finite(ph.voltage)) is not None
+        v / factors[em.name] for em, ph in readings if (v := finite(ph.voltage)) is not None
     ]
     strongest = max(per_unit, default=0.0)
 
     def lost_against_nominal(em: ElementModel, volts: float) -> bool:
         # Only called when the nominal is usable (``absolute``).
-        return volts * base.pt_ratio < lost_fraction * (nominal or 0.0) * em.voltage_factor
+        return volts * base.pt_ratio < lost_fraction * (nominal or 0.0) * factors[em.name]
 
     def lost_against_others(em: ElementModel, volts: float) -> bool:
-        return strongest <= 0 or volts / em.voltage_factor < lost_fraction * strongest
+        return strongest <= 0 or volts / factors[em.name] < lost_fraction * strongest
 
     reported = [(em, v) for em, ph in readings if (v := finite(ph.voltage)) is not None]
     if absolute and reported and all(lost_against_nominal(em, v) for em, v in reported):
@@ -210,7 +233,7 @@ def analyse(snapshot: MeterSnapshot, expectation: SiteExpectation, thresholds: T
     for em, ph in readings:
         volts = finite(ph.voltage)
         primary = None if volts is None else volts * base.pt_ratio
-        element_nominal = None if nominal is None else nominal * em.voltage_factor
+        element_nominal = None if nominal is None else nominal * factors[em.name]
         if volts is None:
             lost = False
         elif absolute:
@@ -225,6 +248,7 @@ def analyse(snapshot: MeterSnapshot, expectation: SiteExpectation, thresholds: T
                 voltage=volts,
                 primary_voltage=primary,
                 nominal=element_nominal,
+                voltage_factor=factors[em.name],
                 voltage_angle=finite(ph.voltage_angle),
                 current=amps,
                 current_angle=finite(ph.current_angle),
@@ -256,7 +280,30 @@ def analyse(snapshot: MeterSnapshot, expectation: SiteExpectation, thresholds: T
         elements=tuple(elements),
         missing=missing,
         extras_dead=extras_dead,
+        high_leg_seen=high_leg_seen,
     )
+
+
+# The high leg reads √3 (1.73) times the low legs; anything above this ratio to both of them
+# is the high leg, anything below is not (a sagging 120 V leg never reaches it).
+_HIGH_LEG_RATIO = 1.4
+
+
+def _high_leg_seen(
+    model: ServiceModel, readings: list[tuple[ElementModel, PhaseQuantities]]
+) -> str | None:
+    """On a 4-wire delta, the element whose voltage is clearly the high leg when that is not
+    the diagram's; None when it is the diagram's, or when the voltages do not say."""
+    if model.service is not ServiceType.DELTA_4W:
+        return None
+    volts = {em.name: v for em, ph in readings if (v := finite(ph.voltage)) is not None}
+    if len(volts) != len(model.elements):
+        return None
+    for name, v in volts.items():
+        others = [w for n, w in volts.items() if n != name]
+        if all(w > 0 and v > _HIGH_LEG_RATIO * w for w in others):
+            return None if name == model.high_leg else name
+    return None
 
 
 def _voltage_of(phases: dict[str, PhaseQuantities], name: str) -> float | None:
@@ -267,6 +314,7 @@ def _voltage_of(phases: dict[str, PhaseQuantities], name: str) -> float | None:
 def _choose_model(
     expectation: SiteExpectation,
     voltages: tuple[tuple[str, tuple[float | None, float | None]], ...],
+    loaded: frozenset[str],
     thresholds: Thresholds,
 ) -> tuple[ServiceModel | None, str, str | None]:
     service, problem = _expected_service(expectation)
@@ -283,11 +331,12 @@ def _choose_model(
     policy = thresholds.service_type
     detection = detect_service(
         dict(voltages),
+        loaded=loaded,
         angle_tolerance=policy.angle_tolerance_deg,
         magnitude_tolerance_pct=policy.magnitude_tolerance_pct,
         lost_pct=thresholds.service_voltage.lost_phase_pct,
     )
-    pool = detection.exact or detection.partial
+    pool = detection.likeliest()
     shapes = {tuple((e.name, e.voltage_angle, e.voltage_factor) for e in m.elements) for m in pool}
     services = {m.service for m in pool}
     if not pool:
@@ -301,6 +350,11 @@ def _choose_model(
         )
     # Both single-phase diagrams are one element at 0°; 1ph-3w (2S) is the common meter.
     chosen = ServiceType.ONE_PHASE_3W if ServiceType.ONE_PHASE_3W in services else pool[0].service
+    # The high leg shows in the magnitudes alone, and the work order said nothing about the
+    # service, so its high leg (the field's default) does not overrule what the meter reads.
+    legs = {m.high_leg for m in pool if m.service is chosen and m.high_leg is not None}
+    if len(legs) == 1:
+        high_leg = legs.pop()
     # Build the diagram with the work order's rotation so a crossed phase still shows.
     try:
         return service_model(chosen, rotation, high_leg), "detected", None

@@ -39,7 +39,15 @@ def _expected(site: Site, range_a: float) -> str | None:
 
 
 def _missing_note(site: Site) -> str:
-    return f" ({', '.join(site.missing)} not reported)" if site.missing else ""
+    notes = []
+    if site.missing:
+        notes.append(f"{', '.join(site.missing)} not reported")
+    if site.high_leg_seen is not None and site.model is not None:
+        notes.append(
+            f"high leg reads on {site.high_leg_seen}, the work order says {site.model.high_leg}: "
+            f"see cross_phase"
+        )
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def check_service_voltage(inp: CheckInput) -> CheckResult:
@@ -135,7 +143,7 @@ def _per_unit(site: Site, e: Element) -> float | None:
         return None
     if e.nominal is not None and e.primary_voltage is not None and site.ratio_problem is None:
         return e.primary_voltage / e.nominal
-    return e.voltage / e.model.voltage_factor
+    return e.voltage / e.voltage_factor
 
 
 def check_voltage_imbalance(inp: CheckInput) -> CheckResult:
@@ -161,7 +169,7 @@ def check_voltage_imbalance(inp: CheckInput) -> CheckResult:
     average = sum(values.values()) / len(values)
     worst_name, worst = max(values.items(), key=lambda kv: abs(kv[1] - average))
     imbalance = settled(abs(worst - average) / average * 100.0)
-    mixed = len({e.model.voltage_factor for e in site.elements}) > 1
+    mixed = len({e.voltage_factor for e in site.elements}) > 1
     measured = _measured(site) + f": {fmt.pct(imbalance)}"
     if mixed:
         measured += " (per unit of each element's nominal)"

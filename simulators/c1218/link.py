@@ -5,10 +5,12 @@ in as POSIX seconds; nothing here sleeps or reads a clock. What the link does on
 
 - ACK every good packet, NAK a bad CRC or a frame left incomplete for 500 ms;
 - drop a duplicate (same toggle bit and CRC as the last accepted packet) after ACKing it again;
+  from a client that never flips its toggle bit, the same packet after the answer to it was
+  acknowledged is a new request (the client can only have lost our ACK before that);
 - reassemble multi-packet requests (first packet ctrl 0xC0, seq-nbr counting down to 0);
-- send a message as one or more packets, each a new packet with its toggle bit flipped, and
-  wait for the client's ACK of each; on NAK or 2 s without ACK resend the identical packet,
-  at most 3 times, then give the message up.
+- send a message as one or more packets, each a new packet with its toggle bit flipped and
+  the identity byte the client used, and wait for the client's ACK of each; on NAK or 2 s
+  without ACK resend the identical packet, at most 3 times, then give the message up.
 """
 
 from __future__ import annotations
@@ -119,6 +121,11 @@ class MeterLink:
         # to 0 after Terminate; the published trace starts with 0).
         self._last_toggle = True
         self._last_accepted: tuple[bool, bytes, int] | None = None
+        # Whether the client flips its toggle bit between new packets (None: not seen yet),
+        # and whether our answer to its last packet has been acknowledged.
+        self._client_flips: bool | None = None
+        self._last_answered = False
+        self._client_identity = 0
         if not keep_partial_frame:
             self._scanner.reset()
             self._last_byte_at = None
@@ -171,12 +178,16 @@ class MeterLink:
         packet = frame.packet
         crc = frame.raw[-2:]
         key = (packet.toggle, crc, packet.identity)
-        if key == self._last_accepted:
+        if key == self._last_accepted and not self._repeats_as_new_request():
             # Our ACK was lost and the client sent the packet again.
             self.counters.duplicates += 1
             self._out.append(ACK)
             return
+        if self._last_accepted is not None:
+            self._client_flips = packet.toggle != self._last_accepted[0]
         self._last_accepted = key
+        self._last_answered = False
+        self._client_identity = packet.identity
         self.counters.packets_in += 1
         self._out.append(ACK)
         self.last_activity = now
@@ -185,6 +196,12 @@ class MeterLink:
             self._stop_sending()
             events.append(MessageAbandoned("the client sent a new packet instead of ACK"))
         self._reassemble(packet, events)
+
+    def _repeats_as_new_request(self) -> bool:
+        # A client that keeps one toggle bit (esp-idf-ansic1218 always sends 0) repeats a
+        # request byte for byte: after a bsy, or to read a table again. Its retransmissions
+        # come before it ACKs our answer; once it has, the same bytes ask anew.
+        return self._last_answered and self._client_flips is False
 
     def _reassemble(self, packet: Packet, events: list[LinkEvent]) -> None:
         if not packet.multi or (packet.first and packet.sequence == 0):
@@ -219,6 +236,7 @@ class MeterLink:
                 self._send_next(now)
             else:
                 self._stop_sending()
+                self._last_answered = True
                 events.append(MessageDelivered())
         else:
             self._retry(now, events)
@@ -227,7 +245,12 @@ class MeterLink:
 
     def send_message(self, payload: bytes, now: float) -> None:
         """Start sending one application message (split into packets as granted)."""
-        packets = split_message(payload, packet_size=self.packet_size, toggle=not self._last_toggle)
+        packets = split_message(
+            payload,
+            packet_size=self.packet_size,
+            toggle=not self._last_toggle,
+            identity=self._client_identity,
+        )
         self._queue = deque(packets)
         self._send_next(now)
 

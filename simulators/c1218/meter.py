@@ -319,10 +319,11 @@ class C1218Meter:
         if not request.baud_codes:
             baud = self._baud  # no baud bytes: keep the speed
         else:
-            asked = [BAUD_CODES[c] for c in request.baud_codes if c in BAUD_CODES]
-            top = max(asked, default=0)
-            fitting = [b for b in link_cfg.bauds if b <= top]
-            baud = max(fitting) if fitting else START_BAUD
+            # The fastest speed the client offered that this meter has; a speed the client
+            # did not offer is one it may not be able to switch to.
+            offered = {BAUD_CODES[c] for c in request.baud_codes if c in BAUD_CODES}
+            fitting = offered & set(link_cfg.bauds)
+            baud = max(fitting) if fitting else self._baud
         self.link.packet_size = size
         self.link.max_packets = count
         fields = size.to_bytes(2, "big") + bytes((count, _CODE_FOR_BAUD[baud]))

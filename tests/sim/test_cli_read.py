@@ -129,3 +129,10 @@ def test_bad_password_hex_is_a_usage_error() -> None:
     result = run_cli("read", "--port", "socket://127.0.0.1:9", "--password-hex", "zz")
     assert result.code == 2
     assert "Traceback" not in result.stderr
+
+
+def test_ignore_toggle_still_reads_a_well_behaved_meter(sim: Any) -> None:
+    simulator = sim("healthy-2s")
+    result = run_cli("read", "--port", simulator.url, "--ignore-toggle", "--json")
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["unavailable"] == []

@@ -38,10 +38,11 @@ def _wye(a: float, b: float = 120.0, c: float = 120.0, amps: float = 10.0) -> li
         (114.0, PASS),  # exactly -5 %
         (126.012, WARN),  # +5.01 %
         (113.988, WARN),  # -5.01 %
-        (110.04, WARN),  # exactly -8.3 %: inside Range B
-        (110.028, FAIL),  # -8.31 %
-        (126.96, WARN),  # exactly +5.8 %
-        (126.972, FAIL),  # +5.81 %
+        (110.0, WARN),  # exactly 110 V, the bottom of Range B (-8.33 %): inside it
+        (109.99, FAIL),
+        (126.972, WARN),  # +5.81 %: still inside Range B (127 V is +5.83 %)
+        (127.0, WARN),  # exactly 127 V, the top of Range B
+        (127.01, FAIL),
         (73.2, FAIL),  # exactly 61 %: out of range, not lost
     ],
 )

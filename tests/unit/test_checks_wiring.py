@@ -143,12 +143,19 @@ def test_lost_phase_never_fails_service_type() -> None:
     phases = healthy_phases(ServiceType.WYE)
     phases[2] = phase("C", 0.0, 0.0, 10.0, 240.0)
     assert _run(phases, expect(ServiceType.WYE))["service_type"].status is PASS
-    # Wye with B lost: A and C 240° apart also fit a network, so it cannot tell.
+    # Wye with B lost, voltage and current: A and C 240° apart also fit a network, so it
+    # cannot tell.
     phases = healthy_phases(ServiceType.WYE)
-    phases[1] = phase("B", 0.0, 0.0, 10.0, 120.0)
+    phases[1] = phase("B", 0.0, 0.0, 0.0, 0.0)
     r = _run(phases, expect(ServiceType.WYE))["service_type"]
     assert r.status is SKIP
     assert "network" in r.message
+    assert "lost" in r.message
+    # B's voltage gone while its load still draws current (a PT fuse out): a network meter
+    # never sees current on B, so only the wye is left.
+    phases[1] = phase("B", 0.0, 0.0, 10.0, 120.0)
+    r = _run(phases, expect(ServiceType.WYE))["service_type"]
+    assert r.status is PASS
     assert "lost" in r.message
 
 

@@ -157,8 +157,9 @@ def test_negotiate_grants_at_most_the_scenario_limits(client: Client) -> None:
     response = client.request(negotiate(1024, 8, 0x06, 0x0B, 0x0C))
     size, count, baud = int.from_bytes(response[1:3], "big"), response[3], response[4]
     assert (size, count) == (256, 4)
-    # Highest asked is 115200; the fastest the meter has at or below it is 57600 (0x0A).
-    assert baud == 0x0A
+    # Offered 9600, 38400 and 115200; the meter has no 115200: 38400 (0x0B) is the fastest
+    # offered speed it has.
+    assert baud == 0x0B
 
 
 def test_negotiate_grants_smaller_requests_as_asked(client: Client) -> None:
@@ -171,8 +172,8 @@ def test_negotiate_grants_smaller_requests_as_asked(client: Client) -> None:
     ("bauds", "expected_code"),
     [
         ((), 0x06),  # no baud bytes: keep the speed
-        ((0x01,), 0x06),  # only 300 baud asked: nothing fits, 9600
-        ((0x09,), 0x08),  # 28800 asked: 19200 is the fastest not above it
+        ((0x01,), 0x06),  # only 300 baud offered: the meter has none of it, stays at 9600
+        ((0x09,), 0x06),  # only 28800 offered (the public vector): stays at 9600
         ((0x0B, 0x06), 0x0B),  # 38400 offered among others
     ],
 )

@@ -397,7 +397,8 @@ class C1218Client:
         self.stats.restarts += 1
         ended = isinstance(exc, _SessionGone) and self._terminate_quietly()
         self._session.lost()
-        self._link.reset()
+        # Only a meter that answered Terminate has surely forgotten our last packet.
+        self._link.reset(keep_toggle=not ended)
         if self._port_baud != DEFAULT_BAUD:
             if not ended:
                 # Only the traffic timeout brings a meter that does not hear us back to 9600.

@@ -58,6 +58,13 @@ STANDARD_ROUTE_READS: tuple[tuple[int, str], ...] = (
 )
 
 
+# Tables that only help build another table's item (ST15 constants, ST22/ST27 source
+# selections, the ST74 history beside the ST76 event log). When the meter does not list one,
+# or refuses it, the item is still built from the tables that carry it, or explained by
+# what is missing from those.
+_COMPANIONS = frozenset({15, 22, 27, 74})
+
+
 @dataclass(frozen=True, slots=True)
 class C1218Options:
     """How to talk to the meter; the defaults follow C12.18."""
@@ -160,17 +167,24 @@ class C1218Driver:
                 if table_id == 52 and cfg.uses(55):
                     table_id = 55
                 else:
-                    if table_id not in (74, 22, 27):  # optional companions
+                    if table_id not in _COMPANIONS:
                         ts.missing(item, f"the meter does not list ST{table_id} as used")
                     continue
+            data: bytes | None
             try:
-                data = self._read_one(client, ts, table_id, cfg, st21, st71, st11)
+                if table_id == 52:
+                    table_id, data = self._read_clock_table(client, ts, cfg)
+                else:
+                    data = self._read_one(client, ts, table_id, cfg, st21, st71, st11)
             except SecurityDenied as exc:
                 denied.append(exc)
                 ts.missing(item, str(exc))
                 continue
             except MeterRefused as exc:
-                ts.missing(item, f"ST{table_id}: {exc}")
+                if table_id in _COMPANIONS:
+                    LOG.info("ST%d refused, reading on without it: %s", table_id, exc)
+                else:
+                    ts.missing(item, f"ST{table_id}: {exc}")
                 continue
             except DecodeError as exc:
                 ts.missing(item, str(exc))
@@ -206,12 +220,7 @@ class C1218Driver:
         st11: t.ActualSources | None = None,
     ) -> bytes | None:
         if table_id in (52, 55):
-            before = self._wall_clock()
-            data = client.read_table(table_id)
-            after = self._wall_clock()
-            # The meter samples its clock while the request is in flight: take the midpoint.
-            ts.clock_reference = before + (after - before) / 2
-            return data
+            return self._read_clock(client, ts, table_id)
         if table_id == 23 and st21 is not None:
             return client.read_table(23, size=t.st23_size(cfg, st21))
         if table_id == 28 and st21 is not None:
@@ -227,6 +236,33 @@ class C1218Driver:
         if table_id == 15 and st11 is not None:
             return self._read_st15(client, cfg, st11)
         return client.read_table(table_id)
+
+    def _read_clock(self, client: C1218Client, ts: TableSet, table_id: int) -> bytes:
+        before = self._wall_clock()
+        data = client.read_table(table_id)
+        after = self._wall_clock()
+        # The meter samples its clock while the request is in flight: take the midpoint.
+        ts.clock_reference = before + (after - before) / 2
+        return data
+
+    def _read_clock_table(
+        self, client: C1218Client, ts: TableSet, cfg: t.GeneralConfig
+    ) -> tuple[int, bytes]:
+        """ST52, or ST55 when the meter lists ST52 but refuses it.
+
+        ST55 holds the same LTIME_DATE and qualifier (plus the TOU state word); when both are
+        refused, the ST52 refusal is the one reported.
+        """
+        try:
+            return 52, self._read_clock(client, ts, 52)
+        except MeterRefused as refused:
+            if not cfg.uses(55):
+                raise
+            LOG.info("ST52 refused (%s): reading the clock from ST55", refused)
+            try:
+                return 55, self._read_clock(client, ts, 55)
+            except MeterRefused:
+                raise refused from None
 
     def _read_st15(self, client: C1218Client, cfg: t.GeneralConfig, st11: t.ActualSources) -> bytes:
         """ST15 has one of two sizes (with or without OFFSET) and only the meter knows which."""

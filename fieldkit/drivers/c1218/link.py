@@ -183,6 +183,9 @@ class LinkConnection:
         self._see_time(now)
         if not data:
             return
+        # A late read can bring the rest of a frame the meter abandoned together with what it
+        # sent after the silence: the stale part must go before the new bytes are scanned.
+        self._drop_cut_frame(now)
         self.bytes_received += len(data)
         self._last_rx = now
         for event in self._scanner.feed(data):
@@ -199,11 +202,8 @@ class LinkConnection:
     def handle_timeout(self, now: float) -> None:
         """Act on every timer that has expired at ``now``; harmless to call early."""
         self._see_time(now)
-        if self._scanner.in_frame:
-            if now < self._last_rx + self.config.inter_char_timeout:
-                return  # a frame is arriving: the other timers wait for it
-            dropped = self._scanner.reset()
-            self._nak(f"frame cut short after {len(dropped)} bytes")
+        if self._scanner.in_frame and not self._drop_cut_frame(now):
+            return  # a frame is arriving: the other timers wait for it
         if self._in_flight is not None:
             if self._ack_deadline is not None and now >= self._ack_deadline:
                 self._retransmit(now, "no ACK")
@@ -231,12 +231,18 @@ class LinkConnection:
         if self._in_flight is None:
             self._reply_deadline = now + self.config.traffic_timeout
 
-    def reset(self) -> None:
-        """Start afresh (after Terminate or a session restart): toggles to 0, buffers empty."""
+    def reset(self, *, keep_toggle: bool = False) -> None:
+        """Start afresh (after Terminate or a session restart): buffers empty, toggles to 0.
+
+        ``keep_toggle`` carries on with this side's toggle instead: a meter that was not
+        terminated may still hold our last packet, and a new packet equal to it would be
+        taken for a duplicate and dropped (c12-protocols.md §1.6).
+        """
         self._scanner.reset()
         self._out.clear()
         self._events.clear()
-        self._next_toggle = False
+        if not keep_toggle:
+            self._next_toggle = False
         self._clear_sending()
         self._last_tx = None
         self._last_accepted = None
@@ -390,6 +396,14 @@ class LinkConnection:
         self._discarding = True
         self._reply_deadline = None
         self._events.append(MessageBroken(reason))
+
+    def _drop_cut_frame(self, now: float) -> bool:
+        """NAK a partial frame once the inter-character timeout has passed; True if dropped."""
+        if not self._scanner.in_frame or now < self._last_rx + self.config.inter_char_timeout:
+            return False
+        dropped = self._scanner.reset()
+        self._nak(f"frame cut short after {len(dropped)} bytes")
+        return True
 
     def _nak(self, why: str) -> None:
         log.debug("NAK: %s", why)

@@ -23,7 +23,7 @@ from typing import Final
 from fieldkit.drivers.c1218 import services
 from fieldkit.drivers.c1218.packet import OVERHEAD
 from fieldkit.drivers.c1218.services import Identification, ResponseCode
-from fieldkit.drivers.errors import DriverError
+from fieldkit.drivers.errors import DriverError, MeterRefused
 
 __all__ = [
     "DEFAULT_BAUD",
@@ -305,9 +305,22 @@ class PsemSession:
         """Read the meter's answer to ``request`` and move the state machine on.
 
         Raises :class:`~fieldkit.drivers.c1218.services.MalformedResponse` for an answer
-        that does not have its service's layout.
+        that does not have its service's layout, and
+        :class:`~fieldkit.drivers.errors.MeterRefused` for a response code the kit does not
+        know: 0x80–0xFF are reserved for extensions, and a meter may refuse with one.
         """
-        code = services.response_code(response)
+        try:
+            code = services.response_code(response)
+        except services.MalformedResponse:
+            if not response:
+                raise
+            raise MeterRefused(
+                f"the meter refused the {request.subject} with response code "
+                f"0x{response[0]:02X}, which the kit does not know",
+                code=response[0],
+                service=str(request.service),
+                table=request.table,
+            ) from None
         service = request.service
         if code is ResponseCode.OK:
             data = self._accept(request, response)

@@ -1,0 +1,290 @@
+"""Work orders on the laptop: the office's instructions for a visit, and its expectation.
+
+Work orders are office data, pull-only on the device: the laptop never edits one, it only
+replaces it with a newer copy (a CSV import today, the sync pull later; ``source`` says
+which wrote the row). A write is a whole batch in one ``BEGIN IMMEDIATE`` transaction, so a
+failed import or pull leaves the table exactly as it was.
+
+``kind`` and ``status`` are free text from the utility's CIS, stored in lower case with
+spaces and hyphens as ``_``. Usual kinds are listed in :data:`KINDS`; an order is open
+unless its status is one of :data:`CLOSED_STATUSES`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from fieldkit.model import ServiceType, SiteExpectation
+from fieldkit.store.db import StoreError
+
+__all__ = [
+    "CLOSED_STATUSES",
+    "KINDS",
+    "SOURCES",
+    "UpsertCounts",
+    "WorkOrder",
+    "get",
+    "list_open",
+    "to_dict",
+    "to_expectation",
+    "upsert_many",
+]
+
+TABLE = "work_orders"
+
+# Documented, not enforced: every CIS names its service-order types its own way.
+KINDS: tuple[str, ...] = (
+    "install",
+    "exchange",
+    "remove",
+    "investigate",
+    "read",
+    "high_bill",
+    "no_comms",
+    "tamper",
+    "reconnect",
+    "disconnect",
+    "other",
+)
+
+# Statuses that take an order off the technician's list (CIS exports spell them variously).
+CLOSED_STATUSES: frozenset[str] = frozenset(
+    {"completed", "complete", "closed", "cancelled", "canceled"}
+)
+
+SOURCES: tuple[str, ...] = ("csv", "sync")
+
+_NO_EXPECTATION = SiteExpectation()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOrder:
+    """One work order as the office issued it.
+
+    Times are timezone-aware UTC. ``scheduled_for`` is the ISO 8601 date (or date-time) of
+    the planned visit. ``source`` and ``updated_at`` describe the stored row (which path
+    wrote it, when this laptop wrote it) and are None on an order not read from the store.
+    """
+
+    work_order_id: str
+    meter_number: str
+    service_type: ServiceType
+    nominal_voltage: float
+    kind: str | None = None
+    status: str = "open"
+    account_number: str | None = None
+    premise_id: str | None = None
+    service_address: str | None = None
+    meter_serial: str | None = None
+    form: str | None = None
+    ct_ratio: float | None = None
+    pt_ratio: float | None = None
+    rotation: str | None = None
+    high_leg: str | None = None
+    last_read_kwh: float | None = None
+    last_read_at: datetime | None = None
+    last_visit_at: datetime | None = None
+    net_metering: bool = False
+    scheduled_for: str | None = None
+    notes: str | None = None
+    source: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """True unless the office has completed or cancelled the order."""
+        return self.status.lower() not in CLOSED_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertCounts:
+    """What a batch write did: orders new to this laptop, and orders replaced."""
+
+    new: int
+    updated: int
+
+    @property
+    def total(self) -> int:
+        """Every order in the batch."""
+        return self.new + self.updated
+
+
+def get(db: Database, work_order_id: str) -> WorkOrder | None:
+    """The stored work order with this id, or None."""
+    try:
+        rows = list(db.table(TABLE).rows_where("work_order_id = ?", [work_order_id]))
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read work orders: {exc}") from exc
+    return _from_row(rows[0]) if rows else None
+
+
+def list_open(db: Database) -> list[WorkOrder]:
+    """Open work orders, soonest scheduled first (unscheduled last), then by id."""
+    closed = sorted(CLOSED_STATUSES)
+    try:
+        rows = list(
+            db.table(TABLE).rows_where(
+                f"lower(status) NOT IN ({', '.join('?' for _ in closed)})",
+                closed,
+                order_by="scheduled_for IS NULL, scheduled_for, work_order_id",
+            )
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot read work orders: {exc}") from exc
+    return [_from_row(row) for row in rows]
+
+
+def upsert_many(
+    db: Database, orders: Sequence[WorkOrder], source: str, *, now: datetime | None = None
+) -> UpsertCounts:
+    """Save a batch of work orders, all or nothing; an order already here is replaced whole.
+
+    ``source`` is ``"csv"`` or ``"sync"``; ``now`` (default: the current UTC time) becomes
+    every row's ``updated_at``. Raises ValueError for a bad source or an id twice in the
+    batch, and :class:`StoreError` when the database refuses the batch (nothing is saved).
+    """
+    if source not in SOURCES:
+        raise ValueError(f"work order source must be one of {', '.join(SOURCES)}, not {source!r}")
+    seen: set[str] = set()
+    for order in orders:
+        if order.work_order_id in seen:
+            raise ValueError(f"work order {order.work_order_id} is twice in one batch")
+        seen.add(order.work_order_id)
+    if not orders:
+        return UpsertCounts(new=0, updated=0)
+    stamp = _iso(now or datetime.now(UTC))
+    rows = [_to_row(order, source, stamp) for order in orders]
+    table = db.table(TABLE)
+    try:
+        # IMMEDIATE takes the write lock up front: a deferred BEGIN that reads first fails
+        # at once with SQLITE_BUSY instead of waiting when the sync worker is writing.
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            with db.atomic():
+                before = table.count
+                table.upsert_all(rows, pk="work_order_id")
+                added = table.count - before
+        except BaseException:
+            db.rollback()
+            raise
+        db.commit()
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorname.startswith("SQLITE_BUSY"):
+            raise StoreError(
+                "the fieldkit database is busy (another fieldkit is writing to it): "
+                "nothing was saved, try again"
+            ) from exc
+        raise StoreError(f"could not save the work orders, nothing was saved: {exc}") from exc
+    except (sqlite3.Error, UnicodeEncodeError) as exc:  # the latter: a lone surrogate in text
+        raise StoreError(f"could not save the work orders, nothing was saved: {exc}") from exc
+    return UpsertCounts(new=added, updated=len(rows) - added)
+
+
+def to_expectation(order: WorkOrder) -> SiteExpectation:
+    """What the site checks should expect at this order's meter.
+
+    Items the order leaves blank keep the checks' defaults (ratios 1, ABC rotation, high
+    leg on B, no net metering).
+    """
+    return SiteExpectation(
+        meter_number=order.meter_number,
+        form=order.form,
+        service_type=order.service_type,
+        nominal_voltage=order.nominal_voltage,
+        ct_ratio=_NO_EXPECTATION.ct_ratio if order.ct_ratio is None else order.ct_ratio,
+        pt_ratio=_NO_EXPECTATION.pt_ratio if order.pt_ratio is None else order.pt_ratio,
+        last_read_kwh=order.last_read_kwh,
+        last_read_at=order.last_read_at,
+        net_metering=order.net_metering,
+        last_visit_at=order.last_visit_at,
+        rotation=order.rotation or _NO_EXPECTATION.rotation,
+        high_leg=order.high_leg or _NO_EXPECTATION.high_leg,
+    )
+
+
+def to_dict(order: WorkOrder) -> dict[str, str | float | bool | None]:
+    """A JSON-ready dict with the column names (times as ISO 8601)."""
+    return {
+        "work_order_id": order.work_order_id,
+        "kind": order.kind,
+        "status": order.status,
+        "account_number": order.account_number,
+        "premise_id": order.premise_id,
+        "service_address": order.service_address,
+        "meter_number": order.meter_number,
+        "meter_serial": order.meter_serial,
+        "form": order.form,
+        "service_type": order.service_type.value,
+        "nominal_voltage": order.nominal_voltage,
+        "ct_ratio": order.ct_ratio,
+        "pt_ratio": order.pt_ratio,
+        "rotation": order.rotation,
+        "high_leg": order.high_leg,
+        "last_read_kwh": order.last_read_kwh,
+        "last_read_at": _iso_or_none(order.last_read_at),
+        "last_visit_at": _iso_or_none(order.last_visit_at),
+        "net_metering": order.net_metering,
+        "scheduled_for": order.scheduled_for,
+        "notes": order.notes,
+        "source": order.source,
+        "updated_at": _iso_or_none(order.updated_at),
+    }
+
+
+def _to_row(order: WorkOrder, source: str, updated_at: str) -> dict[str, Any]:
+    row: dict[str, Any] = dict(to_dict(order))
+    row["net_metering"] = int(order.net_metering)
+    row["source"] = source
+    row["updated_at"] = updated_at
+    return row
+
+
+def _from_row(row: Mapping[str, Any]) -> WorkOrder:
+    return WorkOrder(
+        work_order_id=row["work_order_id"],
+        meter_number=row["meter_number"],
+        service_type=ServiceType(row["service_type"]),
+        nominal_voltage=row["nominal_voltage"],
+        kind=row["kind"],
+        status=row["status"],
+        account_number=row["account_number"],
+        premise_id=row["premise_id"],
+        service_address=row["service_address"],
+        meter_serial=row["meter_serial"],
+        form=row["form"],
+        ct_ratio=row["ct_ratio"],
+        pt_ratio=row["pt_ratio"],
+        rotation=row["rotation"],
+        high_leg=row["high_leg"],
+        last_read_kwh=row["last_read_kwh"],
+        last_read_at=_parse_time(row["last_read_at"]),
+        last_visit_at=_parse_time(row["last_visit_at"]),
+        net_metering=bool(row["net_metering"]),
+        scheduled_for=row["scheduled_for"],
+        notes=row["notes"],
+        source=row["source"],
+        updated_at=_parse_time(row["updated_at"]),
+    )
+
+
+def _iso(value: datetime) -> str:
+    # A naive time is taken as UTC, as the CLI does, never as the laptop's local time.
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat()
+
+
+def _iso_or_none(value: datetime | None) -> str | None:
+    return None if value is None else _iso(value)
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
