@@ -157,6 +157,20 @@ class PhaseQuantities:
     active_power: float | None = None  # W
     reactive_power: float | None = None  # var
 
+    @classmethod
+    def from_values(cls, phase: str, values: Mapping[str, float]) -> PhaseQuantities:
+        """An element from quantity names (the field names above) to values; others ignored."""
+        return cls(
+            phase=phase,
+            voltage=values.get("voltage"),
+            current=values.get("current"),
+            voltage_angle=values.get("voltage_angle"),
+            current_angle=values.get("current_angle"),
+            power_factor=values.get("power_factor"),
+            active_power=values.get("active_power"),
+            reactive_power=values.get("reactive_power"),
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class MeterEvent:

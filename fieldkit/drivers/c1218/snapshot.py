@@ -361,20 +361,7 @@ def _present_values(
             site[spec.name] = value
         else:
             per_phase[spec.phase][spec.name] = value
-    phases = tuple(
-        PhaseQuantities(
-            phase=ph,
-            voltage=q.get("voltage"),
-            current=q.get("current"),
-            voltage_angle=q.get("voltage_angle"),
-            current_angle=q.get("current_angle"),
-            power_factor=q.get("power_factor"),
-            active_power=q.get("active_power"),
-            reactive_power=q.get("reactive_power"),
-        )
-        for ph, q in per_phase.items()
-        if q
-    )
+    phases = tuple(PhaseQuantities.from_values(ph, q) for ph, q in per_phase.items() if q)
     return phases, site
 
 

@@ -246,18 +246,7 @@ class StandardQuantities:
             if q.phase is not None:
                 by_phase.setdefault(q.phase, {})[q.name] = q.value
         return tuple(
-            PhaseQuantities(
-                phase=ph,
-                voltage=got.get("voltage"),
-                current=got.get("current"),
-                voltage_angle=got.get("voltage_angle"),
-                current_angle=got.get("current_angle"),
-                power_factor=got.get("power_factor"),
-                active_power=got.get("active_power"),
-                reactive_power=got.get("reactive_power"),
-            )
-            for ph in _PHASE_ORDER
-            if (got := by_phase.get(ph))
+            PhaseQuantities.from_values(ph, got) for ph in _PHASE_ORDER if (got := by_phase.get(ph))
         )
 
     def site(self) -> dict[str, float]:
