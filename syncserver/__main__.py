@@ -1,0 +1,5 @@
+"""``python -m syncserver`` runs the ``syncserver`` command."""
+
+from syncserver.cli import main
+
+main()
