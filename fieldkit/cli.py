@@ -27,7 +27,13 @@ from fieldkit.drivers.c1218.profile import ProfileError, ProfileRegistry
 from fieldkit.drivers.c1218.services import pad_password
 from fieldkit.drivers.errors import DriverError
 from fieldkit.drivers.ports import list_ports
-from fieldkit.model import MeterSnapshot, ServiceType, SiteExpectation, snapshot_to_dict
+from fieldkit.model import (
+    MeterSnapshot,
+    ServiceType,
+    SiteExpectation,
+    snapshot_from_dict,
+    snapshot_to_dict,
+)
 from fieldkit.report import render_checks, render_snapshot
 
 app = typer.Typer(
@@ -177,6 +183,20 @@ def _read(link: Link, session: SessionConfig) -> MeterSnapshot:
     return snapshot
 
 
+def _load_snapshot(path: Path) -> MeterSnapshot:
+    """A snapshot saved with ``fieldkit read --json`` (or ``check --json``)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        fail(f"{path} is not JSON: {exc}")
+    try:
+        return snapshot_from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        fail(f"{path} is not a fieldkit snapshot: {type(exc).__name__} {exc}")
+
+
 def _write_capture(path: Path, snapshot: MeterSnapshot) -> None:
     lines = [f"{f.at:+.6f} {f.direction} {f.data.hex()}" for f in snapshot.frames]
     try:
@@ -234,7 +254,17 @@ EXPECTATION_OPTIONS: dict[str, str] = {
 @app.command()
 def check(
     ctx: typer.Context,
-    port: PortOpt,
+    port: Annotated[
+        str | None,
+        typer.Option("--port", "-p", help="Serial device or URL of the meter (or use --from-json)"),
+    ] = None,
+    from_json: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-json",
+            help="Check a snapshot saved by 'fieldkit read --json' instead of reading a meter",
+        ),
+    ] = None,
     work_order: Annotated[
         str | None,
         typer.Option(
@@ -329,9 +359,15 @@ def check(
             rotation=rotation.upper(),
             high_leg=high_leg.upper(),
         )
-    session = _session(password, password_hex, user_id, user, baud, packet_size, packets)
-    link = Link(port, protocol, meter_tz, capture, response_timeout, rts, dtr, ignore_toggle)
-    snapshot = _read(link, session)
+    if (port is None) == (from_json is None):
+        raise typer.BadParameter("give --port (read the meter) or --from-json (a saved read)")
+    if from_json is not None:
+        snapshot = _load_snapshot(from_json)
+    else:
+        assert port is not None
+        session = _session(password, password_hex, user_id, user, baud, packet_size, packets)
+        link = Link(port, protocol, meter_tz, capture, response_timeout, rts, dtr, ignore_toggle)
+        snapshot = _read(link, session)
     results = run(snapshot, expectation, thresholds)
     overall = verdict(results)
     if as_json:

@@ -1,0 +1,56 @@
+"""`fieldkit check --from-json`: judge a saved read again, e.g. under another policy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_check_scenarios import work_order_args
+from tests.helpers import run_cli
+
+pytestmark = pytest.mark.sim
+
+
+def test_saved_read_gives_the_same_verdicts(sim: Any, tmp_path: Path) -> None:
+    simulator = sim("crossed-phase-16s")
+    args = work_order_args("crossed-phase-16s")
+    read = run_cli("read", "--port", simulator.url, "--json")
+    assert read.code == 0, read.stderr
+    saved = tmp_path / "visit.json"
+    saved.write_text(read.stdout)
+    live = run_cli("check", "--port", simulator.url, "--json", *args)
+    offline = run_cli("check", "--from-json", str(saved), "--json", *args)
+    assert offline.code == 0, offline.stderr
+    statuses = [(c["id"], c["status"]) for c in json.loads(offline.stdout)["checks"]]
+    assert statuses == [(c["id"], c["status"]) for c in json.loads(live.stdout)["checks"]]
+    assert ("cross_phase", "fail") in statuses
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("{not json", "is not JSON"),
+        ('{"protocol": "c1218"}', "is not a fieldkit snapshot"),
+        ('{"protocol": "c1218", "read_at": "yesterday", "identity": {}}', "not a fieldkit"),
+        ("[1, 2, 3]", "is not a fieldkit snapshot"),
+    ],
+)
+def test_bad_saved_read_is_one_line(tmp_path: Path, content: str, says: str) -> None:
+    saved = tmp_path / "bad.json"
+    saved.write_text(content)
+    result = run_cli(
+        "check", "--from-json", str(saved), "--service-type", "1ph-3w", "--nominal-voltage", "240"
+    )
+    assert result.code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert says in lines[0]
+
+
+def test_port_and_from_json_are_exclusive(tmp_path: Path) -> None:
+    result = run_cli("check", "--port", "socket://127.0.0.1:9", "--from-json", str(tmp_path))
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
