@@ -225,11 +225,12 @@ def test_big_tables_are_read_in_partial_reads_of_the_largest_size() -> None:
     assert counts == [108, 108, 108, 108, 80]
 
 
-def test_a_meter_without_partial_reads_gets_one_full_read() -> None:
-    # sns to 0x3F: the table is asked for whole and the meter segments its answer.
+@pytest.mark.parametrize("refusal", [b"\x02", b"\x05", b"\x01"])  # sns, iar, err
+def test_a_meter_without_partial_reads_gets_one_full_read(refusal: bytes) -> None:
+    # 0x3F refused: the table is asked for whole and the meter segments its answer.
     small = bytes(range(90))
     client, peer, _ = client_for(
-        meter(tables={9: small}, override=lambda r: b"\x02" if r[0] == 0x3F else None)
+        meter(tables={9: small}, override=lambda r: refusal if r[0] == 0x3F else None)
     )
     client.open()
     assert client.read_table(9, size=200) == small

@@ -40,6 +40,7 @@ from fieldkit.drivers.c1218.services import ResponseCode
 from fieldkit.drivers.c1218.session import (
     DEFAULT_BAUD,
     NEGOTIATE_DECLINED,
+    PARTIAL_READ_DECLINED,
     SESSION_LOST_CODES,
     PsemSession,
     Reply,
@@ -221,7 +222,7 @@ class C1218Client:
         try:
             return self.read_partial(table_id, 0, size)
         except MeterRefused as exc:
-            if exc.code != ResponseCode.SNS:
+            if isinstance(exc, SecurityDenied) or exc.code not in PARTIAL_READ_DECLINED:
                 raise
             # No partial reads on this meter: ask for it whole and let the meter segment it.
             log.info("the meter does not do partial reads: reading ST%d whole", table_id)

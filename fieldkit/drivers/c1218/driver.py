@@ -23,7 +23,7 @@ from fieldkit.drivers.c1218 import tables as t
 from fieldkit.drivers.c1218.client import C1218Client, ClientStats, SessionConfig
 from fieldkit.drivers.c1218.link import LinkConfig
 from fieldkit.drivers.c1218.profile import MeterProfile, ProfileRegistry
-from fieldkit.drivers.c1218.services import ResponseCode
+from fieldkit.drivers.c1218.session import PARTIAL_READ_DECLINED
 from fieldkit.drivers.c1218.snapshot import TableSet, build_snapshot
 from fieldkit.drivers.errors import DecodeError, MeterRefused, SecurityDenied
 from fieldkit.drivers.transport import Transport, open_transport
@@ -288,7 +288,7 @@ class C1218Driver:
         try:
             header_raw = client.read_partial(table_id, 0, t.LOG_HEADER_SIZE)
         except MeterRefused as exc:
-            if exc.code != ResponseCode.SNS:
+            if isinstance(exc, SecurityDenied) or exc.code not in PARTIAL_READ_DECLINED:
                 raise
             # A meter without partial reads: the whole log in one read (the meter segments it).
             return client.read_table(table_id)

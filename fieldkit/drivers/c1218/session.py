@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_NBR_PACKETS",
     "DEFAULT_PACKET_SIZE",
     "NEGOTIATE_DECLINED",
+    "PARTIAL_READ_DECLINED",
     "SESSION_LOST_CODES",
     "PsemSession",
     "Reply",
@@ -48,6 +49,8 @@ MAX_COUNT: Final = 0xFFFF  # PSEM byte counts are 16-bit
 
 #: Answers after which the meter no longer has our session: start again from Identify.
 SESSION_LOST_CODES: Final = frozenset({ResponseCode.RNO, ResponseCode.ISSS, ResponseCode.SME})
+# Answers to a partial read (0x3F) from meters that only do full reads.
+PARTIAL_READ_DECLINED: Final = frozenset({ResponseCode.SNS, ResponseCode.IAR, ResponseCode.ERR})
 # Answers to Negotiate that mean "no": meters and emulators that do not implement it answer
 # sns, err, iar or onp; the session carries on with the default packet size and speed.
 NEGOTIATE_DECLINED: Final = frozenset(
