@@ -87,7 +87,6 @@ def main() -> None:
             f"{'configuration':<48} {'bytes':>6} {'trips':>5} {'wall s':>7} "
             f"{'floor s':>7} {'ratio':>6}"
         )
-        base_wall = None
         for case in CASES:
             walls = []
             for _ in range(args.runs):
@@ -100,7 +99,6 @@ def main() -> None:
             # at 57600 is not claimed as a target).
             floor = wire_bytes * 10 / case.baud + stats.round_trips * TURNAROUND_S
             ratio = wall / floor
-            base_wall = base_wall or wall
             print(
                 f"{case.label:<48} {wire_bytes:>6} {stats.round_trips:>5} {wall:>7.3f} "
                 f"{floor:>7.3f} {ratio:>6.2f}"

@@ -13,18 +13,18 @@ import sys
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from fieldkit import paths, store
+from fieldkit import paths
 from fieldkit.checks import DEFAULT_POLICY, PolicyError, load_policy, run, verdict
 from fieldkit.drivers.c1218.client import SessionConfig
 from fieldkit.drivers.c1218.driver import C1218Driver, C1218Options
 from fieldkit.drivers.c1218.link import LinkConfig
 from fieldkit.drivers.c1218.profile import ProfileError, ProfileRegistry
-from fieldkit.drivers.c1218.services import pad_password
+from fieldkit.drivers.c1218.services import PASSWORD_SIZE, USER_SIZE, pad_password
 from fieldkit.drivers.errors import DriverError
 from fieldkit.drivers.ports import list_ports
 from fieldkit.model import (
@@ -35,6 +35,11 @@ from fieldkit.model import (
     snapshot_to_dict,
 )
 from fieldkit.report import render_checks, render_snapshot
+
+if TYPE_CHECKING:
+    # The store is imported where a command uses it: sqlite-utils costs a tenth of a second
+    # at start-up, and read, ports and a check without --work-order never open the database.
+    from fieldkit import store
 
 app = typer.Typer(
     name="fieldkit",
@@ -120,12 +125,12 @@ def _session(
             secret = pad_password(password)
         elif password_hex is not None:
             secret = bytes.fromhex(password_hex)
-            if len(secret) > 20:
-                raise typer.BadParameter("--password-hex is at most 20 bytes")
-    except ValueError as exc:
+            if len(secret) > PASSWORD_SIZE:
+                raise typer.BadParameter(f"--password-hex is at most {PASSWORD_SIZE} bytes")
+    except (ValueError, DriverError) as exc:  # pad_password raises RequestError
         raise typer.BadParameter(str(exc)) from exc
-    if len(user) > 10:
-        raise typer.BadParameter("--user is at most 10 characters")
+    if len(user) > USER_SIZE:
+        raise typer.BadParameter(f"--user is at most {USER_SIZE} characters")
     return SessionConfig(
         user_id=user_id,
         user=user,
@@ -343,6 +348,8 @@ def check(
     # The work order is looked up before the port is touched: a wrong id costs no meter read.
     order = None if work_order is None else _stored_work_order(work_order)
     if order is not None:
+        from fieldkit import store
+
         expectation = store.to_expectation(order)
     else:
         expectation = SiteExpectation(
@@ -401,6 +408,8 @@ def _given(ctx: typer.Context, name: str) -> bool:
 
 
 def _stored_work_order(work_order_id: str) -> store.WorkOrder:
+    from fieldkit import store
+
     try:
         with store.database() as db:
             order = store.get(db, work_order_id)
@@ -437,6 +446,8 @@ def work_orders_import(
     file: Annotated[Path, typer.Argument(help="CSV export, header row with the column names")],
 ) -> None:
     """Import work orders from a CSV file: all of them, or none if any row is bad."""
+    from fieldkit import store
+
     try:
         orders = store.parse_work_orders_csv(file)
         with store.database() as db:
@@ -450,6 +461,8 @@ def work_orders_import(
 @work_orders_app.command("list")
 def work_orders_list(as_json: JsonOpt = False) -> None:
     """List the open work orders, soonest scheduled first."""
+    from fieldkit import store
+
     try:
         with store.database() as db:
             orders = store.list_open(db)
@@ -490,6 +503,8 @@ def work_orders_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show everything stored for one work order."""
+    from fieldkit import store
+
     order = _stored_work_order(work_order_id)
     data = store.to_dict(order)
     if as_json:

@@ -8,7 +8,8 @@ hardware; the demo passes simulated hardware).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -19,6 +20,9 @@ from fieldkit.drivers.c1218.services import pad_password
 from fieldkit.drivers.errors import DriverError
 from fieldkit.model import SiteExpectation
 from fieldkit.report import render_checks, render_snapshot
+
+if TYPE_CHECKING:
+    from simulators.scenario import WorkOrderSection
 
 __all__ = ["run_demo"]
 
@@ -50,21 +54,7 @@ def run_demo(scenario_name: str, console: Console | None = None) -> int:
         out.rule("fieldkit read")
         render_snapshot(snapshot, out)
         wo = scenario.work_order
-        now = snapshot.read_at
-        expectation = SiteExpectation(
-            meter_number=None if wo is None else wo.meter_number,
-            form=None if wo is None else wo.form,
-            service_type=None if wo is None else wo.service_type,
-            nominal_voltage=None if wo is None else wo.nominal_voltage,
-            last_read_kwh=None if wo is None else wo.last_read_kwh,
-            last_read_at=None
-            if wo is None or wo.last_read_days_ago is None
-            else now - timedelta(days=wo.last_read_days_ago),
-            last_visit_at=None
-            if wo is None or wo.last_visit_days_ago is None
-            else now - timedelta(days=wo.last_visit_days_ago),
-            net_metering=False if wo is None else wo.net_metering,
-        )
+        expectation = SiteExpectation() if wo is None else _expectation(wo, snapshot.read_at)
         results = run(snapshot, expectation, DEFAULT_POLICY)
         out.rule("fieldkit check (against the scenario's work order)")
         render_checks(results, verdict(results), out)
@@ -73,3 +63,21 @@ def run_demo(scenario_name: str, console: Console | None = None) -> int:
             "(or fieldkit-sim list)"
         )
     return 0
+
+
+def _expectation(wo: WorkOrderSection, now: datetime) -> SiteExpectation:
+    """The scenario's work order as the checks read it; its "days ago" count back from now."""
+
+    def days_before(days: float | None) -> datetime | None:
+        return None if days is None else now - timedelta(days=days)
+
+    return SiteExpectation(
+        meter_number=wo.meter_number,
+        form=wo.form,
+        service_type=wo.service_type,
+        nominal_voltage=wo.nominal_voltage,
+        last_read_kwh=wo.last_read_kwh,
+        last_read_at=days_before(wo.last_read_days_ago),
+        last_visit_at=days_before(wo.last_visit_days_ago),
+        net_metering=wo.net_metering,
+    )

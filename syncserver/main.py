@@ -31,11 +31,14 @@ def _version() -> str:
 
 def create_app() -> FastAPI:
     """Build the server's FastAPI application."""
-    app = FastAPI(title="ami-fieldkit syncserver", version=_version())
+    # Read once: the installed version cannot change under a running process, and the
+    # health check is probed often.
+    installed = _version()
+    app = FastAPI(title="ami-fieldkit syncserver", version=installed)
 
     @app.get("/healthz", response_model=Health, tags=["ops"])
     def healthz() -> Health:
         """Liveness: the process is up and serving requests."""
-        return Health(status="ok", service="syncserver", version=_version())
+        return Health(status="ok", service="syncserver", version=installed)
 
     return app

@@ -16,7 +16,7 @@ sentence only says "1/3" when the meter's own numbers show it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from fieldkit.checks.phasors import (
     ElementModel,
@@ -71,9 +71,12 @@ def _phasor(e: Element) -> tuple[float, float, float, float] | None:
     return e.voltage, abs(e.current), e.voltage_angle, e.current_angle
 
 
-def measured_power(elements: Sequence[Element]) -> tuple[float, float] | None:
+def measured_power(
+    elements: Sequence[Element], *, flipped: Collection[str] = ()
+) -> tuple[float, float] | None:
     """(Σ V·I·cos(I−V), Σ V·I) over the elements at the meter terminals, or None if any
-    element lacks a magnitude or an angle."""
+    element lacks a magnitude or an angle. The ``flipped`` elements' currents are turned back
+    180° first: what the load really draws when those CTs are reversed."""
     real = 0.0
     apparent = 0.0
     for e in elements:
@@ -81,23 +84,11 @@ def measured_power(elements: Sequence[Element]) -> tuple[float, float] | None:
         if ph is None:
             return None
         volts, amps, v_angle, i_angle = ph
+        if e.name in flipped:
+            i_angle += 180.0
         real += volts * amps * math.cos(math.radians(i_angle - v_angle))
         apparent += volts * amps
     return real, apparent
-
-
-def _corrected_power(elements: Sequence[Element], flipped: set[str]) -> float | None:
-    """Σ V·I·cos with the ``flipped`` currents turned back 180° (what the load really draws)."""
-    total = 0.0
-    for e in elements:
-        ph = _phasor(e)
-        if ph is None:
-            return None
-        volts, amps, v_angle, i_angle = ph
-        if e.name in flipped:
-            i_angle += 180.0
-        total += volts * amps * math.cos(math.radians(i_angle - v_angle))
-    return total
 
 
 def _off(
@@ -188,10 +179,10 @@ def polarity_causes(
         )
         causes.append("customer generation (solar PV) exporting on an account without net metering")
     else:
-        corrected = _corrected_power(elements, set(reversed_))
+        corrected = measured_power(elements, flipped=reversed_)
         share = None
-        if power is not None and corrected is not None and corrected > 0:
-            share = power[0] / corrected
+        if power is not None and corrected is not None and corrected[0] > 0:
+            share = power[0] / corrected[0]
         for name in reversed_:
             text = f"phase {name} CT reversed (secondary leads swapped at the CT or test switch)"
             if share is not None and len(reversed_) == 1:

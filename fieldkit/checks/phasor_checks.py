@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from fieldkit.checks import fmt
 from fieldkit.checks.causes import cross_phase_causes, polarity_causes
-from fieldkit.checks.phasors import ServiceModel, detect_service, signed_difference
+from fieldkit.checks.phasors import detect_service, signed_difference
 from fieldkit.checks.site import CheckInput, Element, Site, settled
 from fieldkit.model import CheckResult, CheckStatus, ServiceType, normalize_angle
 
@@ -254,9 +254,7 @@ def check_cross_phase(inp: CheckInput) -> CheckResult:
         return CheckResult(CROSS_PHASE, CheckStatus.SKIP, why + ignored_note)
     frame = {e.name: _to_frame(ref, e.voltage_angle or 0.0) for e in with_angle}
     errors = {
-        name: settled(signed_difference(angle, model_angle))
-        for name, angle in frame.items()
-        if (model_angle := _voltage_angle(model, name)) is not None
+        e.name: settled(signed_difference(frame[e.name], e.model.voltage_angle)) for e in with_angle
     }
     measured = fmt.joined((n, fmt.degrees(a)) for n, a in frame.items())
     off = [n for n, err in errors.items() if abs(err) > tolerance]
@@ -277,11 +275,6 @@ def check_cross_phase(inp: CheckInput) -> CheckResult:
         expected=expected,
         likely_causes=cross_phase_causes(site, frame),
     )
-
-
-def _voltage_angle(model: ServiceModel, name: str) -> float | None:
-    element = model.element(name)
-    return None if element is None else element.voltage_angle
 
 
 # --- currents: polarity and phase_angle -------------------------------------------------------

@@ -21,6 +21,7 @@ healthy current then sits anywhere on the arc between the two places, by the loa
 from __future__ import annotations
 
 import cmath
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -29,7 +30,6 @@ from fieldkit.model import ServiceType, normalize_angle
 
 __all__ = [
     "HIGH_LEGS",
-    "LINE_TO_LINE_NOMINAL",
     "ROTATIONS",
     "Detection",
     "DiagramError",
@@ -44,11 +44,6 @@ __all__ = [
 
 ROTATIONS: tuple[str, ...] = ("ABC", "ACB")
 HIGH_LEGS: tuple[str, ...] = ("A", "B", "C")
-
-# Services whose nominal voltage is stated line-to-line (the winding), per design.md.
-LINE_TO_LINE_NOMINAL = frozenset(
-    {ServiceType.ONE_PHASE_3W, ServiceType.DELTA_3W, ServiceType.DELTA_4W}
-)
 
 
 class DiagramError(ValueError):
@@ -230,6 +225,9 @@ def _tidy(angle: float) -> float:
     return 0.0 if rounded >= 360.0 else rounded
 
 
+# The diagrams never change, and one check run detects the service several times (the
+# service_type check and the likely causes of cross_phase and service_voltage).
+@functools.cache
 def all_models() -> tuple[ServiceModel, ...]:
     """Every diagram detection considers: each service, rotation and high leg."""
     models: list[ServiceModel] = []
@@ -254,16 +252,13 @@ class Detection:
 
     exact: tuple[ServiceModel, ...]
     partial: tuple[ServiceModel, ...]
-    used_angles: bool
-    partial_lost: tuple[int, ...] = ()  # how many elements each partial fit sets aside
+    partial_lost: tuple[int, ...]  # how many elements each partial fit sets aside
 
     def likeliest(self) -> tuple[ServiceModel, ...]:
         """The exact fits; failing those, the partial fits that set the fewest elements aside
         (a 120 V leg is not "lost" just because another diagram wants 208 V there)."""
         if self.exact or not self.partial:
             return self.exact
-        if len(self.partial_lost) != len(self.partial):
-            return self.partial
         fewest = min(self.partial_lost)
         return tuple(m for m, n in zip(self.partial, self.partial_lost, strict=True) if n == fewest)
 
@@ -313,15 +308,14 @@ def detect_service(
     carrying = frozenset(loaded)
     exact: list[ServiceModel] = []
     partial: list[tuple[ServiceModel, int]] = []
-    used_angles = False
     for model in all_models():
         if any(model.element(name) is None for name in carrying):
             continue
-        fit = _fit(model, reported, known_dead, angle_tolerance, magnitude_tolerance_pct, lost_pct)
-        if fit is None:
+        lost_count = _fit(
+            model, reported, known_dead, angle_tolerance, magnitude_tolerance_pct, lost_pct
+        )
+        if lost_count is None:
             continue
-        lost_count, angles_used = fit
-        used_angles = used_angles or angles_used
         if lost_count:
             partial.append((model, lost_count))
         else:
@@ -329,7 +323,6 @@ def detect_service(
     return Detection(
         exact=tuple(exact),
         partial=tuple(m for m, _ in partial),
-        used_angles=used_angles,
         partial_lost=tuple(n for _, n in partial),
     )
 
@@ -341,8 +334,8 @@ def _fit(
     angle_tolerance: float,
     magnitude_tolerance_pct: float,
     lost_pct: float,
-) -> tuple[int, bool] | None:
-    """(elements lost, angles were compared) if the readings fit ``model``, else None."""
+) -> int | None:
+    """How many elements are lost if the readings fit ``model``, else None."""
     if any(name not in reported for name in model.names):
         return None
     per_unit = {e.name: reported[e.name][0] / e.voltage_factor for e in model.elements}
@@ -373,10 +366,10 @@ def _fit(
 
     with_angle = [(e, a) for e in live if (a := reported[e.name][1]) is not None]
     if len(with_angle) < 2:
-        return lost_count, False
+        return lost_count  # the magnitudes alone decide
     ref, ref_measured = with_angle[0]
     for e, measured in with_angle[1:]:
         error = signed_difference(measured - ref_measured, e.voltage_angle - ref.voltage_angle)
         if abs(error) > angle_tolerance:
             return None
-    return lost_count, True
+    return lost_count

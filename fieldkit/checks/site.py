@@ -94,19 +94,11 @@ class Site:
     pt_ratio: float  # 1.0 when the work order's is not usable (then ratio_problem says so)
     ratio_problem: str | None
     floor: float
-    lost_pct: float
     reported: tuple[tuple[str, tuple[float | None, float | None]], ...]  # every element's V, angle
     # Elements with a voltage reading and current at or above the floor: evidence that the
     # service has that element (a 2S reporting its second line current has no element B).
     loaded_names: frozenset[str] = frozenset()
     high_leg_seen: str | None = None  # 4-wire delta: the high leg reads here, not on the model's
-
-    def element(self, name: str) -> Element | None:
-        """The element called ``name`` if the diagram has it and the meter reported it."""
-        for e in self.elements:
-            if e.name == name:
-                return e
-        return None
 
     @property
     def lost(self) -> tuple[Element, ...]:
@@ -157,8 +149,7 @@ def analyse(snapshot: MeterSnapshot, expectation: SiteExpectation, thresholds: T
     all_voltages = tuple(
         (name, (finite(ph.voltage), finite(ph.voltage_angle))) for name, ph in phases.items()
     )
-    lost_pct = thresholds.service_voltage.lost_phase_pct
-    lost_fraction = lost_pct / 100.0
+    lost_fraction = thresholds.service_voltage.lost_phase_pct / 100.0
 
     pt = _positive(expectation.pt_ratio)
     ratio_problem = None
@@ -194,7 +185,6 @@ def analyse(snapshot: MeterSnapshot, expectation: SiteExpectation, thresholds: T
         pt_ratio=pt or 1.0,
         ratio_problem=ratio_problem,
         floor=floor,
-        lost_pct=lost_pct,
         reported=all_voltages,
         loaded_names=loaded_names,
     )

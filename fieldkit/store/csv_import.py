@@ -57,6 +57,7 @@ REQUIRED: tuple[str, ...] = ("work_order_id", "meter_number", "service_type", "n
 _KIT_COLUMNS: tuple[str, ...] = ("source", "updated_at")
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_SEPARATORS = re.compile(r"[\s-]+")
 _YES = frozenset({"1", "yes", "y", "true", "t", "x"})
 _NO = frozenset({"", "0", "no", "n", "false", "f"})
 _SERVICE_TYPES = ", ".join(t.value for t in ServiceType)
@@ -104,6 +105,11 @@ def parse_work_orders_csv(path: Path) -> list[WorkOrder]:
     return orders
 
 
+def _as_code(text: str) -> str:
+    """Lower case with runs of spaces and hyphens as '_': column names, kinds and statuses."""
+    return _SEPARATORS.sub("_", text.strip().lower())
+
+
 def _shown(value: str) -> str:
     """A value from the file as a message quotes it: escaped onto one line, and short."""
     return repr(value if len(value) <= 40 else value[:39] + "…")
@@ -135,7 +141,7 @@ def _header(name: str, cells: list[str]) -> list[str | None]:
     where = f"{name} row 1 (header)"
     header: list[str | None] = []
     for cell in cells:
-        column = re.sub(r"[\s-]+", "_", cell.strip().lower())
+        column = _as_code(cell)
         if column in header:
             raise WorkOrderImportError(f"{where}: column {_shown(column)} appears twice")
         header.append(column or None)
@@ -237,8 +243,7 @@ class _Row:
 
     def word(self, column: str) -> str | None:
         """A code such as a kind or status: lower case, spaces and hyphens as '_'."""
-        value = self.raw(column)
-        return re.sub(r"[\s-]+", "_", value.lower()) or None
+        return _as_code(self.raw(column)) or None
 
     def choice(self, column: str, allowed: tuple[str, ...]) -> str | None:
         """One of a few upper-case codes, or None."""

@@ -40,11 +40,6 @@ class FaultInjector:
         self.rng = rng if rng is not None else random.Random()  # noqa: S311
         self.counters = FaultCounters()
 
-    @property
-    def active(self) -> bool:
-        """True when any packet fault can happen."""
-        return self.corrupt_rate > 0 or self.drop_rate > 0
-
     def _hit(self, rate: float) -> bool:
         return rate > 0 and self.rng.random() < rate
 

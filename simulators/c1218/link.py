@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from fieldkit.drivers.c1218.packet import (
     ACK,
     NAK,
+    OVERHEAD,
     BadFrame,
     ControlByte,
     Frame,
@@ -146,7 +147,7 @@ class MeterLink:
     @property
     def room(self) -> int:
         """Largest application message the link can send with the current grant."""
-        return (self.packet_size - 8) * self.max_packets
+        return (self.packet_size - OVERHEAD) * self.max_packets
 
     # --- bytes in ---------------------------------------------------------------------------
 

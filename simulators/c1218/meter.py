@@ -125,7 +125,6 @@ class C1218Meter:
         self.link = MeterLink(faults=self.faults)
         self.tables = MeterTables(scenario, started_at=started_at, extra_tables=extra_tables)
         self.counters = MeterCounters()
-        self._reads_total = 0
         self.silent = self.settings.stop_after == 0
         self._silence_after_send = False
         self._outgoing: _Outgoing | None = None
@@ -353,15 +352,13 @@ class C1218Meter:
 
     def _read(self, request: ReadFull | ReadPartial, now: float) -> bytes:
         self.counters.table_reads += 1
-        self._reads_total += 1
         stop_after = self.settings.stop_after
-        if stop_after is not None and self._reads_total >= stop_after:
+        if stop_after is not None and self.counters.table_reads >= stop_after:
             self._silence_after_send = True
-        if self._reads_this_session < self.settings.busy:
-            self._reads_this_session += 1
+        self._reads_this_session += 1
+        if self._reads_this_session <= self.settings.busy:
             self.counters.busy_answers += 1
             return nok(ResponseCode.BSY)
-        self._reads_this_session += 1
         table_id = request.table_id
         data = self.tables.read(table_id, now)
         if data is None:

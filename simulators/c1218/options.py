@@ -72,8 +72,8 @@ def resolve_settings(scenario: Scenario, options: SimOptions | None = None) -> M
         slow_s=_pick(opts.slow_ms, faults.slow_ms) / 1000.0,
         traffic_timeout=_pick(opts.traffic_timeout, scenario.link.traffic_timeout),
         busy=_pick(opts.busy, faults.busy),
-        stop_after=opts.stop_after if opts.stop_after is not None else faults.stop_after,
+        stop_after=_pick(opts.stop_after, faults.stop_after),
         corrupt_rate=_pick(opts.corrupt_rate, faults.corrupt_rate),
         drop_rate=_pick(opts.drop_rate, faults.drop_rate),
-        seed=opts.seed if opts.seed is not None else faults.seed,
+        seed=_pick(opts.seed, faults.seed),
     )

@@ -21,7 +21,7 @@ import selectors
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from types import TracebackType
 
@@ -83,21 +83,9 @@ def _meter_stats(meter: C1218Meter) -> SimStats:
 
 
 def _add(a: SimStats, b: SimStats) -> SimStats:
-    return SimStats(
-        bytes_rx=a.bytes_rx + b.bytes_rx,
-        bytes_tx=a.bytes_tx + b.bytes_tx,
-        requests=a.requests + b.requests,
-        table_reads=a.table_reads + b.table_reads,
-        busy_answers=a.busy_answers + b.busy_answers,
-        corrupted_packets=a.corrupted_packets + b.corrupted_packets,
-        dropped_packets=a.dropped_packets + b.dropped_packets,
-        retransmissions=a.retransmissions + b.retransmissions,
-        naks_sent=a.naks_sent + b.naks_sent,
-        duplicates=a.duplicates + b.duplicates,
-        traffic_timeouts=a.traffic_timeouts + b.traffic_timeouts,
-        connections=a.connections + b.connections,
-        wire_seconds=a.wire_seconds + b.wire_seconds,
-    )
+    # Every field is a count or a duration: summing them all means a new counter cannot be
+    # left out of the totals.
+    return SimStats(**{f.name: getattr(a, f.name) + getattr(b, f.name) for f in fields(SimStats)})
 
 
 class _Loop:
@@ -343,7 +331,6 @@ class RunningSimulator:
 
     def __init__(self, loop: _Loop) -> None:
         self._loop = loop
-        self.scenario = loop.scenario
         self.url: str = loop.url
         self._thread = threading.Thread(
             target=loop.run, name=f"fieldkit-sim {loop.scenario.name}", daemon=True

@@ -154,3 +154,23 @@ def test_meter_without_a_profile_is_read_by_the_standard_route(sim: Any, scenari
         assert b is not None
         assert a.unit == b.unit
         assert a.value == pytest.approx(b.value, abs=0.01)
+
+
+def test_profile_pointing_at_a_missing_manufacturer_table_says_which(
+    sim: Any, tmp_path: Any
+) -> None:
+    from fieldkit.drivers.c1218.profile import ProfileRegistry, builtin_profile_dir
+
+    # A utility's own profile for the 2S adds a temperature from MT62, which this meter
+    # does not have: that item is unavailable, named as MT62, and the rest is read.
+    own = (builtin_profile_dir() / "fkit-sim-2s.toml").read_text()
+    own += '\n[[quantity]]\nname = "temperature_c"\ntable = 2110\noffset = 0\ntype = "i16"\n'
+    (tmp_path / "site.toml").write_text(own)
+    simulator = sim("healthy-2s")
+    snapshot = C1218Driver(
+        simulator.url, profiles=ProfileRegistry.from_dirs(tmp_path)
+    ).read_snapshot()
+    reasons = {u.item: u.reason for u in snapshot.unavailable}
+    assert "MT62" in reasons["phases"]
+    assert "ST2110" not in reasons["phases"]
+    assert snapshot.phase("A") is not None

@@ -136,3 +136,11 @@ def test_ignore_toggle_still_reads_a_well_behaved_meter(sim: Any) -> None:
     result = run_cli("read", "--port", simulator.url, "--ignore-toggle", "--json")
     assert result.code == 0, result.stderr
     assert json.loads(result.stdout)["unavailable"] == []
+
+
+@pytest.mark.parametrize("password", ["X" * 21, "pässwort"])
+def test_a_password_the_meter_cannot_take_is_a_usage_error(password: str) -> None:
+    result = run_cli("read", "--port", "socket://127.0.0.1:9", "--password", password)
+    assert result.code == 2
+    assert "Traceback" not in result.stderr
+    assert "unexpected" not in result.stderr

@@ -36,11 +36,10 @@ from fieldkit.drivers.c1218.link import (
     NeedData,
 )
 from fieldkit.drivers.c1218.packet import HEADER_SIZE, OVERHEAD, crc16
-from fieldkit.drivers.c1218.services import ResponseCode
+from fieldkit.drivers.c1218.services import ResponseCode, table_name
 from fieldkit.drivers.c1218.session import (
     DEFAULT_BAUD,
     NEGOTIATE_DECLINED,
-    PARTIAL_READ_DECLINED,
     SESSION_LOST_CODES,
     PsemSession,
     Reply,
@@ -48,6 +47,7 @@ from fieldkit.drivers.c1218.session import (
     Service,
     SessionInfo,
     SessionState,
+    declines_partial_reads,
     looks_stale,
 )
 from fieldkit.drivers.errors import (
@@ -63,7 +63,6 @@ __all__ = [
     "C1218Client",
     "ClientStats",
     "SessionConfig",
-    "SessionInfo",
     "redact_security_frame",
 ]
 
@@ -222,10 +221,10 @@ class C1218Client:
         try:
             return self.read_partial(table_id, 0, size)
         except MeterRefused as exc:
-            if isinstance(exc, SecurityDenied) or exc.code not in PARTIAL_READ_DECLINED:
+            if not declines_partial_reads(exc):
                 raise
             # No partial reads on this meter: ask for it whole and let the meter segment it.
-            log.info("the meter does not do partial reads: reading ST%d whole", table_id)
+            log.info("the meter does not do partial reads: reading %s whole", table_name(table_id))
             return self._perform(lambda: self._session.read_full(table_id)).data
 
     def read_partial(self, table_id: int, offset: int, count: int) -> bytes:

@@ -23,8 +23,8 @@ from fieldkit.drivers.c1218 import tables as t
 from fieldkit.drivers.c1218.client import C1218Client, ClientStats, SessionConfig
 from fieldkit.drivers.c1218.link import LinkConfig
 from fieldkit.drivers.c1218.profile import MeterProfile, ProfileRegistry
-from fieldkit.drivers.c1218.session import PARTIAL_READ_DECLINED
-from fieldkit.drivers.c1218.snapshot import TableSet, build_snapshot
+from fieldkit.drivers.c1218.session import declines_partial_reads
+from fieldkit.drivers.c1218.snapshot import STANDARD_ROUTE_TABLES, TableSet, build_snapshot
 from fieldkit.drivers.errors import DecodeError, MeterRefused, SecurityDenied
 from fieldkit.drivers.transport import Transport, open_transport
 from fieldkit.model import FrameRecord, MeterSnapshot
@@ -168,7 +168,9 @@ class C1218Driver:
                     table_id = 55
                 else:
                     if table_id not in _COMPANIONS:
-                        ts.missing(item, f"the meter does not list ST{table_id} as used")
+                        ts.missing(
+                            item, f"the meter does not list {t.table_label(table_id)} as used"
+                        )
                     continue
             data: bytes | None
             try:
@@ -217,9 +219,9 @@ class C1218Driver:
         cfg: t.GeneralConfig,
         st21: t.ActualRegisters | None,
         st71: t.ActualLog | None,
-        st11: t.ActualSources | None = None,
+        st11: t.ActualSources | None,
     ) -> bytes | None:
-        if table_id in (52, 55):
+        if table_id == 55:  # standing in for an ST52 the meter does not list
             return self._read_clock(client, ts, table_id)
         if table_id == 23 and st21 is not None:
             return client.read_table(23, size=t.st23_size(cfg, st21))
@@ -288,15 +290,13 @@ class C1218Driver:
         try:
             header_raw = client.read_partial(table_id, 0, t.LOG_HEADER_SIZE)
         except MeterRefused as exc:
-            if isinstance(exc, SecurityDenied) or exc.code not in PARTIAL_READ_DECLINED:
+            if not declines_partial_reads(exc):
                 raise
             # A meter without partial reads: the whole log in one read (the meter segments it).
             return client.read_table(table_id)
-        header = t.decode_log_header(header_raw, cfg, log="history" if table_id == 74 else "event")
-        if table_id == 74:
-            entry_size, slots = t.st74_entry_size(cfg, st71), st71.nbr_history_entries
-        else:
-            entry_size, slots = t.st76_entry_size(cfg, st71), st71.nbr_event_entries
+        log: t.LogKind = "history" if table_id == 74 else "event"
+        header = t.decode_log_header(header_raw, cfg, log=log)
+        entry_size, slots = t.log_dimensions(cfg, st71, log)
         valid = t.valid_entry_slots(header, slots)
         used = max(valid) + 1 if valid else 0  # slots are read from slot 0 up
         if used == 0 or entry_size == 0:
@@ -312,7 +312,7 @@ class C1218Driver:
 
 def _standard_route_reads(cfg: t.GeneralConfig) -> tuple[tuple[int, str], ...]:
     """The source tables to read for the standard route, if the meter has what it needs."""
-    if not all(cfg.uses(n) for n in (11, 12, 16)):
+    if not all(cfg.uses(n) for n in STANDARD_ROUTE_TABLES):
         return ()
     return tuple((n, item) for n, item in STANDARD_ROUTE_READS if cfg.uses(n))
 

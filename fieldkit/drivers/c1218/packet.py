@@ -122,7 +122,9 @@ def decode_packet(frame: bytes) -> Packet:
         raise FrameError(f"a packet starts with 0xEE, got 0x{frame[0]:02X}")
     length = int.from_bytes(frame[4:6], "big")
     if len(frame) != OVERHEAD + length:
-        raise FrameError(f"length field says {length} data bytes, frame carries {len(frame) - 8}")
+        raise FrameError(
+            f"length field says {length} data bytes, frame carries {len(frame) - OVERHEAD}"
+        )
     if crc16(frame[:-2]) != int.from_bytes(frame[-2:], "little"):
         raise FrameError("CRC mismatch")
     ctrl = frame[2]
@@ -231,14 +233,10 @@ class FrameScanner:
         for byte in data:
             if not buf:
                 if byte == STP:
-                    if junk:
-                        yield Junk(bytes(junk))
-                        junk.clear()
+                    yield from self._flush_junk(junk)
                     buf.append(byte)
                 elif byte in (ACK, NAK):
-                    if junk:
-                        yield Junk(bytes(junk))
-                        junk.clear()
+                    yield from self._flush_junk(junk)
                     yield ControlByte(byte)
                 else:
                     junk.append(byte)
@@ -263,8 +261,7 @@ class FrameScanner:
                         yield Frame(decode_packet(raw), raw)
                     except FrameError:
                         yield BadFrame(raw)
-        if junk:
-            yield Junk(bytes(junk))
+        yield from self._flush_junk(junk)
 
     @staticmethod
     def _flush_junk(junk: bytearray) -> Iterator[ScanEvent]:

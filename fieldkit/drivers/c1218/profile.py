@@ -18,6 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
+    "ANGLE_QUANTITIES",
     "PHASE_QUANTITIES",
     "SITE_QUANTITIES",
     "MeterProfile",
@@ -39,6 +40,8 @@ PHASE_QUANTITIES = (
     "reactive_power",
 )
 SITE_QUANTITIES = ("frequency", "temperature_c", "total_active_power", "total_reactive_power")
+# Kept in [0, 360) whichever way a meter counts them (model conventions).
+ANGLE_QUANTITIES = frozenset({"voltage_angle", "current_angle"})
 
 RawType = Literal["u8", "i8", "u16", "i16", "u24", "i24", "u32", "i32", "u48", "i48", "f32", "f64"]
 RAW_SIZES: dict[str, int] = {
@@ -213,8 +216,3 @@ class ProfileRegistry:
             if profile.matches(manufacturer, model):
                 return profile
         return None
-
-    @property
-    def profiles(self) -> tuple[MeterProfile, ...]:
-        """Every profile loaded, in load order."""
-        return self._profiles

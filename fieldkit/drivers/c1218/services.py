@@ -19,6 +19,7 @@ from fieldkit.drivers.errors import DriverError, LinkError, MeterRefused
 
 __all__ = [
     "BAUD_BY_CODE",
+    "MFG_TABLE_BASE",
     "PASSWORD_SIZE",
     "USER_SIZE",
     "Identification",
@@ -62,7 +63,8 @@ WAIT: Final = 0x70
 
 USER_SIZE: Final = 10
 PASSWORD_SIZE: Final = 20
-MFG_TABLE_BASE: Final = 2048
+# Manufacturer tables and procedures are numbered 2048 + n (bit 11 of the 16-bit id).
+MFG_TABLE_BASE: Final = 0x800
 
 #: Negotiate baud codes (c12-protocols.md §1.9). 0x00 means "externally defined" and is not
 #: a speed, so it has no entry.

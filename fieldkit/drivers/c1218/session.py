@@ -23,7 +23,7 @@ from typing import Final
 from fieldkit.drivers.c1218 import services
 from fieldkit.drivers.c1218.packet import OVERHEAD
 from fieldkit.drivers.c1218.services import Identification, ResponseCode
-from fieldkit.drivers.errors import DriverError, MeterRefused
+from fieldkit.drivers.errors import DriverError, MeterRefused, SecurityDenied
 
 __all__ = [
     "DEFAULT_BAUD",
@@ -39,6 +39,7 @@ __all__ = [
     "SessionInfo",
     "SessionState",
     "SessionStateError",
+    "declines_partial_reads",
     "looks_stale",
 ]
 
@@ -166,6 +167,11 @@ class SessionInfo:
     nbr_packets: int
     baud: int
     max_read_size: int
+
+
+def declines_partial_reads(refusal: MeterRefused) -> bool:
+    """True when a refused partial read means the meter only does full reads (not security)."""
+    return not isinstance(refusal, SecurityDenied) and refusal.code in PARTIAL_READ_DECLINED
 
 
 def looks_stale(request: Request, response: bytes) -> bool:

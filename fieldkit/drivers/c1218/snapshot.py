@@ -20,8 +20,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import TypeVar
 
 from fieldkit.drivers.c1218 import tables as t
-from fieldkit.drivers.c1218.events import event_name
-from fieldkit.drivers.c1218.profile import RAW_SIZES, MeterProfile, QuantitySpec
+from fieldkit.drivers.c1218.profile import ANGLE_QUANTITIES, RAW_SIZES, MeterProfile, QuantitySpec
 from fieldkit.drivers.c1218.standard_route import (
     SourceCatalog,
     present_quantities,
@@ -49,8 +48,6 @@ T = TypeVar("T")
 # The standard route needs these three (ST15, the constants, is optional).
 STANDARD_ROUTE_TABLES = (11, 12, 16)
 _NO_PROFILE_REGISTERS = "no meter profile for this model: register units unknown"
-
-ANGLE_QUANTITIES = frozenset({"voltage_angle", "current_angle"})
 
 
 @dataclass(slots=True)
@@ -155,27 +152,23 @@ def _clock(ts: TableSet, cfg: t.GeneralConfig, meter_tz: tzinfo | None) -> Clock
     reference = ts.clock_reference
     if reference is None:
         return None
+    clk: t.ClockTable | t.ClockState | None
     if 52 in ts.tables:
-        raw52 = ts.tables[52]
-        clk = _decode(ts, "clock", t.decode_st52, raw52, cfg)
-        parts = None if clk is None else (clk.time, clk.gmt, clk.dst)
+        clk = _decode(ts, "clock", t.decode_st52, ts.tables[52], cfg)
     elif 55 in ts.tables:
-        raw55 = ts.tables[55]
-        state = _decode(ts, "clock", t.decode_st55, raw55, cfg)
-        parts = None if state is None else (state.time, state.gmt, state.dst)
+        clk = _decode(ts, "clock", t.decode_st55, ts.tables[55], cfg)
     else:
         return None
-    if parts is None:
+    if clk is None:
         return None
-    when, gmt, dst = parts
-    if when is None:
+    if clk.time is None:
         ts.missing("clock", "the meter's clock holds no valid date (clock not set?)")
         return None
     return ClockReading(
-        meter_time=_aware(when, gmt, meter_tz),
+        meter_time=_aware(clk.time, clk.gmt, meter_tz),
         reference_time=reference,
-        dst=dst,
-        utc=gmt,
+        dst=clk.dst,
+        utc=clk.gmt,
     )
 
 
@@ -431,7 +424,7 @@ def _events(
             out.append(
                 MeterEvent(
                     code=entry.code,
-                    name=event_name(entry.code, manufacturer=entry.manufacturer),
+                    name=entry.name,
                     timestamp=None if entry.time is None else _aware(entry.time, utc, meter_tz),
                     manufacturer=entry.manufacturer,
                     sequence=entry.seq_nbr,

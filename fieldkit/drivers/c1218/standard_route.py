@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from fieldkit.drivers.c1218.profile import ANGLE_QUANTITIES
 from fieldkit.drivers.c1218.tables import (
     ActualSources,
     CurrentRegisterData,
@@ -70,7 +71,6 @@ _SITE_TOTAL_NAMES: dict[int, str] = {
 }
 _ID_FREQUENCY = 33
 _ID_TEMPERATURE = {70: "C", 72: "F", 74: "K"}  # dry-bulb temperature in °C, °F, K
-_ANGLE_NAMES = frozenset({"voltage_angle", "current_angle"})
 
 _INSTANTANEOUS = frozenset({1, 2})  # TIME_BASE instantaneous, one fundamental period
 _BULK = 0
@@ -297,7 +297,7 @@ def _candidate(
         return f"present value {index} ({name}): {catalog.why_unscaled(source)}"
     if uom.id_code in _ID_TEMPERATURE:
         value = _celsius(value, _ID_TEMPERATURE[uom.id_code])
-    if name in _ANGLE_NAMES:
+    if name in ANGLE_QUANTITIES:
         value = normalize_angle(value)
     return _Candidate(index, source, name, seg, round(value, _DIGITS))
 

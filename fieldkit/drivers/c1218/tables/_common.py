@@ -10,14 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Literal
 
+from fieldkit.drivers.c1218.services import MFG_TABLE_BASE, table_name
 from fieldkit.drivers.errors import DecodeError
 
 __all__ = ["MFG_TABLE_BASE", "ByteOrder", "check_length", "table_context", "table_label"]
 
 ByteOrder = Literal["little", "big"]
-
-# Manufacturer tables and procedures are numbered 2048 + n (bit 11 of the 16-bit id).
-MFG_TABLE_BASE = 0x800
 
 _TABLE_NAMES: dict[int, str] = {
     0: "general configuration",
@@ -41,10 +39,8 @@ _TABLE_NAMES: dict[int, str] = {
 
 def table_label(table: int) -> str:
     """``"ST23 (current register data)"``, or ``"MT5"`` for manufacturer table 2053."""
-    if table >= MFG_TABLE_BASE:
-        return f"MT{table - MFG_TABLE_BASE}"
     name = _TABLE_NAMES.get(table)
-    return f"ST{table} ({name})" if name else f"ST{table}"
+    return f"{table_name(table)} ({name})" if name else table_name(table)
 
 
 def check_length(data: bytes, expected: int, table: int, source: str) -> None:

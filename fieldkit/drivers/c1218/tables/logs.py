@@ -35,6 +35,7 @@ __all__ = [
     "decode_st71",
     "decode_st74",
     "decode_st76",
+    "log_dimensions",
     "st74_entry_size",
     "st76_entry_size",
     "valid_entries_in_order",
@@ -179,6 +180,13 @@ def st76_entry_size(cfg: GeneralConfig, st71: ActualLog) -> int:
         return size
 
 
+def log_dimensions(cfg: GeneralConfig, st71: ActualLog, log: LogKind) -> tuple[int, int]:
+    """``(entry size, slots)`` of the history log (ST74) or the event log (ST76)."""
+    if log == "history":
+        return st74_entry_size(cfg, st71), st71.nbr_history_entries
+    return st76_entry_size(cfg, st71), st71.nbr_event_entries
+
+
 def decode_log_header(data: bytes, cfg: GeneralConfig, *, log: LogKind = "history") -> LogHeader:
     """Decode the 11-byte header of ST74 (``log="history"``) or ST76 (``"event"``)."""
     table = _log_table(log)
@@ -229,8 +237,7 @@ def decode_log_entries(
     """
     table = _log_table(log)
     with table_context(table):
-        size = st74_entry_size(cfg, st71) if log == "history" else st76_entry_size(cfg, st71)
-        slots = st71.nbr_history_entries if log == "history" else st71.nbr_event_entries
+        size, slots = log_dimensions(cfg, st71, log)
         count, rest = divmod(len(data), size)
         if rest or count > slots:
             raise DecodeError(
@@ -245,9 +252,7 @@ def _decode_log(
 ) -> tuple[LogHeader, tuple[LogEntry, ...]]:
     table = _log_table(log)
     with table_context(table):
-        history = log == "history"
-        size = st74_entry_size(cfg, st71) if history else st76_entry_size(cfg, st71)
-        slots = st71.nbr_history_entries if history else st71.nbr_event_entries
+        size, slots = log_dimensions(cfg, st71, log)
         expected = LOG_HEADER_SIZE + slots * size
         check_length(data, expected, table, f"ST0 TM_FORMAT and ST71: {slots} × {size} + header")
         header = decode_log_header(data[:LOG_HEADER_SIZE], cfg, log=log)
