@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +31,7 @@ from fieldkit.model import (
     MeterSnapshot,
     ServiceType,
     SiteExpectation,
+    as_utc,
     snapshot_from_dict,
     snapshot_to_dict,
 )
@@ -551,9 +552,7 @@ def demo(
 
 
 def _as_utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return None if value is None else as_utc(value)
 
 
 def _print_json(data: Any) -> None:

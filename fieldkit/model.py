@@ -15,7 +15,7 @@ Conventions (see ``design.md``):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -37,7 +37,9 @@ __all__ = [
     "StatusFlags",
     "Unavailable",
     "active_flags",
+    "as_utc",
     "normalize_angle",
+    "ordered_flags",
     "snapshot_from_dict",
     "snapshot_to_dict",
 ]
@@ -59,6 +61,16 @@ STATUS_FLAG_NAMES: tuple[str, ...] = (
     "tamper_detect",
     "reverse_rotation",
 )
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A time the kit can compare: a naive datetime is taken as UTC, never as local time."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def ordered_flags(names: Iterable[str]) -> list[str]:
+    """Status flag names in ST3 bit order; names the standard does not define go last."""
+    return sorted(names, key=_flag_order)
 
 
 def normalize_angle(degrees: float) -> float:
@@ -278,8 +290,7 @@ def _dt(value: datetime | None) -> str | None:
 def _parse_dt(value: Any) -> datetime | None:
     if value is None:
         return None
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(datetime.fromisoformat(str(value)))
 
 
 def snapshot_to_dict(snapshot: MeterSnapshot, *, include_frames: bool = False) -> dict[str, Any]:
@@ -309,7 +320,7 @@ def snapshot_to_dict(snapshot: MeterSnapshot, *, include_frames: bool = False) -
         "status": None
         if status is None
         else {
-            "active": sorted(status.active, key=_flag_order),
+            "active": ordered_flags(status.active),
             "metering_mode": status.metering_mode,
             "test_mode": status.test_mode,
             "meter_shop_mode": status.meter_shop_mode,
@@ -368,11 +379,14 @@ def snapshot_to_dict(snapshot: MeterSnapshot, *, include_frames: bool = False) -
     return out
 
 
-def _flag_order(name: str) -> int:
+def _flag_order(name: str) -> tuple[int, str]:
     try:
-        return STATUS_FLAG_NAMES.index(name)
+        return STATUS_FLAG_NAMES.index(name), name
     except ValueError:
-        return len(STATUS_FLAG_NAMES)
+        return len(STATUS_FLAG_NAMES), name
+
+
+_PHASE_VALUES = frozenset(f for f in PhaseQuantities.__dataclass_fields__ if f != "phase")
 
 
 def _opt_float(value: Any) -> float | None:
@@ -429,15 +443,9 @@ def snapshot_from_dict(data: Mapping[str, Any]) -> MeterSnapshot:
             for r in data.get("registers", ())
         ),
         phases=tuple(
-            PhaseQuantities(
-                phase=p["phase"],
-                voltage=_opt_float(p.get("voltage")),
-                current=_opt_float(p.get("current")),
-                voltage_angle=_opt_float(p.get("voltage_angle")),
-                current_angle=_opt_float(p.get("current_angle")),
-                power_factor=_opt_float(p.get("power_factor")),
-                active_power=_opt_float(p.get("active_power")),
-                reactive_power=_opt_float(p.get("reactive_power")),
+            PhaseQuantities.from_values(
+                p["phase"],
+                {k: float(v) for k, v in p.items() if k in _PHASE_VALUES and v is not None},
             )
             for p in data.get("phases", ())
         ),

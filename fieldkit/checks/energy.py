@@ -186,6 +186,9 @@ def check_register_read(inp: CheckInput) -> CheckResult:
     )
 
 
+_MAX_DIAL_READ = 1e10
+
+
 def _rolled_over(
     present: float, last: float, days: float | None, max_per_day: float
 ) -> tuple[int, float, float] | None:
@@ -195,7 +198,9 @@ def _rolled_over(
     A 5-dial register that read 99,950 and now reads 120 has used 170 kWh. Without a read
     date the rate cannot tell a rollover from a meter exchange, so none is assumed.
     """
-    if days is None or days < 0 or last < 1 or present < 0:
+    # Register displays have at most ten dials: a larger read cannot be a dial wrap (and its
+    # power of ten would not even fit a float).
+    if days is None or days < 0 or last < 1 or present < 0 or last >= _MAX_DIAL_READ:
         return None
     wrap = 10 ** len(str(int(last)))
     used = present + wrap - last

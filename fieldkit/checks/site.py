@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from fieldkit.checks.phasors import (
     DiagramError,
@@ -26,7 +25,13 @@ from fieldkit.checks.phasors import (
     service_model,
 )
 from fieldkit.checks.policy import Thresholds
-from fieldkit.model import MeterSnapshot, PhaseQuantities, ServiceType, SiteExpectation
+from fieldkit.model import (
+    MeterSnapshot,
+    PhaseQuantities,
+    ServiceType,
+    SiteExpectation,
+    as_utc,
+)
 
 __all__ = ["CheckInput", "Element", "Site", "analyse", "aware", "finite", "settled"]
 
@@ -50,9 +55,7 @@ def settled(value: float) -> float:
     return round(value, 6)
 
 
-def aware(moment: datetime) -> datetime:
-    """A naive datetime taken as UTC, so that any two times can be compared."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+aware = as_utc  # any two times the checks compare are timezone-aware
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fieldkit.checks import fmt
 from fieldkit.checks.site import CheckInput
-from fieldkit.model import STATUS_FLAG_NAMES, CheckResult, CheckStatus
+from fieldkit.model import STATUS_FLAG_NAMES, CheckResult, CheckStatus, ordered_flags
 
 __all__ = ["FLAG_ACTIONS", "check_status_flags"]
 
@@ -31,10 +31,6 @@ FLAG_ACTIONS: dict[str, str] = {
 }
 
 
-def _ordered(names: set[str]) -> list[str]:
-    return sorted(names, key=lambda n: (STATUS_FLAG_NAMES.index(n), n))
-
-
 def check_status_flags(inp: CheckInput) -> CheckResult:
     """Fail on flags that mean the registers cannot be trusted; warn on the ones to act on."""
     status = inp.snapshot.status
@@ -49,8 +45,8 @@ def check_status_flags(inp: CheckInput) -> CheckResult:
         # Export is the point of a net-metering account; the flag is not a fault there.
         standard.discard("reverse_rotation")
         notes.append("reverse_rotation expected on a net-metering account")
-    failing = _ordered(standard & set(policy.fail_flags))
-    warning = _ordered(standard & set(policy.warn_flags))
+    failing = ordered_flags(standard & set(policy.fail_flags))
+    warning = ordered_flags(standard & set(policy.warn_flags))
     modes = []
     if policy.warn_on_test_mode:
         for attr, words in (
@@ -60,7 +56,7 @@ def check_status_flags(inp: CheckInput) -> CheckResult:
         ):
             if getattr(status, attr) is True:
                 modes.append(words)
-    shown = _ordered(standard) + other + modes
+    shown = ordered_flags(standard) + other + modes
     measured = ", ".join(shown) if shown else "no flags set"
     expected = "no failure or warning flags, metering mode"
     causes = tuple(FLAG_ACTIONS[f] for f in failing + warning) + tuple(

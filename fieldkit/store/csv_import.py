@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NoReturn
 
-from fieldkit.model import ServiceType
+from fieldkit.model import ServiceType, as_utc
 from fieldkit.store.work_orders import WorkOrder
 
 __all__ = ["COLUMNS", "REQUIRED", "WorkOrderImportError", "parse_work_orders_csv"]
@@ -296,9 +296,7 @@ class _Row:
         if not value:
             return None
         try:
-            parsed = datetime.fromisoformat(value)
-            aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-            return aware.astimezone(UTC)
+            return as_utc(datetime.fromisoformat(value)).astimezone(UTC)
         except (ValueError, OverflowError):
             self.fail(column, f"{_shown(value)} is not an ISO 8601 date ({_ISO_HINT})")
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from fieldkit.model import ServiceType, SiteExpectation
+from fieldkit.model import ServiceType, SiteExpectation, as_utc
 from fieldkit.store.db import StoreError
 
 __all__ = [
@@ -274,9 +274,7 @@ def _from_row(row: Mapping[str, Any]) -> WorkOrder:
 
 
 def _iso(value: datetime) -> str:
-    # A naive time is taken as UTC, as the CLI does, never as the laptop's local time.
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat()
+    return as_utc(value).astimezone(UTC).isoformat()
 
 
 def _iso_or_none(value: datetime | None) -> str | None:
@@ -286,5 +284,4 @@ def _iso_or_none(value: datetime | None) -> str | None:
 def _parse_time(value: str | None) -> datetime | None:
     if value is None:
         return None
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return as_utc(datetime.fromisoformat(value))

@@ -137,6 +137,17 @@ def test_rollover_is_offered_as_a_cause() -> None:
     assert "rolled over" in causes_text(r)
 
 
+def test_an_absurd_last_read_is_below_the_register_not_a_rollover() -> None:
+    # Found by the random-snapshot test: a last read of 1e300 made the dial-wrap arithmetic
+    # overflow. No register display has that many dials: it fails as below the last read.
+    r = check(
+        "register_read",
+        expectation=SiteExpectation(last_read_kwh=1e300, last_read_at=READ_AT - timedelta(30)),
+        registers=_registers(12.0),
+    )
+    assert r.status is FAIL  # a plausible dial wrap would have been a warning
+
+
 # --- events ----------------------------------------------------------------------------------
 
 
