@@ -19,29 +19,36 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Literal
 
 __all__ = [
+    "CLOSED_WORK_ORDER_STATUSES",
+    "METER_CLASSES",
     "STATUS_FLAG_NAMES",
     "CheckResult",
     "CheckStatus",
     "ClockReading",
+    "FrameDirection",
     "FrameRecord",
+    "HighLeg",
     "MeterEvent",
     "MeterIdentity",
+    "MeterProtocol",
     "MeterSnapshot",
     "PhaseQuantities",
+    "Quantity",
     "Register",
+    "Rotation",
     "ServiceType",
     "SiteExpectation",
     "StatusFlags",
     "Unavailable",
+    "WorkOrder",
     "active_flags",
     "as_utc",
+    "meter_class",
     "normalize_angle",
     "ordered_flags",
-    "snapshot_from_dict",
-    "snapshot_to_dict",
 ]
 
 # ST3 ED_STD_STATUS1, bit n is the n-th name (C12.19 order).
@@ -63,6 +70,19 @@ STATUS_FLAG_NAMES: tuple[str, ...] = (
 )
 
 
+# The small vocabularies, each checked in one place.
+Rotation = Literal["ABC", "ACB"]
+HighLeg = Literal["A", "B", "C"]
+FrameDirection = Literal["tx", "rx"]
+
+
+class MeterProtocol(StrEnum):
+    """How the kit talks to a meter; the driver factory builds one driver per value."""
+
+    C1218 = "c1218"
+    MODBUS = "modbus"
+
+
 def as_utc(moment: datetime) -> datetime:
     """A time the kit can compare: a naive datetime is taken as UTC, never as local time."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -71,6 +91,23 @@ def as_utc(moment: datetime) -> datetime:
 def ordered_flags(names: Iterable[str]) -> list[str]:
     """Status flag names in ST3 bit order; names the standard does not define go last."""
     return sorted(names, key=_flag_order)
+
+
+# ANSI C12.10 current classes (maximum amps): 2, 10 and 20 are transformer-rated meters behind
+# CTs; 100 and up are self-contained (the service conductors run through the meter).
+METER_CLASSES: tuple[int, ...] = (2, 10, 20, 100, 150, 200, 320, 480)
+
+
+def meter_class(text: str) -> str:
+    """A nameplate class as the kit writes it ('CL200') from 'CL200', 'cl 200', 'Class 20', '20'.
+
+    Raises ValueError naming the classes there are.
+    """
+    digits = text.strip().upper().removeprefix("CLASS").removeprefix("CL").strip()
+    if digits.isdigit() and int(digits) in METER_CLASSES:
+        return f"CL{int(digits)}"
+    known = ", ".join(f"CL{n}" for n in METER_CLASSES)
+    raise ValueError(f"{text.strip()!r} is not a meter class ({known})")
 
 
 def normalize_angle(degrees: float) -> float:
@@ -122,6 +159,9 @@ class ClockReading:
     reference_time: datetime
     dst: bool | None = None
     utc: bool | None = None
+    # How far the true drift may be from drift_seconds (half the round trip of the clock
+    # read, plus any retransmission around it); None when the driver could not tell.
+    uncertainty_seconds: float | None = None
 
     @property
     def drift_seconds(self) -> float:
@@ -168,11 +208,17 @@ class PhaseQuantities:
     power_factor: float | None = None
     active_power: float | None = None  # W
     reactive_power: float | None = None  # var
+    # Quantities the driver computed rather than read (a Modbus meter's current angle from
+    # its power factor and the sign of reactive power): the checks say what they relied on.
+    derived: frozenset[str] = frozenset()
 
     @classmethod
-    def from_values(cls, phase: str, values: Mapping[str, float]) -> PhaseQuantities:
+    def from_values(
+        cls, phase: str, values: Mapping[str, float], derived: Iterable[str] = ()
+    ) -> PhaseQuantities:
         """An element from quantity names (the field names above) to values; others ignored."""
         return cls(
+            derived=frozenset(derived),
             phase=phase,
             voltage=values.get("voltage"),
             current=values.get("current"),
@@ -196,6 +242,9 @@ class MeterEvent:
     user_id: int | None = None
     argument: bytes = b""
     log: str = "event"
+    # Why the entry cannot be right (a code the meter does not define, a sequence number
+    # out of range); None for an entry that looks sound.
+    suspect: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +259,7 @@ class Unavailable:
 class FrameRecord:
     """One frame of the exchange as it crossed the wire (passwords already redacted)."""
 
-    direction: str  # "tx" or "rx"
+    direction: FrameDirection
     data: bytes
     at: float  # seconds since the start of the read
 
@@ -234,6 +283,8 @@ class MeterSnapshot:
     comm_module: Mapping[str, str] = field(default_factory=dict)
     unavailable: tuple[Unavailable, ...] = ()
     frames: tuple[FrameRecord, ...] = ()
+    # Why the read ended before every item was read; None for a complete read.
+    incomplete: str | None = None
 
     def register(self, register_id: str, tier: str | None = None) -> Register | None:
         """The register with this id (total unless a tier is named), or None."""
@@ -264,8 +315,27 @@ class SiteExpectation:
     last_read_at: datetime | None = None
     net_metering: bool = False
     last_visit_at: datetime | None = None
-    rotation: str = "ABC"
-    high_leg: str = "B"
+    rotation: Rotation = "ABC"
+    high_leg: HighLeg = "B"
+    # ANSI current class on the nameplate ("CL200", "CL20"); None: follow from the form.
+    meter_class: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    """One number a check judged, with what it was held against, for trending.
+
+    ``measured`` and ``expected`` on :class:`CheckResult` say the same for a person; these
+    let the office plot a meter's voltage or drift without parsing English.
+    """
+
+    name: str  # "voltage", "drift", "current_angle", "imbalance", ...
+    value: float
+    unit: str  # "V", "A", "s", "deg", "%", "Hz", "kWh", "degC", ...
+    element: str | None = None  # "A", "B", "C" for a per-element value
+    expected: float | None = None  # the target: a nominal, an expected angle
+    low: float | None = None  # the pass band, where the check has one
+    high: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,105 +348,75 @@ class CheckResult:
     measured: str | None = None
     expected: str | None = None
     likely_causes: tuple[str, ...] = ()
+    values: tuple[Quantity, ...] = ()
 
 
-# --- JSON-friendly serialisation -------------------------------------------------------------
+# Statuses that take an order off the technician's list (CIS exports spell them variously).
+CLOSED_WORK_ORDER_STATUSES: frozenset[str] = frozenset(
+    {"completed", "complete", "closed", "cancelled", "canceled"}
+)
 
 
-def _dt(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+@dataclass(frozen=True, slots=True)
+class WorkOrder:
+    """One work order as the office issued it: the visit's instructions and its expectation.
 
+    Times are timezone-aware UTC. ``scheduled_for`` is the ISO 8601 date (or date-time) of
+    the planned visit. ``source`` and ``updated_at`` describe the laptop's stored copy (which
+    path wrote it, when) and are None on an order not read from the store.
+    """
 
-def _parse_dt(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    return as_utc(datetime.fromisoformat(str(value)))
+    work_order_id: str
+    meter_number: str
+    service_type: ServiceType
+    nominal_voltage: float
+    kind: str | None = None
+    status: str = "open"
+    account_number: str | None = None
+    premise_id: str | None = None
+    service_address: str | None = None
+    meter_serial: str | None = None
+    form: str | None = None
+    meter_class: str | None = None
+    ct_ratio: float | None = None
+    pt_ratio: float | None = None
+    rotation: Rotation | None = None
+    high_leg: HighLeg | None = None
+    last_read_kwh: float | None = None
+    last_read_at: datetime | None = None
+    last_visit_at: datetime | None = None
+    net_metering: bool = False
+    scheduled_for: str | None = None
+    notes: str | None = None
+    source: str | None = None
+    updated_at: datetime | None = None
 
+    @property
+    def is_open(self) -> bool:
+        """True unless the office has completed or cancelled the order."""
+        return self.status.lower() not in CLOSED_WORK_ORDER_STATUSES
 
-def snapshot_to_dict(snapshot: MeterSnapshot, *, include_frames: bool = False) -> dict[str, Any]:
-    """A JSON-ready dict with the names used in the design (bytes as hex, times ISO 8601)."""
-    clock = snapshot.clock
-    status = snapshot.status
-    out: dict[str, Any] = {
-        "protocol": snapshot.protocol,
-        "read_at": _dt(snapshot.read_at),
-        "identity": {
-            "manufacturer": snapshot.identity.manufacturer,
-            "model": snapshot.identity.model,
-            "serial_number": snapshot.identity.serial_number,
-            "meter_id": snapshot.identity.meter_id,
-            "hardware_version": snapshot.identity.hardware_version,
-            "firmware_version": snapshot.identity.firmware_version,
-        },
-        "clock": None
-        if clock is None
-        else {
-            "meter_time": _dt(clock.meter_time),
-            "reference_time": _dt(clock.reference_time),
-            "drift_seconds": round(clock.drift_seconds, 3),
-            "dst": clock.dst,
-            "utc": clock.utc,
-        },
-        "status": None
-        if status is None
-        else {
-            "active": ordered_flags(status.active),
-            "metering_mode": status.metering_mode,
-            "test_mode": status.test_mode,
-            "meter_shop_mode": status.meter_shop_mode,
-            "factory_mode": status.factory_mode,
-            "manufacturer_status": status.manufacturer_status.hex(),
-        },
-        "registers": [
-            {
-                "id": r.id,
-                "value": r.value,
-                "unit": r.unit,
-                "description": r.description,
-                "tier": r.tier,
-                "timestamp": _dt(r.timestamp),
-            }
-            for r in snapshot.registers
-        ],
-        "phases": [
-            {
-                "phase": p.phase,
-                "voltage": p.voltage,
-                "current": p.current,
-                "voltage_angle": p.voltage_angle,
-                "current_angle": p.current_angle,
-                "power_factor": p.power_factor,
-                "active_power": p.active_power,
-                "reactive_power": p.reactive_power,
-            }
-            for p in snapshot.phases
-        ],
-        "frequency": snapshot.frequency,
-        "temperature_c": snapshot.temperature_c,
-        "total_active_power": snapshot.total_active_power,
-        "total_reactive_power": snapshot.total_reactive_power,
-        "events": [
-            {
-                "code": e.code,
-                "name": e.name,
-                "timestamp": _dt(e.timestamp),
-                "manufacturer": e.manufacturer,
-                "sequence": e.sequence,
-                "user_id": e.user_id,
-                "argument": e.argument.hex(),
-                "log": e.log,
-            }
-            for e in snapshot.events
-        ],
-        "comm_module": dict(snapshot.comm_module),
-        "unavailable": [{"item": u.item, "reason": u.reason} for u in snapshot.unavailable],
-    }
-    if include_frames:
-        out["frames"] = [
-            {"direction": f.direction, "data": f.data.hex(), "at": round(f.at, 6)}
-            for f in snapshot.frames
-        ]
-    return out
+    def expectation(self) -> SiteExpectation:
+        """What the site checks should expect at this order's meter.
+
+        Items the order leaves blank keep the checks' defaults (ratios 1, ABC rotation,
+        high leg on B, no net metering).
+        """
+        return SiteExpectation(
+            meter_number=self.meter_number,
+            form=self.form,
+            service_type=self.service_type,
+            nominal_voltage=self.nominal_voltage,
+            ct_ratio=1.0 if self.ct_ratio is None else self.ct_ratio,
+            pt_ratio=1.0 if self.pt_ratio is None else self.pt_ratio,
+            last_read_kwh=self.last_read_kwh,
+            last_read_at=self.last_read_at,
+            net_metering=self.net_metering,
+            last_visit_at=self.last_visit_at,
+            rotation=self.rotation or "ABC",
+            high_leg=self.high_leg or "B",
+            meter_class=self.meter_class,
+        )
 
 
 def _flag_order(name: str) -> tuple[int, str]:
@@ -384,95 +424,6 @@ def _flag_order(name: str) -> tuple[int, str]:
         return STATUS_FLAG_NAMES.index(name), name
     except ValueError:
         return len(STATUS_FLAG_NAMES), name
-
-
-_PHASE_VALUES = frozenset(f for f in PhaseQuantities.__dataclass_fields__ if f != "phase")
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def snapshot_from_dict(data: Mapping[str, Any]) -> MeterSnapshot:
-    """Inverse of :func:`snapshot_to_dict`; raises KeyError/ValueError on a malformed dict."""
-    ident = data["identity"]
-    clock_d = data.get("clock")
-    status_d = data.get("status")
-    read_at = _parse_dt(data["read_at"])
-    if read_at is None:
-        raise ValueError("snapshot has no read_at")
-    clock = None
-    if clock_d is not None:
-        meter_time = _parse_dt(clock_d["meter_time"])
-        reference_time = _parse_dt(clock_d["reference_time"])
-        if meter_time is None or reference_time is None:
-            raise ValueError("clock needs meter_time and reference_time")
-        clock = ClockReading(meter_time, reference_time, clock_d.get("dst"), clock_d.get("utc"))
-    status = None
-    if status_d is not None:
-        status = StatusFlags(
-            active=frozenset(status_d.get("active", ())),
-            metering_mode=status_d.get("metering_mode"),
-            test_mode=status_d.get("test_mode"),
-            meter_shop_mode=status_d.get("meter_shop_mode"),
-            factory_mode=status_d.get("factory_mode"),
-            manufacturer_status=bytes.fromhex(status_d.get("manufacturer_status", "")),
-        )
-    return MeterSnapshot(
-        protocol=str(data["protocol"]),
-        read_at=read_at,
-        identity=MeterIdentity(
-            manufacturer=ident["manufacturer"],
-            model=ident["model"],
-            serial_number=ident["serial_number"],
-            meter_id=ident.get("meter_id"),
-            hardware_version=ident.get("hardware_version"),
-            firmware_version=ident.get("firmware_version"),
-        ),
-        clock=clock,
-        status=status,
-        registers=tuple(
-            Register(
-                id=r["id"],
-                value=float(r["value"]),
-                unit=r["unit"],
-                description=r.get("description", ""),
-                tier=r.get("tier"),
-                timestamp=_parse_dt(r.get("timestamp")),
-            )
-            for r in data.get("registers", ())
-        ),
-        phases=tuple(
-            PhaseQuantities.from_values(
-                p["phase"],
-                {k: float(v) for k, v in p.items() if k in _PHASE_VALUES and v is not None},
-            )
-            for p in data.get("phases", ())
-        ),
-        frequency=_opt_float(data.get("frequency")),
-        temperature_c=_opt_float(data.get("temperature_c")),
-        total_active_power=_opt_float(data.get("total_active_power")),
-        total_reactive_power=_opt_float(data.get("total_reactive_power")),
-        events=tuple(
-            MeterEvent(
-                code=int(e["code"]),
-                name=e["name"],
-                timestamp=_parse_dt(e.get("timestamp")),
-                manufacturer=bool(e.get("manufacturer", False)),
-                sequence=e.get("sequence"),
-                user_id=e.get("user_id"),
-                argument=bytes.fromhex(e.get("argument", "")),
-                log=e.get("log", "event"),
-            )
-            for e in data.get("events", ())
-        ),
-        comm_module=dict(data.get("comm_module", {})),
-        unavailable=tuple(Unavailable(u["item"], u["reason"]) for u in data.get("unavailable", ())),
-        frames=tuple(
-            FrameRecord(f["direction"], bytes.fromhex(f["data"]), float(f["at"]))
-            for f in data.get("frames", ())
-        ),
-    )
 
 
 def active_flags(bits: int) -> frozenset[str]:

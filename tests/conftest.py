@@ -1,4 +1,4 @@
-"""Shared fixtures: where the public vectors live."""
+"""Shared fixtures: the public vectors (copied into tests/vectors/) and simulated meters."""
 
 from __future__ import annotations
 
@@ -19,17 +19,13 @@ settings.register_profile(
 )
 settings.load_profile("fieldkit")
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+VECTORS = Path(__file__).resolve().parent / "vectors"
 
 
 @pytest.fixture(scope="session")
 def c1218_vectors() -> dict[str, Any]:
-    """The C12.18 frames made by implementations outside this project."""
-    path = SHARED / "vectors" / "c1218_frames.json"
-    if not path.exists():
-        pytest.fail(f"public vectors missing at {path}: CI copies shared/ beside the checkout")
-    data: dict[str, Any] = json.loads(path.read_text())
+    """The C12.18 frames made by implementations outside this project (see PROVENANCE.md)."""
+    data: dict[str, Any] = json.loads((VECTORS / "c1218_frames.json").read_text())
     return data
 
 

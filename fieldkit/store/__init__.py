@@ -11,18 +11,14 @@ from fieldkit.store.csv_import import WorkOrderImportError, parse_work_orders_cs
 from fieldkit.store.db import StoreError, close_database, database, database_path, open_database
 from fieldkit.store.work_orders import (
     UpsertCounts,
-    WorkOrder,
     get,
     list_open,
-    to_dict,
-    to_expectation,
     upsert_many,
 )
 
 __all__ = [
     "StoreError",
     "UpsertCounts",
-    "WorkOrder",
     "WorkOrderImportError",
     "close_database",
     "database",
@@ -31,7 +27,5 @@ __all__ = [
     "list_open",
     "open_database",
     "parse_work_orders_csv",
-    "to_dict",
-    "to_expectation",
     "upsert_many",
 ]

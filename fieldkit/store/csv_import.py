@@ -20,10 +20,10 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, cast, get_args
 
-from fieldkit.model import ServiceType, as_utc
-from fieldkit.store.work_orders import WorkOrder
+from fieldkit.model import HighLeg, Rotation, ServiceType, WorkOrder, as_utc
+from fieldkit.model import meter_class as model_meter_class
 
 __all__ = ["COLUMNS", "REQUIRED", "WorkOrderImportError", "parse_work_orders_csv"]
 
@@ -37,6 +37,7 @@ COLUMNS: tuple[str, ...] = (
     "meter_number",
     "meter_serial",
     "form",
+    "meter_class",
     "service_type",
     "nominal_voltage",
     "ct_ratio",
@@ -212,12 +213,13 @@ class _Row:
             meter_number=self.required("meter_number"),
             meter_serial=self.text("meter_serial"),
             form=self.text("form"),
+            meter_class=self.meter_class(),
             service_type=self.service_type(),
             nominal_voltage=self.required_number("nominal_voltage", above=0.0),
             ct_ratio=self.number("ct_ratio", above=0.0),
             pt_ratio=self.number("pt_ratio", above=0.0),
-            rotation=self.choice("rotation", ("ABC", "ACB")),
-            high_leg=self.choice("high_leg", ("A", "B", "C")),
+            rotation=cast("Rotation | None", self.choice("rotation", get_args(Rotation))),
+            high_leg=cast("HighLeg | None", self.choice("high_leg", get_args(HighLeg))),
             last_read_kwh=self.number("last_read_kwh", at_least=0.0),
             last_read_at=self.time("last_read_at"),
             last_visit_at=self.time("last_visit_at"),
@@ -253,6 +255,16 @@ class _Row:
         if value not in allowed:
             self.fail(column, f"{_shown(self.raw(column))} is not one of {', '.join(allowed)}")
         return value
+
+    def meter_class(self) -> str | None:
+        """A nameplate current class such as CL200, or None."""
+        value = self.raw("meter_class")
+        if not value:
+            return None
+        try:
+            return model_meter_class(value)
+        except ValueError as exc:
+            self.fail("meter_class", str(exc))
 
     def service_type(self) -> ServiceType:
         """A service type by the design's name."""

@@ -53,6 +53,15 @@ def m001_work_orders(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m002_work_order_meter_class(db: Database) -> None:
+    """The nameplate current class (CL2 ... CL480): the checks' low-current floor follows it."""
+    db.execute(
+        "ALTER TABLE work_orders ADD COLUMN meter_class TEXT "
+        "CHECK (meter_class IS NULL OR meter_class GLOB 'CL[0-9]*')"
+    )
+
+
 def apply(db: Database) -> None:
     """Bring the database up to the newest schema; a no-op when it is already there.
 

@@ -1,4 +1,4 @@
-"""Work orders on the laptop: the office's instructions for a visit, and its expectation.
+"""Work orders on the laptop: storing and reading the office's orders (the type is model.WorkOrder).
 
 Work orders are office data, pull-only on the device: the laptop never edits one, it only
 replaces it with a newer copy (a CSV import today, the sync pull later; ``source`` says
@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from fieldkit.model import ServiceType, SiteExpectation, as_utc
+from fieldkit.model import CLOSED_WORK_ORDER_STATUSES, ServiceType, WorkOrder, as_utc
 from fieldkit.store.db import StoreError
 
 __all__ = [
@@ -28,11 +28,8 @@ __all__ = [
     "KINDS",
     "SOURCES",
     "UpsertCounts",
-    "WorkOrder",
     "get",
     "list_open",
-    "to_dict",
-    "to_expectation",
     "upsert_many",
 ]
 
@@ -53,53 +50,9 @@ KINDS: tuple[str, ...] = (
     "other",
 )
 
-# Statuses that take an order off the technician's list (CIS exports spell them variously).
-CLOSED_STATUSES: frozenset[str] = frozenset(
-    {"completed", "complete", "closed", "cancelled", "canceled"}
-)
+CLOSED_STATUSES = CLOSED_WORK_ORDER_STATUSES
 
 SOURCES: tuple[str, ...] = ("csv", "sync")
-
-_NO_EXPECTATION = SiteExpectation()
-
-
-@dataclass(frozen=True, slots=True)
-class WorkOrder:
-    """One work order as the office issued it.
-
-    Times are timezone-aware UTC. ``scheduled_for`` is the ISO 8601 date (or date-time) of
-    the planned visit. ``source`` and ``updated_at`` describe the stored row (which path
-    wrote it, when this laptop wrote it) and are None on an order not read from the store.
-    """
-
-    work_order_id: str
-    meter_number: str
-    service_type: ServiceType
-    nominal_voltage: float
-    kind: str | None = None
-    status: str = "open"
-    account_number: str | None = None
-    premise_id: str | None = None
-    service_address: str | None = None
-    meter_serial: str | None = None
-    form: str | None = None
-    ct_ratio: float | None = None
-    pt_ratio: float | None = None
-    rotation: str | None = None
-    high_leg: str | None = None
-    last_read_kwh: float | None = None
-    last_read_at: datetime | None = None
-    last_visit_at: datetime | None = None
-    net_metering: bool = False
-    scheduled_for: str | None = None
-    notes: str | None = None
-    source: str | None = None
-    updated_at: datetime | None = None
-
-    @property
-    def is_open(self) -> bool:
-        """True unless the office has completed or cancelled the order."""
-        return self.status.lower() not in CLOSED_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,30 +139,7 @@ def upsert_many(
     return UpsertCounts(new=added, updated=len(rows) - added)
 
 
-def to_expectation(order: WorkOrder) -> SiteExpectation:
-    """What the site checks should expect at this order's meter.
-
-    Items the order leaves blank keep the checks' defaults (ratios 1, ABC rotation, high
-    leg on B, no net metering).
-    """
-    return SiteExpectation(
-        meter_number=order.meter_number,
-        form=order.form,
-        service_type=order.service_type,
-        nominal_voltage=order.nominal_voltage,
-        ct_ratio=_NO_EXPECTATION.ct_ratio if order.ct_ratio is None else order.ct_ratio,
-        pt_ratio=_NO_EXPECTATION.pt_ratio if order.pt_ratio is None else order.pt_ratio,
-        last_read_kwh=order.last_read_kwh,
-        last_read_at=order.last_read_at,
-        net_metering=order.net_metering,
-        last_visit_at=order.last_visit_at,
-        rotation=order.rotation or _NO_EXPECTATION.rotation,
-        high_leg=order.high_leg or _NO_EXPECTATION.high_leg,
-    )
-
-
-def to_dict(order: WorkOrder) -> dict[str, str | float | bool | None]:
-    """A JSON-ready dict with the column names (times as ISO 8601)."""
+def _to_row(order: WorkOrder, source: str, updated_at: str) -> dict[str, Any]:
     return {
         "work_order_id": order.work_order_id,
         "kind": order.kind,
@@ -220,6 +150,7 @@ def to_dict(order: WorkOrder) -> dict[str, str | float | bool | None]:
         "meter_number": order.meter_number,
         "meter_serial": order.meter_serial,
         "form": order.form,
+        "meter_class": order.meter_class,
         "service_type": order.service_type.value,
         "nominal_voltage": order.nominal_voltage,
         "ct_ratio": order.ct_ratio,
@@ -229,20 +160,12 @@ def to_dict(order: WorkOrder) -> dict[str, str | float | bool | None]:
         "last_read_kwh": order.last_read_kwh,
         "last_read_at": _iso_or_none(order.last_read_at),
         "last_visit_at": _iso_or_none(order.last_visit_at),
-        "net_metering": order.net_metering,
+        "net_metering": int(order.net_metering),
         "scheduled_for": order.scheduled_for,
         "notes": order.notes,
-        "source": order.source,
-        "updated_at": _iso_or_none(order.updated_at),
+        "source": source,
+        "updated_at": updated_at,
     }
-
-
-def _to_row(order: WorkOrder, source: str, updated_at: str) -> dict[str, Any]:
-    row: dict[str, Any] = dict(to_dict(order))
-    row["net_metering"] = int(order.net_metering)
-    row["source"] = source
-    row["updated_at"] = updated_at
-    return row
 
 
 def _from_row(row: Mapping[str, Any]) -> WorkOrder:
@@ -258,6 +181,7 @@ def _from_row(row: Mapping[str, Any]) -> WorkOrder:
         service_address=row["service_address"],
         meter_serial=row["meter_serial"],
         form=row["form"],
+        meter_class=row["meter_class"],
         ct_ratio=row["ct_ratio"],
         pt_ratio=row["pt_ratio"],
         rotation=row["rotation"],

@@ -24,7 +24,7 @@ from fieldkit.drivers.errors import LinkError
 
 ACK = b"\x06"
 NAK = b"\x15"
-# Frames from shared/vectors/c1218_frames.json (made outside this project).
+# Frames from tests/vectors/c1218_frames.json (made outside this project).
 IDENTIFY = bytes.fromhex("ee0000000001201310")
 IDENTIFY_TOGGLED = bytes.fromhex("ee0020000001208270")
 LOGOFF = bytes.fromhex("ee0000000001528640")

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fieldkit.model import ServiceType
-from fieldkit.store import WorkOrder, WorkOrderImportError, parse_work_orders_csv
+from fieldkit.model import ServiceType, WorkOrder
+from fieldkit.store import WorkOrderImportError, parse_work_orders_csv
 from fieldkit.store.csv_import import COLUMNS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "work-orders.example.csv"
@@ -226,6 +226,7 @@ def work_orders(draw: st.DrawFn) -> WorkOrder:
         service_address=draw(_opt_text),
         meter_serial=draw(_opt_text),
         form=draw(_opt_text),
+        meter_class=draw(st.none() | st.sampled_from(["CL2", "CL20", "CL200", "CL320"])),
         ct_ratio=draw(st.none() | _positive),
         pt_ratio=draw(st.none() | _positive),
         rotation=draw(st.none() | st.sampled_from(["ABC", "ACB"])),

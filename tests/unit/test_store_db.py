@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from sqlite_utils import Database, Migrations
 
-from fieldkit.model import ServiceType
+from fieldkit.model import ServiceType, WorkOrder
 from fieldkit.store import (
     StoreError,
-    WorkOrder,
     close_database,
     database,
     database_path,
@@ -19,6 +20,7 @@ from fieldkit.store import (
     open_database,
     upsert_many,
 )
+from fieldkit.store.migrations import m001_work_orders
 
 ORDER = WorkOrder("WO-1", "M-1", ServiceType.ONE_PHASE_3W, 240.0)
 
@@ -73,8 +75,35 @@ def test_migrations_apply_once_and_data_survives_reopen(tmp_path: Path) -> None:
             applied = db.execute(
                 "SELECT migration_set, name FROM _sqlite_migrations ORDER BY id"
             ).fetchall()
-            assert applied == [("fieldkit", "m001_work_orders")]
+            assert applied == [
+                ("fieldkit", "m001_work_orders"),
+                ("fieldkit", "m002_work_order_meter_class"),
+            ]
             assert get(db, "WO-1") is not None
+
+
+def test_a_first_release_database_migrates_and_keeps_its_orders(tmp_path: Path) -> None:
+    """The 0.1.0 schema (m001 only) with an order in it, as a laptop in the field has it."""
+    path = tmp_path / "fieldkit.db"
+    old = Database(path)
+    first_release = Migrations("fieldkit")
+    first_release()(m001_work_orders)
+    first_release.apply(old)
+    old.execute(
+        "INSERT INTO work_orders (work_order_id, meter_number, service_type, nominal_voltage, "
+        "source, updated_at) VALUES ('WO-OLD', 'M-9', '1ph-3w', 240.0, 'csv', "
+        "'2026-11-30T08:00:00+00:00')"
+    )
+    old.conn.commit()
+    old.close()
+    with database(path) as db:
+        order = get(db, "WO-OLD")
+        assert order is not None
+        assert (order.meter_number, order.meter_class) == ("M-9", None)
+        upsert_many(db, [replace(ORDER, meter_class="CL200")], "csv")
+        stored = get(db, "WO-1")
+        assert stored is not None
+        assert stored.meter_class == "CL200"
 
 
 def test_work_orders_table_is_strict(tmp_path: Path) -> None:
@@ -112,7 +141,7 @@ def test_processes_opening_a_fresh_database_together_all_succeed(
         t.join()
     assert errors == []
     with database(path) as db:
-        assert db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2  # m001, m002
 
 
 def test_clean_close_leaves_one_file_to_back_up(tmp_path: Path) -> None:

@@ -14,18 +14,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
-from fieldkit.model import ServiceType, SiteExpectation
+from fieldkit.model import ServiceType, SiteExpectation, WorkOrder
 from fieldkit.store import (
     StoreError,
     UpsertCounts,
-    WorkOrder,
     database,
     get,
     list_open,
-    to_dict,
-    to_expectation,
     upsert_many,
 )
+from fieldkit.sync.schema import WorkOrderDocument
 
 from .test_store_csv_import import work_orders
 
@@ -159,7 +157,7 @@ def test_open_list_drops_closed_orders_and_puts_the_soonest_first(db: Database) 
 
 
 def test_expectation_carries_the_work_order() -> None:
-    assert to_expectation(SHOP) == SiteExpectation(
+    assert SHOP.expectation() == SiteExpectation(
         meter_number="M16-2",
         form="16S",
         service_type=ServiceType.WYE,
@@ -177,7 +175,7 @@ def test_expectation_carries_the_work_order() -> None:
 
 def test_blanks_on_the_work_order_keep_the_checks_defaults() -> None:
     bare = WorkOrder("WO-8", "M-8", ServiceType.DELTA_4W, 240.0)
-    expectation = to_expectation(bare)
+    expectation = bare.expectation()
     defaults = SiteExpectation()
     assert (expectation.ct_ratio, expectation.pt_ratio) == (defaults.ct_ratio, defaults.pt_ratio)
     assert (expectation.rotation, expectation.high_leg) == ("ABC", "B")
@@ -186,9 +184,10 @@ def test_blanks_on_the_work_order_keep_the_checks_defaults() -> None:
 
 
 def test_json_form_uses_the_column_names() -> None:
-    data = to_dict(SHOP)
+    data = WorkOrderDocument.build(SHOP).model_dump(mode="json")
     assert data["service_type"] == "3ph-4w-wye"
-    assert data["last_read_at"] == "2026-10-28T08:00:00+00:00"
+    assert data["last_read_at"] == "2026-10-28T08:00:00Z"
+    assert data["schema_version"] == 1
     assert data["net_metering"] is True
     assert data["source"] is None
 

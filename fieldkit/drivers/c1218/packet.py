@@ -2,7 +2,7 @@
 
 Pure functions and a streaming scanner; no port, no clock. This is the one piece of the
 C12.18 stack the simulators share with the driver, because the public vectors in
-``shared/vectors/c1218_frames.json`` pin it down byte for byte.
+``tests/vectors/c1218_frames.json`` pin it down byte for byte.
 
 Packet layout::
 
