@@ -9,10 +9,12 @@ from __future__ import annotations
 __all__ = [
     "DecodeError",
     "DriverError",
+    "DriverSettingsError",
     "LinkError",
     "MeterRefused",
     "NoResponse",
     "PortError",
+    "ReadCancelled",
     "SecurityDenied",
     "SessionLost",
 ]
@@ -74,3 +76,20 @@ class DecodeError(DriverError):
     def __init__(self, message: str, *, table: int | None = None) -> None:
         super().__init__(message)
         self.table = table
+
+
+class DriverSettingsError(DriverError):
+    """A setting the driver cannot use; a usage error, raised before the port is touched.
+
+    ``setting`` is the setting's name as the driver knows it (``password_hex``); the CLI
+    shows it as its option (``--password-hex``).
+    """
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting}: {problem}")
+        self.setting = setting
+        self.problem = problem
+
+
+class ReadCancelled(DriverError):
+    """The technician (or the app) cancelled the session; the port is closed."""

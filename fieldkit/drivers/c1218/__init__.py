@@ -1,0 +1,56 @@
+"""ANSI C12.18 over the optical port, with C12.19 tables: the driver behind drivers.base.
+
+:func:`create` is what :func:`fieldkit.drivers.base.create_driver` calls for ``c1218``:
+it validates the settings (:mod:`.settings`), loads the meter profiles and returns a
+:class:`~.driver.C1218Driver`. Nothing outside ``fieldkit.drivers`` imports this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fieldkit.drivers.errors import DriverSettingsError
+
+if TYPE_CHECKING:
+    from fieldkit.drivers.c1218.driver import C1218Driver
+
+__all__ = ["create"]
+
+
+def create(
+    port: str,
+    settings: Mapping[str, Any],
+    *,
+    wall_clock: Callable[[], datetime] | None = None,
+    on_profile_error: Callable[[str], None] | None = None,
+) -> C1218Driver:
+    """A C12.18 driver for ``port``; raises DriverSettingsError for a bad setting.
+
+    ``on_profile_error`` hears about a broken profile under the utility's folder, which is
+    then skipped (a broken file must not stop every read); without it the error is raised.
+    """
+    # Imported here so that the codec modules the simulators share load without the I/O.
+    from fieldkit.drivers.c1218.driver import C1218Driver, C1218Options
+    from fieldkit.drivers.c1218.profile import ProfileError, ProfileRegistry
+    from fieldkit.drivers.c1218.settings import parse_settings
+
+    parsed = parse_settings(settings)
+    try:
+        profiles = ProfileRegistry.default(parsed.profiles_dir)
+    except ProfileError as exc:
+        if on_profile_error is None:
+            raise DriverSettingsError("profiles_dir", str(exc)) from None
+        on_profile_error(str(exc))
+        profiles = ProfileRegistry.default()
+    options = C1218Options(
+        link=parsed.link_config(),
+        session=parsed.session_config(),
+        meter_tz=parsed.time_zone(),
+        read_events=parsed.read_events,
+        rts=parsed.rts,
+        dtr=parsed.dtr,
+    )
+    extra: dict[str, Any] = {} if wall_clock is None else {"wall_clock": wall_clock}
+    return C1218Driver(port, options, profiles=profiles, **extra)

@@ -58,6 +58,7 @@ from fieldkit.drivers.errors import (
     SessionLost,
 )
 from fieldkit.drivers.transport import Transport
+from fieldkit.model import FrameDirection
 
 __all__ = [
     "C1218Client",
@@ -143,7 +144,11 @@ class C1218Client:
     """A blocking C12.18 client over a :class:`~fieldkit.drivers.transport.Transport`.
 
     ``clock`` and ``sleep`` are injected so tests run on a fake clock; ``on_frame`` gets
-    ("tx" | "rx", raw frame, clock time) for every packet on the wire, passwords redacted.
+    ("tx" | "rx", raw frame, clock time) for every packet on the wire, passwords redacted;
+    ``on_request`` gets each request before it is sent (progress). ``cancel`` is called
+    before every request and between reads of the port (at most every 50 ms); it stops the
+    session by raising (a :class:`~fieldkit.drivers.errors.ReadCancelled`), and the client
+    then forgets the session without a word to the meter: its traffic timeout ends it.
     The transport belongs to the caller: :meth:`close` ends the session, not the port.
     """
 
@@ -155,9 +160,13 @@ class C1218Client:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        on_frame: Callable[[str, bytes, float], None] | None = None,
+        on_frame: Callable[[FrameDirection, bytes, float], None] | None = None,
+        on_request: Callable[[Request], None] | None = None,
+        cancel: Callable[[], None] | None = None,
     ) -> None:
         self._transport = transport
+        self._on_request = on_request
+        self._cancel = cancel
         self._link_config = link
         self._config = session
         self._clock = clock
@@ -418,6 +427,9 @@ class C1218Client:
 
     def _exchange(self, request: Request) -> bytes:
         """Send one request and return the meter's answer (after ACKing it)."""
+        self._check_cancel()
+        if self._on_request is not None:
+            self._on_request(request)
         link = self._link
         # Whatever the link still holds predates this request, so it cannot answer it.
         while not isinstance(left := link.next_event(), NeedData):
@@ -447,8 +459,21 @@ class C1218Client:
             self.stats.retransmissions = link.retransmissions
             self.stats.naks_sent = link.naks_sent
 
+    def _check_cancel(self) -> None:
+        if self._cancel is None:
+            return
+        try:
+            self._cancel()
+        except DriverError:
+            # Nothing polite is said to the meter: the technician wants out now.
+            self._wanted = False
+            self._session.lost()
+            self._link.reset()
+            raise
+
     def _pump(self) -> None:
         """One read, bounded by the link's next deadline, fed to the link."""
+        self._check_cancel()
         link = self._link
         now = self._clock()
         deadline = link.next_deadline()
@@ -478,7 +503,7 @@ class C1218Client:
             self._transport.set_baudrate(baud)
             self._port_baud = baud
 
-    def _frame(self, direction: str, raw: bytes) -> None:
+    def _frame(self, direction: FrameDirection, raw: bytes) -> None:
         redacted = direction == "tx" and self._redact_tx
         if redacted:
             raw = redact_security_frame(raw)

@@ -17,19 +17,32 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import TypeVar
+from types import TracebackType
+from typing import Self, TypeVar
 
+from fieldkit.drivers.base import (
+    CancelToken,
+    LinkStats,
+    Procedure,
+    ProcedureResult,
+    Progress,
+    ProgressCallback,
+    SetClock,
+    Stage,
+)
+from fieldkit.drivers.c1218 import procedures
 from fieldkit.drivers.c1218 import tables as t
 from fieldkit.drivers.c1218.client import C1218Client, ClientStats, SessionConfig
 from fieldkit.drivers.c1218.link import LinkConfig
 from fieldkit.drivers.c1218.profile import MeterProfile, ProfileRegistry
-from fieldkit.drivers.c1218.session import declines_partial_reads
+from fieldkit.drivers.c1218.services import ResponseCode
+from fieldkit.drivers.c1218.session import Request, Service, declines_partial_reads
 from fieldkit.drivers.c1218.snapshot import STANDARD_ROUTE_TABLES, TableSet, build_snapshot
 from fieldkit.drivers.errors import DecodeError, MeterRefused, SecurityDenied
 from fieldkit.drivers.transport import Transport, open_transport
-from fieldkit.model import FrameRecord, MeterSnapshot
+from fieldkit.model import FrameDirection, FrameRecord, MeterProtocol, MeterSnapshot, as_utc
 
-__all__ = ["SITE_TABLES", "STANDARD_ROUTE_READS", "C1218Driver", "C1218Options"]
+__all__ = ["SITE_TABLES", "STANDARD_ROUTE_READS", "C1218Driver", "C1218Options", "C1218Session"]
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -58,6 +71,21 @@ STANDARD_ROUTE_READS: tuple[tuple[int, str], ...] = (
 )
 
 
+# ST8 is read again while the procedure is still running (result 1) or answers an older
+# request; 500 ms apart keeps the session alive (the meter's traffic timeout is 6 s).
+_PROCEDURE_POLLS = 20
+_PROCEDURE_POLL_SECONDS = 0.5
+
+# Services as the technician sees them in the progress line.
+_STAGES: dict[Service, Stage] = {
+    Service.IDENTIFY: Stage.IDENTIFY,
+    Service.NEGOTIATE: Stage.NEGOTIATE,
+    Service.LOGON: Stage.LOGON,
+    Service.SECURITY: Stage.LOGON,
+    Service.READ: Stage.READ,
+    Service.READ_PARTIAL: Stage.READ,
+}
+
 # Tables that only help build another table's item (ST15 constants, ST22/ST27 source
 # selections, the ST74 history beside the ST76 event log). When the meter does not list one,
 # or refuses it, the item is still built from the tables that carry it, or explained by
@@ -78,9 +106,7 @@ class C1218Options:
 
 
 class C1218Driver:
-    """Reads a C12.18 meter once per :meth:`read_snapshot`."""
-
-    protocol = "c1218"
+    """A C12.18 meter on one port: makes :class:`C1218Session`\\ s (the MeterDriver protocol)."""
 
     def __init__(
         self,
@@ -100,69 +126,278 @@ class C1218Driver:
         self._wall_clock = wall_clock
         self._monotonic = monotonic
         self._sleep = sleep
-        self.last_stats: ClientStats | None = None
-        # Identify to Terminate of the last read: what the optical link cost, port open and
-        # close excluded (pyserial's socket:// close alone sleeps 300 ms).
-        self.last_session_seconds: float | None = None
+        self.last_stats: LinkStats | None = None
+
+    @property
+    def protocol(self) -> MeterProtocol:
+        """Always C12.18."""
+        return MeterProtocol.C1218
+
+    @property
+    def port(self) -> str:
+        """The port URL sessions open."""
+        return self.url
+
+    @property
+    def last_session_seconds(self) -> float | None:
+        """Identify to Terminate of the last read (port open and close excluded)."""
+        return None if self.last_stats is None else self.last_stats.session_seconds
 
     def _open_port(self, url: str) -> Transport:
         return open_transport(url, rts=self.options.rts, dtr=self.options.dtr)
 
+    def session(
+        self,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> C1218Session:
+        """A new, unopened session on the port."""
+        return C1218Session(self, progress=progress, cancel=cancel)
+
+    def read_snapshot(self) -> MeterSnapshot:
+        """One session that reads the snapshot; raises DriverError (tests, benchmarks)."""
+        session = self.session()
+        try:
+            with session:
+                return session.read_snapshot()
+        finally:
+            self.last_stats = session.stats
+
+
+class C1218Session:
+    """One optical-port session: open with ``with``, then read and run procedures in it."""
+
+    def __init__(
+        self,
+        driver: C1218Driver,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> None:
+        self._driver = driver
+        self._options = driver.options
+        self._progress = progress
+        self._cancel = cancel
+        self._frames: list[FrameRecord] = []
+        self._transport: Transport | None = None
+        self._client: C1218Client | None = None
+        self._start = driver._monotonic()
+        self._session_start: float | None = None
+        self._session_seconds: float | None = None
+        self._tables = TableSet()
+        self._profile: MeterProfile | None = None
+        self._cfg: t.GeneralConfig | None = None
+        self._item: str | None = None
+        self._items_done = 0
+        self._items_total: int | None = None
+        self._procedure_seq = 0
+
+    # --- the MeterSession protocol ---------------------------------------------------------
+
+    @property
+    def frames(self) -> tuple[FrameRecord, ...]:
+        """Every frame so far, passwords redacted."""
+        return tuple(self._frames)
+
+    @property
+    def stats(self) -> LinkStats:
+        """What the session has cost so far."""
+        cs = ClientStats() if self._client is None else self._client.stats
+        seconds = self._session_seconds
+        if seconds is None and self._session_start is not None:
+            seconds = self._driver._monotonic() - self._session_start
+        return LinkStats(
+            bytes_tx=cs.bytes_tx,
+            bytes_rx=cs.bytes_rx,
+            round_trips=cs.round_trips,
+            retransmissions=cs.retransmissions,
+            naks_sent=cs.naks_sent,
+            restarts=cs.restarts,
+            busy_retries=cs.busy_retries,
+            session_seconds=seconds,
+        )
+
+    def __enter__(self) -> Self:
+        if self._cancel is not None:
+            self._cancel.check()
+        self._report(Stage.CONNECT, self._driver.url)
+        self._transport = self._driver._transport_factory(self._driver.url)
+        self._client = C1218Client(
+            self._transport,
+            self._options.link,
+            self._options.session,
+            clock=self._driver._monotonic,
+            sleep=self._sleep,
+            on_frame=self._record,
+            on_request=self._on_request,
+            cancel=None if self._cancel is None else self._cancel.check,
+        )
+        self._session_start = self._driver._monotonic()
+        try:
+            self._client.open()
+        except BaseException:
+            self._close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._close()
+
     def read_snapshot(self) -> MeterSnapshot:
         """Read the site table set and return the snapshot (raw frames included)."""
-        frames: list[FrameRecord] = []
-        start = self._monotonic()
+        client = self._require_client()
+        self._tables = TableSet()
+        self._read_tables(client)
+        return self._build(incomplete=None)
 
-        def record(direction: str, data: bytes, at: float) -> None:
-            frames.append(FrameRecord(direction, data, at - start))
-
-        transport = self._transport_factory(self.url)
-        client = C1218Client(
-            transport,
-            self.options.link,
-            self.options.session,
-            clock=self._monotonic,
-            sleep=self._sleep,
-            on_frame=record,
-        )
-        session_start = self._monotonic()
+    def partial_snapshot(self, reason: str) -> MeterSnapshot | None:
+        """What was read before a failure; None until ST0 and ST1 are both in."""
+        if 0 not in self._tables.tables or 1 not in self._tables.tables:
+            return None
         try:
-            client.open()
-            tables, profile = self._read_tables(client)
-        finally:
-            client.close()
-            self.last_session_seconds = self._monotonic() - session_start
-            transport.close()
-            self.last_stats = client.stats
-        return build_snapshot(
-            tables,
-            profile=profile,
-            read_at=self._wall_clock(),
-            meter_tz=self.options.meter_tz,
-            frames=tuple(frames),
+            return self._build(incomplete=reason)
+        except DecodeError:
+            return None
+
+    def run_procedure(self, procedure: Procedure) -> ProcedureResult:
+        """SP10 (set clock) or SP9 (demand reset) through ST7/ST8, in this session."""
+        client = self._require_client()
+        cfg = self._config(client)
+        if isinstance(procedure, SetClock):
+            number = procedures.SP_SET_DATE_TIME
+            parameters = self._clock_parameters(client, cfg, procedure.reference)
+        else:
+            number = procedures.SP_REMOTE_RESET
+            parameters = procedures.demand_reset_parameters()
+        if not cfg.runs_procedure(number):
+            raise MeterRefused(
+                f"the meter does not list standard procedure {number} "
+                f"({procedure.name.replace('_', ' ')}) in ST0",
+                code=int(ResponseCode.ONP),
+                service="procedure",
+                table=7,
+            )
+        self._report(Stage.PROCEDURE, procedure.name.replace("_", " "))
+        self._procedure_seq = self._procedure_seq % 0xFE + 1
+        request = procedures.encode_st7(number, self._procedure_seq, parameters, cfg)
+        client.write_table(7, request)
+        answer = self._procedure_answer(client, cfg, number, self._procedure_seq)
+        return ProcedureResult(
+            procedure=procedure.name,
+            code=answer.result_code,
+            message=answer.meaning,
+            response=answer.data,
         )
 
-    def _read_tables(self, client: C1218Client) -> tuple[TableSet, MeterProfile | None]:
-        ts = TableSet()
-        ts.tables[0] = client.read_table(0)
-        cfg = t.decode_st0(ts.tables[0])  # without ST0 nothing else can be decoded
+    # --- inside -------------------------------------------------------------------------
+
+    @property
+    def _sleep(self) -> Callable[[float], None]:
+        return self._driver._sleep
+
+    def _require_client(self) -> C1218Client:
+        if self._client is None:
+            raise RuntimeError("open the session first: with driver.session() as session")
+        return self._client
+
+    def _record(self, direction: FrameDirection, data: bytes, at: float) -> None:
+        self._frames.append(FrameRecord(direction, data, at - self._start))
+
+    def _on_request(self, request: Request) -> None:
+        stage = _STAGES.get(request.service)
+        if stage is None:
+            return
+        item = self._item if stage is Stage.READ else None
+        self._report(stage, item)
+
+    def _report(self, stage: Stage, item: str | None) -> None:
+        if self._progress is None:
+            return
+        cs = ClientStats() if self._client is None else self._client.stats
+        self._progress(
+            Progress(
+                stage=stage,
+                item=item,
+                bytes_tx=cs.bytes_tx,
+                bytes_rx=cs.bytes_rx,
+                round_trips=cs.round_trips,
+                items_done=self._items_done,
+                items_total=self._items_total,
+            )
+        )
+
+    def _close(self) -> None:
+        client, transport = self._client, self._transport
+        cancelled = self._cancel is not None and self._cancel.cancelled
+        if client is not None and not cancelled:
+            self._report(Stage.CLOSE, None)
+            client.close()
+        if self._session_start is not None and self._session_seconds is None:
+            self._session_seconds = self._driver._monotonic() - self._session_start
+        if transport is not None:
+            transport.close()
+            self._transport = None
+
+    def _build(self, *, incomplete: str | None) -> MeterSnapshot:
+        ts = self._tables
+        return build_snapshot(
+            ts,
+            profile=self._profile,
+            read_at=self._driver._wall_clock(),
+            meter_tz=self._options.meter_tz,
+            frames=tuple(self._frames),
+            incomplete=incomplete,
+        )
+
+    def _config(self, client: C1218Client) -> t.GeneralConfig:
+        if self._cfg is None:
+            self._item = t.table_label(0)
+            raw = client.read_table(0)
+            self._tables.tables[0] = raw
+            self._cfg = t.decode_st0(raw)
+        return self._cfg
+
+    def _start_item(self, table_id: int) -> None:
+        self._item = t.table_label(table_id)
+
+    def _read_tables(self, client: C1218Client) -> None:
+        ts = self._tables
+        self._cfg = None
+        self._items_done = 0
+        self._items_total = None
+        cfg = self._config(client)  # without ST0 nothing else can be decoded
+        self._items_done = 1
+        self._start_item(1)
         ts.tables[1] = client.read_table(1)
         st1 = t.decode_st1(ts.tables[1], cfg)
-        profile = self.profiles.find(st1.manufacturer, st1.model)
+        self._items_done = 2
+        profile = self._driver.profiles.find(st1.manufacturer, st1.model)
+        self._profile = profile
         # Manufacturer tables a profile points at are read after the standard set; without a
         # profile, the meter's own source description is the next best thing.
         if profile is None:
             extra = _standard_route_reads(cfg)
         else:
             extra = tuple((n, "phases") for n in sorted(profile.tables))
+        plan = [
+            (table_id, item)
+            for table_id, item in SITE_TABLES + extra
+            if self._options.read_events or table_id not in (74, 76)
+        ]
+        self._items_total = 2 + len(plan)
         denied: list[SecurityDenied] = []
         read_ok = 0
         st21: t.ActualRegisters | None = None
         st71: t.ActualLog | None = None
         st11: t.ActualSources | None = None
-        for table_id, item in SITE_TABLES + extra:
-            if table_id in (74, 76) and not self.options.read_events:
-                continue
+        for table_id, item in plan:
+            self._items_done += 1
             if not cfg.uses(table_id):
                 if table_id == 52 and cfg.uses(55):
                     table_id = 55
@@ -172,6 +407,7 @@ class C1218Driver:
                             item, f"the meter does not list {t.table_label(table_id)} as used"
                         )
                     continue
+            self._start_item(table_id)
             data: bytes | None
             try:
                 if table_id == 52:
@@ -209,7 +445,43 @@ class C1218Driver:
                 service=denied[0].service,
                 table=denied[0].table,
             )
-        return ts, profile
+
+    def _clock_parameters(
+        self, client: C1218Client, cfg: t.GeneralConfig, reference: datetime
+    ) -> bytes:
+        """SP10 parameters for ``reference`` in the meter's own time base (ST52 says which)."""
+        self._start_item(52)
+        clock = t.decode_st52(client.read_table(52), cfg)
+        moment = as_utc(reference).astimezone(UTC)
+        dst = False
+        if not clock.gmt:
+            zone = self._options.meter_tz
+            local = moment.astimezone(zone) if zone is not None else moment.astimezone()
+            dst = bool(local.dst())
+            moment = local
+        return procedures.set_date_time_parameters(
+            moment.replace(tzinfo=None), cfg, clock.raw_qualifier, dst=dst
+        )
+
+    def _procedure_answer(
+        self, client: C1218Client, cfg: t.GeneralConfig, number: int, sequence: int
+    ) -> procedures.ProcedureResponse:
+        """Read ST8 until it answers this request with a final result (about 10 s at most)."""
+        self._start_item(8)
+        for _ in range(_PROCEDURE_POLLS):
+            answer = procedures.decode_st8(client.read_table(8), cfg)
+            mine = answer.procedure == number and answer.sequence == sequence
+            if mine and answer.result_code != procedures.RESULT_PENDING:
+                return answer
+            LOG.debug("ST8 not final yet (%s); asking again", answer)
+            self._sleep(_PROCEDURE_POLL_SECONDS)
+        raise MeterRefused(
+            f"the meter did not finish procedure {number} within "
+            f"{_PROCEDURE_POLLS * _PROCEDURE_POLL_SECONDS:g} s",
+            code=int(ResponseCode.BSY),
+            service="procedure",
+            table=8,
+        )
 
     def _read_one(
         self,
@@ -240,9 +512,9 @@ class C1218Driver:
         return client.read_table(table_id)
 
     def _read_clock(self, client: C1218Client, ts: TableSet, table_id: int) -> bytes:
-        before = self._wall_clock()
+        before = self._driver._wall_clock()
         data = client.read_table(table_id)
-        after = self._wall_clock()
+        after = self._driver._wall_clock()
         # The meter samples its clock while the request is in flight: take the midpoint.
         ts.clock_reference = before + (after - before) / 2
         return data

@@ -43,6 +43,7 @@ from fieldkit.drivers.c1218.packet import (
     split_message,
 )
 from fieldkit.drivers.errors import LinkError
+from fieldkit.model import FrameDirection
 
 __all__ = [
     "NEED_DATA",
@@ -112,7 +113,7 @@ class MessageBroken(LinkFailed):
 LinkEvent = MessageReceived | MessageSent | LinkFailed
 
 #: Called with ("tx" | "rx", raw frame) for every packet that crosses the wire.
-FrameObserver = Callable[[str, bytes], None]
+FrameObserver = Callable[[FrameDirection, bytes], None]
 
 
 class LinkConnection:
@@ -417,6 +418,6 @@ class LinkConnection:
         if self._in_flight is not None and self._ack_deadline is None:
             self._ack_deadline = now + self.config.response_timeout
 
-    def _notify(self, direction: str, raw: bytes) -> None:
+    def _notify(self, direction: FrameDirection, raw: bytes) -> None:
         if self._on_frame is not None:
             self._on_frame(direction, raw)

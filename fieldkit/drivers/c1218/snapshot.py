@@ -86,8 +86,12 @@ def build_snapshot(
     read_at: datetime,
     meter_tz: tzinfo | None = None,
     frames: tuple[FrameRecord, ...] = (),
+    incomplete: str | None = None,
 ) -> MeterSnapshot:
-    """Decode every table in ``ts`` into one snapshot. ST0 and ST1 must be present."""
+    """Decode every table in ``ts`` into one snapshot. ST0 and ST1 must be present.
+
+    ``incomplete`` is why the session ended before every table was read (a partial read).
+    """
     cfg = t.decode_st0(ts.tables[0])
     st1 = t.decode_st1(ts.tables[1], cfg)
     identity = MeterIdentity(
@@ -121,6 +125,7 @@ def build_snapshot(
         events=events,
         unavailable=tuple(Unavailable(k, v) for k, v in ts.unavailable.items()),
         frames=frames,
+        incomplete=incomplete,
     )
 
 

@@ -56,6 +56,12 @@ class GeneralConfig:
             return table_id in self.mfg_tables_used
         return table_id in self.std_tables_used
 
+    def runs_procedure(self, procedure: int) -> bool:
+        """Whether the meter lists this standard procedure (or 2048 + n for MP n) in ST0."""
+        if procedure >= MFG_TABLE_BASE:
+            return procedure in self.mfg_procs_used
+        return procedure in self.std_procs_used
+
 
 def decode_set(raw: bytes, base: int = 0) -> frozenset[int]:
     """A C12.19 SET: element n is bit (n mod 8) of byte (n div 8); ids offset by ``base``."""
