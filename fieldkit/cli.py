@@ -9,38 +9,50 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, NoReturn, TypeVar, get_args
 
 import typer
+from pydantic import BaseModel
 
 from fieldkit import paths
-from fieldkit.checks import DEFAULT_POLICY, PolicyError, load_policy, run, verdict
-from fieldkit.drivers.c1218.client import SessionConfig
-from fieldkit.drivers.c1218.driver import C1218Driver, C1218Options
-from fieldkit.drivers.c1218.link import LinkConfig
-from fieldkit.drivers.c1218.profile import ProfileError, ProfileRegistry
-from fieldkit.drivers.c1218.services import PASSWORD_SIZE, USER_SIZE, pad_password
-from fieldkit.drivers.errors import DriverError
+from fieldkit.checks import DEFAULT_POLICY, PolicyError, Thresholds, load_policy
+from fieldkit.drivers.base import PROTOCOLS, CancelToken, ReadOutcome, create_driver, read_once
+from fieldkit.drivers.errors import DriverSettingsError
 from fieldkit.drivers.ports import list_ports
 from fieldkit.model import (
+    HighLeg,
     MeterSnapshot,
+    Rotation,
     ServiceType,
     SiteExpectation,
+    WorkOrder,
     as_utc,
-    snapshot_from_dict,
-    snapshot_to_dict,
+    meter_class,
 )
-from fieldkit.report import render_checks, render_snapshot
+from fieldkit.report import ProgressLine, render_checks, render_snapshot
+from fieldkit.sync.schema import (
+    CheckDocument,
+    ReadDocument,
+    SchemaError,
+    WorkOrderDoc,
+    WorkOrderDocument,
+    WorkOrderListDocument,
+    dump_json,
+    load_document,
+)
+from fieldkit.visit import VisitResult, capture_document, judge, run_visit
 
-if TYPE_CHECKING:
-    # The store is imported where a command uses it: sqlite-utils costs a tenth of a second
-    # at start-up, and read, ports and a check without --work-order never open the database.
-    from fieldkit import store
+# The store is imported where a command uses it: sqlite-utils costs a tenth of a second at
+# start-up, and read, ports and a check without --work-order never open the database.
+
+R = TypeVar("R")
 
 app = typer.Typer(
     name="fieldkit",
@@ -69,35 +81,46 @@ PortOpt = Annotated[
         "--port", "-p", help="Serial device or URL: /dev/ttyUSB0, COM3, socket://HOST:PORT, spy://"
     ),
 ]
-ProtocolOpt = Annotated[str, typer.Option("--protocol", help="Meter protocol: c1218")]
+ProtocolOpt = Annotated[
+    str, typer.Option("--protocol", help=f"Meter protocol: {', '.join(PROTOCOLS)}")
+]
 PasswordOpt = Annotated[
     str | None, typer.Option("--password", help="Meter password as text (space-padded to 20)")
 ]
 PasswordHexOpt = Annotated[
     str | None, typer.Option("--password-hex", help="Meter password as raw hex bytes (≤ 20)")
 ]
-UserIdOpt = Annotated[int, typer.Option("--user-id", min=0, max=0xFFFF, help="Logon user id")]
-UserOpt = Annotated[str, typer.Option("--user", help="Logon user name (≤ 10 characters)")]
+UserIdOpt = Annotated[
+    int | None, typer.Option("--user-id", help="Logon user id (C12.18: 2)", show_default=False)
+]
+UserOpt = Annotated[
+    str | None, typer.Option("--user", help="Logon user name, ≤ 10 characters (FIELDKIT)")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")]
 CaptureOpt = Annotated[
     Path | None,
-    typer.Option("--capture", help="Save the raw frames of the exchange (passwords redacted)"),
-]
-BaudOpt = Annotated[int, typer.Option("--baud", help="Baud rate to negotiate after 9600")]
-PacketOpt = Annotated[int, typer.Option("--packet-size", min=64, max=8192)]
-PacketsOpt = Annotated[int, typer.Option("--packets", min=1, max=255)]
-TimeoutOpt = Annotated[
-    float,
     typer.Option(
-        "--response-timeout", min=0.1, max=30.0, help="Seconds to wait for each ACK (C12.18: 2)"
+        "--capture", help="Save the frames of the exchange as JSON, even when the read fails"
     ),
 ]
-RtsOpt = Annotated[
-    bool, typer.Option("--rts/--no-rts", help="Assert RTS: powers most ANSI optical probes")
+BaudOpt = Annotated[int | None, typer.Option("--baud", help="Baud rate to negotiate (9600)")]
+PacketOpt = Annotated[
+    int | None, typer.Option("--packet-size", help="Packet size to ask for, 64-8192 (1024)")
 ]
-DtrOpt = Annotated[bool, typer.Option("--dtr/--no-dtr", help="Assert DTR (some probes)")]
+PacketsOpt = Annotated[
+    int | None, typer.Option("--packets", help="Packets per message to ask for, 1-255 (8)")
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--response-timeout", help="Seconds to wait for each ACK (C12.18: 2)"),
+]
+RtsOpt = Annotated[
+    bool | None,
+    typer.Option("--rts/--no-rts", help="Assert RTS: powers most ANSI optical probes (on)"),
+]
+DtrOpt = Annotated[bool | None, typer.Option("--dtr/--no-dtr", help="Assert DTR (off)")]
 IgnoreToggleOpt = Annotated[
-    bool,
+    bool | None,
     typer.Option(
         "--ignore-toggle",
         help="Accept every packet even with a repeated toggle bit (meters that never flip it)",
@@ -107,90 +130,114 @@ MeterTzOpt = Annotated[
     str | None,
     typer.Option("--meter-tz", help="Time zone the meter keeps when it is not on UTC"),
 ]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress line on stderr during the read")
+]
 
-
-def _session(
-    password: str | None,
-    password_hex: str | None,
-    user_id: int,
-    user: str,
-    baud: int,
-    packet_size: int,
-    packets: int,
-) -> SessionConfig:
-    if password is not None and password_hex is not None:
-        raise typer.BadParameter("give --password or --password-hex, not both")
-    secret: bytes | None = None
-    try:
-        if password is not None:
-            secret = pad_password(password)
-        elif password_hex is not None:
-            secret = bytes.fromhex(password_hex)
-            if len(secret) > PASSWORD_SIZE:
-                raise typer.BadParameter(f"--password-hex is at most {PASSWORD_SIZE} bytes")
-    except (ValueError, DriverError) as exc:  # pad_password raises RequestError
-        raise typer.BadParameter(str(exc)) from exc
-    if len(user) > USER_SIZE:
-        raise typer.BadParameter(f"--user is at most {USER_SIZE} characters")
-    return SessionConfig(
-        user_id=user_id,
-        user=user,
-        password=secret,
-        packet_size=packet_size,
-        max_packets=packets,
-        baud=baud,
-    )
+# The driver settings the command line sets, by option. Only options the user gave are
+# passed on: the driver holds the defaults, and refuses a setting its protocol has not.
+_SETTING_FLAGS: dict[str, str] = {
+    "password": "--password",
+    "password_hex": "--password-hex",
+    "user_id": "--user-id",
+    "user": "--user",
+    "baud": "--baud",
+    "packet_size": "--packet-size",
+    "packets": "--packets",
+    "response_timeout": "--response-timeout",
+    "rts": "--rts",
+    "dtr": "--dtr",
+    "ignore_toggle": "--ignore-toggle",
+    "meter_tz": "--meter-tz",
+}
 
 
 @dataclass(frozen=True, slots=True)
-class Link:
-    """How to reach the meter: the options ``read`` and ``check`` share."""
+class MeterLink:
+    """How to reach the meter: what ``read`` and ``check`` share."""
 
-    port: str
     protocol: str
-    meter_tz: str | None
+    port: str
+    settings: dict[str, Any]
     capture: Path | None
-    response_timeout: float
-    rts: bool
-    dtr: bool
-    ignore_toggle: bool = False
+    quiet: bool
 
 
-def _read(link: Link, session: SessionConfig) -> MeterSnapshot:
-    if link.protocol != "c1218":
-        fail(f"protocol '{link.protocol}' is not supported here yet (supported: c1218)")
-    tz = None
-    if link.meter_tz:
-        try:
-            tz = ZoneInfo(link.meter_tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            fail(f"unknown time zone '{link.meter_tz}' (use a name like America/Chicago)")
+def _link(protocol: str, port: str, capture: Path | None, quiet: bool, **options: Any) -> MeterLink:
+    settings = {name: value for name, value in options.items() if value is not None}
+    if protocol.lower() == "c1218" and paths.profiles_dir().is_dir():
+        settings["profiles_dir"] = paths.profiles_dir()
+    return MeterLink(protocol, port, settings, capture, quiet)
+
+
+def _setting_error(exc: DriverSettingsError) -> NoReturn:
+    flag = _SETTING_FLAGS.get(exc.setting, exc.setting.replace("_", "-"))
+    usage_error(f"{flag}: {exc.problem}")
+
+
+def _warn(message: str) -> None:
+    typer.echo(f"fieldkit: warning: {message}", err=True)
+
+
+def _check_capture_path(path: Path | None) -> None:
+    """A capture that cannot be written is said before the meter is touched."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        usage_error(f"--capture: {path} is a folder; give a file name")
+    if not folder.is_dir():
+        usage_error(f"--capture: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        usage_error(f"--capture: cannot write {path} (permission denied)")
+
+
+@contextmanager
+def _cancel_on_interrupt() -> Iterator[CancelToken]:
+    """Ctrl-C cancels the read cleanly (the capture is still written); a second one quits."""
+    token = CancelToken()
+
+    def interrupt(signum: int, frame: object) -> None:
+        if token.cancelled:
+            raise KeyboardInterrupt
+        token.cancel("the read was cancelled (Ctrl-C)")
+
     try:
-        profiles = ProfileRegistry.default(paths.profiles_dir())
-    except ProfileError as exc:
-        fail(str(exc))
-    options = C1218Options(
-        link=LinkConfig(
-            response_timeout=link.response_timeout,
-            duplicate_detection=not link.ignore_toggle,
-        ),
-        session=session,
-        meter_tz=tz,
-        rts=link.rts,
-        dtr=link.dtr,
-    )
-    driver = C1218Driver(link.port, options, profiles=profiles)
+        previous = signal.signal(signal.SIGINT, interrupt)
+    except ValueError:  # not the main thread: no signal handling to take over
+        yield token
+        return
     try:
-        snapshot = driver.read_snapshot()
-    except DriverError as exc:
-        fail(str(exc))
-    if link.capture is not None:
-        _write_capture(link.capture, snapshot)
-    return snapshot
+        yield token
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _meter_session(
+    link: MeterLink,
+    run: Callable[..., R],
+) -> R:
+    """Build the driver, run ``run(driver, progress=..., cancel=...)``, keep the capture."""
+    _check_capture_path(link.capture)
+    try:
+        driver = create_driver(link.protocol, link.port, link.settings, on_warning=_warn)
+    except DriverSettingsError as exc:
+        _setting_error(exc)
+    with _cancel_on_interrupt() as cancel, ProgressLine(quiet=link.quiet) as progress:
+        return run(driver, progress=progress, cancel=cancel)
+
+
+def _write_capture(path: Path | None, outcome: ReadOutcome) -> None:
+    if path is None:
+        return
+    try:
+        path.write_text(dump_json(capture_document(outcome)), encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot write capture file {path}: {exc.strerror}")
 
 
 def _load_snapshot(path: Path) -> MeterSnapshot:
-    """A snapshot saved with ``fieldkit read --json`` (or ``check --json``)."""
+    """A snapshot saved with ``fieldkit read --json`` or ``check --json``, any release."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -198,17 +245,12 @@ def _load_snapshot(path: Path) -> MeterSnapshot:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         fail(f"{path} is not JSON: {exc}")
     try:
-        return snapshot_from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        fail(f"{path} is not a fieldkit snapshot: {type(exc).__name__} {exc}")
-
-
-def _write_capture(path: Path, snapshot: MeterSnapshot) -> None:
-    lines = [f"{f.at:+.6f} {f.direction} {f.data.hex()}" for f in snapshot.frames]
-    try:
-        path.write_text("\n".join(lines) + "\n", encoding="ascii")
-    except OSError as exc:
-        fail(f"cannot write capture file {path}: {exc.strerror}")
+        document = load_document(data, source=str(path))
+    except SchemaError as exc:
+        fail(str(exc))
+    if not isinstance(document, ReadDocument | CheckDocument):
+        fail(f"{path} holds a {document.document} document, not a meter read")
+    return document.to_snapshot()
 
 
 @app.command()
@@ -217,27 +259,48 @@ def read(
     protocol: ProtocolOpt = "c1218",
     password: PasswordOpt = None,
     password_hex: PasswordHexOpt = None,
-    user_id: UserIdOpt = 2,
-    user: UserOpt = "FIELDKIT",
+    user_id: UserIdOpt = None,
+    user: UserOpt = None,
     as_json: JsonOpt = False,
     capture: CaptureOpt = None,
-    baud: BaudOpt = 9600,
-    packet_size: PacketOpt = 1024,
-    packets: PacketsOpt = 8,
+    baud: BaudOpt = None,
+    packet_size: PacketOpt = None,
+    packets: PacketsOpt = None,
     meter_tz: MeterTzOpt = None,
-    response_timeout: TimeoutOpt = 2.0,
-    rts: RtsOpt = True,
-    dtr: DtrOpt = False,
-    ignore_toggle: IgnoreToggleOpt = False,
+    response_timeout: TimeoutOpt = None,
+    rts: RtsOpt = None,
+    dtr: DtrOpt = None,
+    ignore_toggle: IgnoreToggleOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Read a meter once and print the snapshot."""
-    session = _session(password, password_hex, user_id, user, baud, packet_size, packets)
-    link = Link(port, protocol, meter_tz, capture, response_timeout, rts, dtr, ignore_toggle)
-    snapshot = _read(link, session)
-    if as_json:
-        _print_json(snapshot_to_dict(snapshot))
-    else:
-        render_snapshot(snapshot)
+    link = _link(
+        protocol,
+        port,
+        capture,
+        quiet,
+        password=password,
+        password_hex=password_hex,
+        user_id=user_id,
+        user=user,
+        baud=baud,
+        packet_size=packet_size,
+        packets=packets,
+        meter_tz=meter_tz,
+        response_timeout=response_timeout,
+        rts=rts,
+        dtr=dtr,
+        ignore_toggle=ignore_toggle,
+    )
+    outcome = _meter_session(link, read_once)
+    _write_capture(link.capture, outcome)
+    if outcome.snapshot is not None:
+        if as_json:
+            _print_document(ReadDocument.build(outcome.snapshot))
+        else:
+            render_snapshot(outcome.snapshot)
+    if outcome.error is not None:
+        fail(str(outcome.error))
 
 
 # The check options that state the expectation, which --work-order supplies instead.
@@ -246,6 +309,7 @@ EXPECTATION_OPTIONS: dict[str, str] = {
     "nominal_voltage": "--nominal-voltage",
     "meter_number": "--meter-number",
     "form": "--form",
+    "meter_class": "--meter-class",
     "ct_ratio": "--ct-ratio",
     "pt_ratio": "--pt-ratio",
     "last_read_kwh": "--last-read-kwh",
@@ -293,6 +357,9 @@ def check(
         str | None, typer.Option("--meter-number", help="Meter number on the work order")
     ] = None,
     form: Annotated[str | None, typer.Option("--form", help="Meter form, e.g. 2S, 16S")] = None,
+    meter_class: Annotated[
+        str | None, typer.Option("--meter-class", help="Nameplate class, e.g. CL200, CL20")
+    ] = None,
     ct_ratio: Annotated[float, typer.Option("--ct-ratio", min=0.001)] = 1.0,
     pt_ratio: Annotated[float, typer.Option("--pt-ratio", min=0.001)] = 1.0,
     last_read_kwh: Annotated[
@@ -317,18 +384,19 @@ def check(
     protocol: ProtocolOpt = "c1218",
     password: PasswordOpt = None,
     password_hex: PasswordHexOpt = None,
-    user_id: UserIdOpt = 2,
-    user: UserOpt = "FIELDKIT",
+    user_id: UserIdOpt = None,
+    user: UserOpt = None,
     as_json: JsonOpt = False,
     capture: CaptureOpt = None,
-    baud: BaudOpt = 9600,
-    packet_size: PacketOpt = 1024,
-    packets: PacketsOpt = 8,
+    baud: BaudOpt = None,
+    packet_size: PacketOpt = None,
+    packets: PacketsOpt = None,
     meter_tz: MeterTzOpt = None,
-    response_timeout: TimeoutOpt = 2.0,
-    rts: RtsOpt = True,
-    dtr: DtrOpt = False,
-    ignore_toggle: IgnoreToggleOpt = False,
+    response_timeout: TimeoutOpt = None,
+    rts: RtsOpt = None,
+    dtr: DtrOpt = None,
+    ignore_toggle: IgnoreToggleOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Read the meter and run the site checks against the work order's expectation."""
     if work_order is not None:
@@ -338,24 +406,18 @@ def check(
                 f"--work-order already gives the expectation: drop {', '.join(given)} "
                 "(or drop --work-order)"
             )
-    if rotation.upper() not in ("ABC", "ACB"):
-        raise typer.BadParameter("--rotation is ABC or ACB")
-    if high_leg.upper() not in ("A", "B", "C"):
-        raise typer.BadParameter("--high-leg is A, B or C")
-    try:
-        thresholds = DEFAULT_POLICY if policy is None else load_policy(policy)
-    except PolicyError as exc:
-        fail(str(exc))
+    if (port is None) == (from_json is None):
+        usage_error("give --port (read the meter) or --from-json (a saved read)")
+    thresholds = _thresholds(policy)
     # The work order is looked up before the port is touched: a wrong id costs no meter read.
     order = None if work_order is None else _stored_work_order(work_order)
     if order is not None:
-        from fieldkit import store
-
-        expectation = store.to_expectation(order)
+        expectation = order.expectation()
     else:
         expectation = SiteExpectation(
             meter_number=meter_number,
             form=form,
+            meter_class=_meter_class(meter_class),
             service_type=service_type,
             nominal_voltage=nominal_voltage,
             ct_ratio=ct_ratio,
@@ -364,41 +426,78 @@ def check(
             last_read_at=_as_utc(last_read_date),
             net_metering=net_metering,
             last_visit_at=_as_utc(last_visit),
-            rotation=rotation.upper(),
-            high_leg=high_leg.upper(),
+            rotation=_choice("--rotation", rotation, get_args(Rotation)),
+            high_leg=_choice("--high-leg", high_leg, get_args(HighLeg)),
         )
-    if (port is None) == (from_json is None):
-        raise typer.BadParameter("give --port (read the meter) or --from-json (a saved read)")
     if from_json is not None:
-        snapshot = _load_snapshot(from_json)
+        result = judge(_load_snapshot(from_json), expectation, thresholds, work_order_id=work_order)
     else:
         assert port is not None
-        session = _session(password, password_hex, user_id, user, baud, packet_size, packets)
-        link = Link(port, protocol, meter_tz, capture, response_timeout, rts, dtr, ignore_toggle)
-        snapshot = _read(link, session)
-    results = run(snapshot, expectation, thresholds)
-    overall = verdict(results)
+        link = _link(
+            protocol,
+            port,
+            capture,
+            quiet,
+            password=password,
+            password_hex=password_hex,
+            user_id=user_id,
+            user=user,
+            baud=baud,
+            packet_size=packet_size,
+            packets=packets,
+            meter_tz=meter_tz,
+            response_timeout=response_timeout,
+            rts=rts,
+            dtr=dtr,
+            ignore_toggle=ignore_toggle,
+        )
+
+        def visit(driver: Any, **kw: Any) -> VisitResult:
+            return run_visit(driver, expectation, thresholds, work_order_id=work_order, **kw)
+
+        result = _meter_session(link, visit)
+        if result.outcome is not None:
+            _write_capture(link.capture, result.outcome)
+    _show_visit(result, order, as_json=as_json)
+    if result.outcome is not None and result.outcome.error is not None:
+        fail(str(result.outcome.error))
+
+
+def _show_visit(result: VisitResult, order: WorkOrder | None, *, as_json: bool) -> None:
+    document = result.document()
+    if document is None:
+        return
     if as_json:
-        out = snapshot_to_dict(snapshot)
-        out["checks"] = [
-            {
-                "id": r.id,
-                "status": r.status.value,
-                "measured": r.measured,
-                "expected": r.expected,
-                "message": r.message,
-                "likely_causes": list(r.likely_causes),
-            }
-            for r in results
-        ]
-        out["verdict"] = overall.value
-        out["work_order"] = work_order
-        _print_json(out)
-    else:
-        if order is not None:
-            typer.echo(_work_order_line(order))
-        render_snapshot(snapshot)
-        render_checks(results, overall)
+        _print_document(document)
+        return
+    if order is not None:
+        typer.echo(_work_order_line(order))
+    assert result.snapshot is not None
+    assert result.verdict is not None
+    render_snapshot(result.snapshot)
+    render_checks(result.results, result.verdict)
+
+
+def _thresholds(policy: Path | None) -> Thresholds:
+    try:
+        return DEFAULT_POLICY if policy is None else load_policy(policy)
+    except PolicyError as exc:
+        fail(str(exc))
+
+
+def _meter_class(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return meter_class(text)
+    except ValueError as exc:
+        usage_error(f"--meter-class: {exc}")
+
+
+def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> Any:
+    if value.upper() not in allowed:
+        usage_error(f"{flag} is {' or '.join(allowed)}, not {value!r}")
+    return value.upper()
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
@@ -408,7 +507,7 @@ def _given(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name != "DEFAULT"
 
 
-def _stored_work_order(work_order_id: str) -> store.WorkOrder:
+def _stored_work_order(work_order_id: str) -> WorkOrder:
     from fieldkit import store
 
     try:
@@ -424,7 +523,7 @@ def _stored_work_order(work_order_id: str) -> store.WorkOrder:
     return order
 
 
-def _work_order_line(order: store.WorkOrder) -> str:
+def _work_order_line(order: WorkOrder) -> str:
     parts = [
         f"work order {order.work_order_id}",
         order.kind or "",
@@ -470,7 +569,9 @@ def work_orders_list(as_json: JsonOpt = False) -> None:
     except store.StoreError as exc:
         fail(str(exc))
     if as_json:
-        _print_json([store.to_dict(o) for o in orders])
+        _print_document(
+            WorkOrderListDocument(work_orders=[WorkOrderDoc.from_model(o) for o in orders])
+        )
         return
     if not orders:
         typer.echo(
@@ -504,13 +605,13 @@ def work_orders_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show everything stored for one work order."""
-    from fieldkit import store
 
     order = _stored_work_order(work_order_id)
-    data = store.to_dict(order)
+    document = WorkOrderDocument.build(order)
     if as_json:
-        _print_json(data)
+        _print_document(document)
         return
+    data = WorkOrderDoc.from_model(order).model_dump(mode="json")
     width = max(len(key) for key in data)
     for key, value in data.items():
         typer.echo(f"{key.ljust(width)}  {_plain(value)}")
@@ -557,6 +658,10 @@ def _as_utc(value: datetime | None) -> datetime | None:
 
 def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _print_document(document: BaseModel) -> None:
+    sys.stdout.write(dump_json(document))
 
 
 def main() -> None:

@@ -1,25 +1,23 @@
 """``fieldkit demo``: the kit end to end on a simulated meter, no hardware needed.
 
-Starts a simulated meter on 127.0.0.1, reads it with the C12.18 driver, and checks the site
-against the scenario's work order, printing what a technician would see. The demo is the one
+Starts a simulated meter on 127.0.0.1, reads it through the driver factory and the visit
+workflow (as the CLI and the app do), and checks the site against the scenario's work
+order, printing what a technician would see. The demo is the one
 place on the laptop side that wires in the simulators (the app and the CLI receive their
 hardware; the demo passes simulated hardware).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 
-from fieldkit.checks import DEFAULT_POLICY, run, verdict
-from fieldkit.drivers.c1218.client import SessionConfig
-from fieldkit.drivers.c1218.driver import C1218Driver, C1218Options
-from fieldkit.drivers.c1218.services import pad_password
-from fieldkit.drivers.errors import DriverError
+from fieldkit.drivers.base import create_driver
 from fieldkit.model import SiteExpectation
 from fieldkit.report import render_checks, render_snapshot
+from fieldkit.visit import run_visit
 
 if TYPE_CHECKING:
     from simulators.scenario import WorkOrderSection
@@ -41,23 +39,26 @@ def run_demo(scenario_name: str, console: Console | None = None) -> int:
     with start(scenario) as simulator:
         out.rule(f"Simulated meter '{scenario.name}' on {simulator.url}")
         out.print(scenario.description)
-        password = None
+        settings: dict[str, str] = {}
         if scenario.security.passwords:
             first = scenario.security.passwords[0]
-            password = first.raw if first.text is None else pad_password(first.text)
-        driver = C1218Driver(simulator.url, C1218Options(session=SessionConfig(password=password)))
-        try:
-            snapshot = driver.read_snapshot()
-        except DriverError as exc:
-            out.print(f"[red]fieldkit demo: {exc}[/]")
-            return 1
-        out.rule("fieldkit read")
-        render_snapshot(snapshot, out)
+            if first.text is None:
+                settings["password_hex"] = first.raw.hex()
+            else:
+                settings["password"] = first.text
+        driver = create_driver("c1218", simulator.url, settings)
         wo = scenario.work_order
-        expectation = SiteExpectation() if wo is None else _expectation(wo, snapshot.read_at)
-        results = run(snapshot, expectation, DEFAULT_POLICY)
+        expectation = SiteExpectation() if wo is None else _expectation(wo, datetime.now(UTC))
+        result = run_visit(driver, expectation)
+        if result.outcome is not None and result.outcome.error is not None:
+            out.print(f"[red]fieldkit demo: {result.outcome.error}[/]")
+            return 1
+        assert result.snapshot is not None
+        assert result.verdict is not None
+        out.rule("fieldkit read")
+        render_snapshot(result.snapshot, out)
         out.rule("fieldkit check (against the scenario's work order)")
-        render_checks(results, verdict(results), out)
+        render_checks(result.results, result.verdict, out)
         out.print(
             "\nTry another site: [bold]fieldkit demo --scenario reversed-ct-16s[/] "
             "(or fieldkit-sim list)"

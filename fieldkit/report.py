@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from types import TracebackType
+from typing import Self, TextIO
 
 from rich.console import Console
 from rich.table import Table
 
+from fieldkit.drivers.base import Progress
 from fieldkit.model import CheckResult, CheckStatus, MeterSnapshot
 
-__all__ = ["render_checks", "render_snapshot"]
+__all__ = ["ProgressLine", "render_checks", "render_snapshot"]
 
 STATUS_STYLE = {
     CheckStatus.PASS: "bold green",
@@ -114,3 +118,46 @@ def render_checks(
             for cause in r.likely_causes:
                 out.print(f"  • {cause}")
     out.print(f"Overall verdict: [{STATUS_STYLE[overall]}]{overall.value.upper()}[/]")
+
+
+class ProgressLine:
+    """One line on stderr that follows a read: stage, item, bytes (only on a terminal).
+
+    A callable :data:`~fieldkit.drivers.base.ProgressCallback`; as a context manager it
+    clears its line at the end, so the snapshot prints on a clean screen.
+    """
+
+    def __init__(self, *, quiet: bool = False, stream: TextIO | None = None) -> None:
+        self._stream = stream or sys.stderr
+        self._live = not quiet and self._stream.isatty()
+        self._width = 0
+
+    def __call__(self, progress: Progress) -> None:
+        if not self._live:
+            return
+        count = ""
+        if progress.items_total:
+            count = f" {min(progress.items_done, progress.items_total)}/{progress.items_total}"
+        item = f" {progress.item}" if progress.item else ""
+        text = f"{progress.stage.value}{count}{item}  {progress.bytes_rx + progress.bytes_tx} B"
+        self._show(text[:79])
+
+    def _show(self, text: str) -> None:
+        pad = max(self._width - len(text), 0)
+        self._stream.write("\r" + text + " " * pad)
+        self._stream.flush()
+        self._width = len(text)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._live and self._width:
+            self._show("")
+            self._stream.write("\r")
+            self._stream.flush()

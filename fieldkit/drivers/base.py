@@ -321,7 +321,9 @@ def create_driver(
 
     ``settings`` are the protocol's options by name (``password``, ``baud``, ...); an
     unknown name or a bad value raises :class:`DriverSettingsError` naming it. ``runtime``
-    passes test seams the driver accepts (a wall clock, a transport factory).
+    keywords every driver accepts: ``on_warning`` (a callable given one line for the
+    technician that does not stop the read, such as a broken user profile) and
+    ``wall_clock`` (the laptop's UTC time; tests pass a fixed one).
     """
     try:
         kind = MeterProtocol(protocol.lower())

@@ -119,9 +119,13 @@ HexBytes = Annotated[
 
 
 class _Doc(BaseModel):
-    """Strict: a misspelt field is an error, not a value silently lost."""
+    """Strict: a misspelt field is an error, not a value silently lost.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    A float a meter sent as NaN or infinity is written as the string "NaN" / "Infinity"
+    (JSON has no such numbers) and read back as the float.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="strings")
 
 
 # --- the snapshot ------------------------------------------------------------------------
@@ -581,7 +585,7 @@ class WorkOrderDoc(_Doc):
 
     def to_model(self) -> WorkOrder:
         """The work order as the kit holds it."""
-        return WorkOrder(**self.model_dump())
+        return WorkOrder(**self.model_dump(include=set(WorkOrderDoc.model_fields)))
 
 
 # --- documents ---------------------------------------------------------------------------
@@ -589,6 +593,7 @@ class WorkOrderDoc(_Doc):
 
 class _Versioned(_Doc):
     schema_version: int = Field(default=SCHEMA_VERSION, ge=0)
+    document: str
 
 
 class ReadDocument(SnapshotDoc, _Versioned):
@@ -744,12 +749,18 @@ def describe(exc: ValidationError) -> str:
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "not a field of this document"
+    elif isinstance(first.get("input"), str | int | float) and len(str(first["input"])) <= 40:
+        message += f" (got {first['input']!r})"
     return f"{where}: {message}{extra}"
 
 
 def dump_json(document: BaseModel) -> str:
-    """A document as the kit writes it: indented JSON, times ISO 8601, a final newline."""
-    return document.model_dump_json(indent=2) + "\n"
+    """A document as the kit writes it: indented JSON, times ISO 8601, a final newline.
+
+    A snapshot document without frames leaves the key out (the frames belong in a capture).
+    """
+    omit = {"frames"} if getattr(document, "frames", ()) is None else None
+    return document.model_dump_json(indent=2, exclude=omit) + "\n"
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
@@ -772,5 +783,7 @@ def write_json_schemas(folder: Path) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for written_path in write_json_schemas(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/schema")):
+    for written_path in write_json_schemas(
+        Path(sys.argv[1] if len(sys.argv) > 1 else "docs/schema")
+    ):
         sys.stdout.write(f"{written_path}\n")

@@ -34,8 +34,18 @@ def test_saved_read_gives_the_same_verdicts(sim: Any, tmp_path: Path) -> None:
     [
         ("{not json", "is not JSON"),
         ('{"protocol": "c1218"}', "is not a fieldkit snapshot"),
-        ('{"protocol": "c1218", "read_at": "yesterday", "identity": {}}', "not a fieldkit"),
-        ("[1, 2, 3]", "is not a fieldkit snapshot"),
+        (
+            '{"protocol": "c1218", "read_at": "yesterday", "identity": {}}',
+            "read_at: Input should be a valid datetime or date, input is too short "
+            "(got 'yesterday')",
+        ),
+        ("[1, 2, 3]", "is not a fieldkit document"),
+        ('{"schema_version": 9, "document": "read"}', "written by a newer fieldkit (schema 9"),
+        (
+            '{"schema_version": 1, "document": "capture", "protocol": "c1218", "port": "COM3", '
+            '"started_at": "2026-12-01T08:00:00Z", "result": "failed"}',
+            "not a meter read",
+        ),
     ],
 )
 def test_bad_saved_read_is_one_line(tmp_path: Path, content: str, says: str) -> None:
@@ -48,6 +58,26 @@ def test_bad_saved_read_is_one_line(tmp_path: Path, content: str, says: str) -> 
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert says in lines[0]
+
+
+FIRST_RELEASE = Path(__file__).parents[1] / "fixtures" / "v0.1.0"
+
+
+def test_files_from_the_first_release_are_judged_again() -> None:
+    """read --json and check --json output of 0.1.0 (no schema_version) still reads."""
+    args = ["--service-type", "3ph-4w-wye", "--nominal-voltage", "120", "--json"]
+    for name in ("read-healthy-16s.json", "check-healthy-16s.json"):
+        result = run_cli("check", "--from-json", str(FIRST_RELEASE / name), *args)
+        assert result.code == 0, result.stderr
+        document = json.loads(result.stdout)
+        assert (document["schema_version"], document["document"]) == (1, "check")
+        assert document["identity"]["serial_number"] == "SN16S00000054321"
+        assert document["verdict"] == "pass"
+    reversed_ct = run_cli(
+        "check", "--from-json", str(FIRST_RELEASE / "read-reversed-ct-16s.json"), *args
+    )
+    statuses = {c["id"]: c["status"] for c in json.loads(reversed_ct.stdout)["checks"]}
+    assert statuses["polarity"] == "fail"
 
 
 def test_port_and_from_json_are_exclusive(tmp_path: Path) -> None:

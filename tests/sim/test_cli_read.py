@@ -55,9 +55,63 @@ def test_capture_keeps_frames_and_redacts_the_password(sim: Any, tmp_path: Path)
     )
     assert result.code == 0, result.stderr
     text = capture.read_text()
-    assert text.count("\n") > 10
+    document = json.loads(text)
+    assert (document["document"], document["result"], document["error"]) == (
+        "capture",
+        "complete",
+        None,
+    )
+    assert len(document["frames"]) > 10
+    assert document["stats"]["round_trips"] >= 10
     assert password.encode().hex() not in text
-    assert "51" + "2a" * 20 in text  # the Security service, its password starred out
+    assert password not in text
+    tx = [f["data"] for f in document["frames"] if f["direction"] == "tx"]
+    assert any("51" + "2a" * 20 in frame for frame in tx)  # Security, its password starred
+
+
+def test_wrong_password_still_writes_the_capture(sim: Any, tmp_path: Path) -> None:
+    simulator = sim("secured-2s")
+    capture = tmp_path / "refused.json"
+    result = run_cli(
+        "read", "--port", simulator.url, "--password", "WRONG1", "--capture", str(capture)
+    )
+    assert result.code == 1
+    assert_one_line_error(result.stderr)
+    document = json.loads(capture.read_text())
+    assert document["result"] == "failed"
+    assert document["error_kind"] == "SecurityDenied"
+    assert "password" in document["error"]
+    assert b"WRONG1".hex() not in capture.read_text()
+    # Identify, Negotiate, Logon, Security and the meter's answers are all there.
+    assert len([f for f in document["frames"] if f["direction"] == "rx"]) >= 4
+
+
+def test_meter_that_stops_answering_keeps_the_capture_and_what_was_read(
+    sim: Any, tmp_path: Path
+) -> None:
+    simulator = sim("healthy-16s", SimOptions(stop_after=6))
+    capture = tmp_path / "stalled.json"
+    result = run_cli(
+        "read",
+        "--port",
+        simulator.url,
+        "--json",
+        "--capture",
+        str(capture),
+        "--response-timeout",
+        "0.3",
+    )
+    assert result.code == 1
+    assert_one_line_error(result.stderr)
+    document = json.loads(capture.read_text())
+    assert document["result"] == "incomplete"
+    assert document["error_kind"] == "SessionLost"
+    assert document["frames"]
+    # The six tables read before the meter went quiet are printed, marked incomplete.
+    partial = json.loads(result.stdout)
+    assert partial["incomplete"] == document["error"]
+    assert partial["identity"]["meter_id"] == scenario_data("healthy-16s")["meter"]["meter_id"]
+    assert partial["clock"] is not None
 
 
 def test_wrong_password_one_line_and_nonzero(sim: Any) -> None:

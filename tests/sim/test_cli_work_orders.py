@@ -145,7 +145,7 @@ def test_import_list_show_and_reimport(tmp_path: Path) -> None:
     assert (tmp_path / "fieldkit.db").is_file()
 
     listed = fk(tmp_path, "work-orders", "list", "--json")
-    ids = [o["work_order_id"] for o in json.loads(listed.stdout)]
+    ids = [o["work_order_id"] for o in json.loads(listed.stdout)["work_orders"]]
     assert ids == ["WO-2026-10411", "WO-2026-10412", "WO-2026-10413"]  # the completed one is not
 
     table = fk(tmp_path, "work-orders", "list").stdout
@@ -176,7 +176,8 @@ def test_empty_laptop_lists_nothing_and_says_what_to_do(tmp_path: Path) -> None:
     result = fk(tmp_path, "work-orders", "list")
     assert result.code == 0, result.stderr
     assert "fieldkit work-orders import" in result.stdout
-    assert json.loads(fk(tmp_path, "work-orders", "list", "--json").stdout) == []
+    listed = json.loads(fk(tmp_path, "work-orders", "list", "--json").stdout)
+    assert listed == {"schema_version": 1, "document": "work_orders", "work_orders": []}
 
 
 BAD_FILES: dict[str, tuple[str, str]] = {

@@ -141,7 +141,9 @@ def test_processes_opening_a_fresh_database_together_all_succeed(
         t.join()
     assert errors == []
     with database(path) as db:
-        assert db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2  # m001, m002
+        assert (
+            db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
+        )  # m001, m002
 
 
 def test_clean_close_leaves_one_file_to_back_up(tmp_path: Path) -> None:

@@ -24,12 +24,13 @@ def create(
     settings: Mapping[str, Any],
     *,
     wall_clock: Callable[[], datetime] | None = None,
-    on_profile_error: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> C1218Driver:
     """A C12.18 driver for ``port``; raises DriverSettingsError for a bad setting.
 
-    ``on_profile_error`` hears about a broken profile under the utility's folder, which is
-    then skipped (a broken file must not stop every read); without it the error is raised.
+    ``on_warning`` hears what the technician should know but that does not stop the read:
+    a broken profile under the utility's folder is reported and the built-in profiles are
+    used; without it that error is raised.
     """
     # Imported here so that the codec modules the simulators share load without the I/O.
     from fieldkit.drivers.c1218.driver import C1218Driver, C1218Options
@@ -40,9 +41,9 @@ def create(
     try:
         profiles = ProfileRegistry.default(parsed.profiles_dir)
     except ProfileError as exc:
-        if on_profile_error is None:
+        if on_warning is None:
             raise DriverSettingsError("profiles_dir", str(exc)) from None
-        on_profile_error(str(exc))
+        on_warning(str(exc))
         profiles = ProfileRegistry.default()
     options = C1218Options(
         link=parsed.link_config(),
