@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -198,3 +202,33 @@ def test_a_password_the_meter_cannot_take_is_a_usage_error(password: str) -> Non
     assert result.code == 2
     assert "Traceback" not in result.stderr
     assert "unexpected" not in result.stderr
+
+
+def test_ctrl_c_cancels_the_read_and_keeps_the_capture(sim: Any, tmp_path: Path) -> None:
+    simulator = sim("healthy-16s", SimOptions(slow_ms=200))
+    capture = tmp_path / "cancelled.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fieldkit",
+            "read",
+            "--port",
+            simulator.url,
+            "--capture",
+            str(capture),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(2.0)  # well into the tables at 200 ms an answer
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert proc.returncode == 1, err
+    assert err.strip() == "fieldkit: the read was cancelled (Ctrl-C)"
+    document = json.loads(capture.read_text())
+    assert document["result"] == "cancelled"
+    assert document["error_kind"] == "ReadCancelled"
+    assert document["frames"]
+    assert "Traceback" not in out + err

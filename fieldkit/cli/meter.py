@@ -1,8 +1,7 @@
-"""The ``fieldkit`` command: read a meter, check a site, manage work orders, list ports, demo.
+"""``fieldkit read`` and ``fieldkit check``: a meter read through the driver factory.
 
-Exit status: 0 when the command did its job (whatever the verdicts); 1 with one line on
-stderr when it could not (no answer from the meter, bad password, bad file); 2 for a
-usage error. Users script these commands: keep names and options stable.
+Options that set the driver (password, baud, ...) are passed on only when given, as
+settings by name: the driver holds the defaults and refuses what its protocol has not.
 """
 
 from __future__ import annotations
@@ -10,22 +9,21 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar, get_args
 
 import typer
-from pydantic import BaseModel
 
 from fieldkit import paths
 from fieldkit.checks import DEFAULT_POLICY, PolicyError, Thresholds, load_policy
+from fieldkit.cli.common import JsonOpt, as_utc_or_none, fail, given, print_document, usage_error
+from fieldkit.cli.work_orders import stored_work_order, work_order_line
 from fieldkit.drivers.base import PROTOCOLS, CancelToken, ReadOutcome, create_driver, read_once
 from fieldkit.drivers.errors import DriverSettingsError
-from fieldkit.drivers.ports import list_ports
 from fieldkit.model import (
     HighLeg,
     MeterSnapshot,
@@ -33,7 +31,6 @@ from fieldkit.model import (
     ServiceType,
     SiteExpectation,
     WorkOrder,
-    as_utc,
     meter_class,
 )
 from fieldkit.report import ProgressLine, render_checks, render_snapshot
@@ -41,39 +38,14 @@ from fieldkit.sync.schema import (
     CheckDocument,
     ReadDocument,
     SchemaError,
-    WorkOrderDoc,
-    WorkOrderDocument,
-    WorkOrderListDocument,
     dump_json,
     load_document,
 )
 from fieldkit.visit import VisitResult, capture_document, judge, run_visit
 
-# The store is imported where a command uses it: sqlite-utils costs a tenth of a second at
-# start-up, and read, ports and a check without --work-order never open the database.
+__all__ = ["check", "read"]
 
 R = TypeVar("R")
-
-app = typer.Typer(
-    name="fieldkit",
-    help="Field kit for electricity meters: read, check, and log site visits.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-
-def fail(message: str) -> NoReturn:
-    """Print one line on stderr and exit 1."""
-    typer.echo(f"fieldkit: {message}", err=True)
-    raise typer.Exit(1)
-
-
-def usage_error(message: str) -> NoReturn:
-    """Print one line on stderr and exit 2 (click's own usage errors print a boxed panel)."""
-    typer.echo(f"fieldkit: {message}", err=True)
-    raise typer.Exit(2)
-
 
 PortOpt = Annotated[
     str,
@@ -96,7 +68,6 @@ UserIdOpt = Annotated[
 UserOpt = Annotated[
     str | None, typer.Option("--user", help="Logon user name, ≤ 10 characters (FIELDKIT)")
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables")]
 CaptureOpt = Annotated[
     Path | None,
     typer.Option(
@@ -253,7 +224,6 @@ def _load_snapshot(path: Path) -> MeterSnapshot:
     return document.to_snapshot()
 
 
-@app.command()
 def read(
     port: PortOpt,
     protocol: ProtocolOpt = "c1218",
@@ -296,7 +266,7 @@ def read(
     _write_capture(link.capture, outcome)
     if outcome.snapshot is not None:
         if as_json:
-            _print_document(ReadDocument.build(outcome.snapshot))
+            print_document(ReadDocument.build(outcome.snapshot))
         else:
             render_snapshot(outcome.snapshot)
     if outcome.error is not None:
@@ -321,7 +291,6 @@ EXPECTATION_OPTIONS: dict[str, str] = {
 }
 
 
-@app.command()
 def check(
     ctx: typer.Context,
     port: Annotated[
@@ -400,7 +369,7 @@ def check(
 ) -> None:
     """Read the meter and run the site checks against the work order's expectation."""
     if work_order is not None:
-        given = [flag for name, flag in EXPECTATION_OPTIONS.items() if _given(ctx, name)]
+        given = [flag for name, flag in EXPECTATION_OPTIONS.items() if given(ctx, name)]
         if given:
             usage_error(
                 f"--work-order already gives the expectation: drop {', '.join(given)} "
@@ -410,7 +379,7 @@ def check(
         usage_error("give --port (read the meter) or --from-json (a saved read)")
     thresholds = _thresholds(policy)
     # The work order is looked up before the port is touched: a wrong id costs no meter read.
-    order = None if work_order is None else _stored_work_order(work_order)
+    order = None if work_order is None else stored_work_order(work_order)
     if order is not None:
         expectation = order.expectation()
     else:
@@ -423,9 +392,9 @@ def check(
             ct_ratio=ct_ratio,
             pt_ratio=pt_ratio,
             last_read_kwh=last_read_kwh,
-            last_read_at=_as_utc(last_read_date),
+            last_read_at=as_utc_or_none(last_read_date),
             net_metering=net_metering,
-            last_visit_at=_as_utc(last_visit),
+            last_visit_at=as_utc_or_none(last_visit),
             rotation=_choice("--rotation", rotation, get_args(Rotation)),
             high_leg=_choice("--high-leg", high_leg, get_args(HighLeg)),
         )
@@ -468,10 +437,10 @@ def _show_visit(result: VisitResult, order: WorkOrder | None, *, as_json: bool) 
     if document is None:
         return
     if as_json:
-        _print_document(document)
+        print_document(document)
         return
     if order is not None:
-        typer.echo(_work_order_line(order))
+        typer.echo(work_order_line(order))
     assert result.snapshot is not None
     assert result.verdict is not None
     render_snapshot(result.snapshot)
@@ -498,187 +467,3 @@ def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> Any:
     if value.upper() not in allowed:
         usage_error(f"{flag} is {' or '.join(allowed)}, not {value!r}")
     return value.upper()
-
-
-def _given(ctx: typer.Context, name: str) -> bool:
-    """True when the user typed the option, rather than it keeping its default."""
-    source = ctx.get_parameter_source(name)
-    # By name: typer ships its own copy of click, so click's enum is not the same class.
-    return source is not None and source.name != "DEFAULT"
-
-
-def _stored_work_order(work_order_id: str) -> WorkOrder:
-    from fieldkit import store
-
-    try:
-        with store.database() as db:
-            order = store.get(db, work_order_id)
-    except store.StoreError as exc:
-        fail(str(exc))
-    if order is None:
-        fail(
-            f"no work order {work_order_id} on this laptop: "
-            "import it (fieldkit work-orders import) or sync"
-        )
-    return order
-
-
-def _work_order_line(order: WorkOrder) -> str:
-    parts = [
-        f"work order {order.work_order_id}",
-        order.kind or "",
-        f"meter {order.meter_number}",
-        f"{order.service_type.value} {order.nominal_voltage:g} V",
-        order.service_address or "",
-    ]
-    return "  ".join(p for p in parts if p)
-
-
-work_orders_app = typer.Typer(
-    help="Work orders on this laptop: import a CIS export, list them, show one.",
-    no_args_is_help=True,
-)
-app.add_typer(work_orders_app, name="work-orders")
-
-
-@work_orders_app.command("import")
-def work_orders_import(
-    file: Annotated[Path, typer.Argument(help="CSV export, header row with the column names")],
-) -> None:
-    """Import work orders from a CSV file: all of them, or none if any row is bad."""
-    from fieldkit import store
-
-    try:
-        orders = store.parse_work_orders_csv(file)
-        with store.database() as db:
-            counts = store.upsert_many(db, orders, "csv")
-    except (store.WorkOrderImportError, store.StoreError) as exc:
-        fail(str(exc))
-    noun = "work order" if counts.total == 1 else "work orders"
-    typer.echo(f"imported {counts.total} {noun} ({counts.new} new, {counts.updated} updated)")
-
-
-@work_orders_app.command("list")
-def work_orders_list(as_json: JsonOpt = False) -> None:
-    """List the open work orders, soonest scheduled first."""
-    from fieldkit import store
-
-    try:
-        with store.database() as db:
-            orders = store.list_open(db)
-    except store.StoreError as exc:
-        fail(str(exc))
-    if as_json:
-        _print_document(
-            WorkOrderListDocument(work_orders=[WorkOrderDoc.from_model(o) for o in orders])
-        )
-        return
-    if not orders:
-        typer.echo(
-            "no open work orders on this laptop: import them (fieldkit work-orders import FILE)"
-            " or sync"
-        )
-        return
-    rows = [("work order", "kind", "status", "meter", "service", "scheduled", "address")]
-    rows += [
-        (
-            o.work_order_id,
-            o.kind or "-",
-            o.status,
-            o.meter_number,
-            f"{o.service_type.value} {o.nominal_voltage:g} V",
-            o.scheduled_for or "-",
-            o.service_address or "-",
-        )
-        for o in orders
-    ]
-    # Plain aligned columns, never wrapped or cut: ids must survive grep and narrow terminals.
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        padded = [row[i].ljust(width) for i, width in enumerate(widths)]
-        typer.echo("  ".join([*padded, row[-1]]))
-
-
-@work_orders_app.command("show")
-def work_orders_show(
-    work_order_id: Annotated[str, typer.Argument(metavar="ID", help="Work order id")],
-    as_json: JsonOpt = False,
-) -> None:
-    """Show everything stored for one work order."""
-
-    order = _stored_work_order(work_order_id)
-    document = WorkOrderDocument.build(order)
-    if as_json:
-        _print_document(document)
-        return
-    data = WorkOrderDoc.from_model(order).model_dump(mode="json")
-    width = max(len(key) for key in data)
-    for key, value in data.items():
-        typer.echo(f"{key.ljust(width)}  {_plain(value)}")
-
-
-def _plain(value: str | float | bool | None) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return str(value)
-
-
-@app.command()
-def ports(as_json: JsonOpt = False) -> None:
-    """List serial ports, with VID:PID, and mark known optical probes."""
-    found = list_ports()
-    if as_json:
-        _print_json([asdict(p) for p in found])
-        return
-    if not found:
-        typer.echo("no serial ports found: is the probe plugged in?")
-        return
-    for p in found:
-        mark = f"  ← {p.probe}" if p.probe else ""
-        vidpid = f"{p.vid:04X}:{p.pid:04X}" if p.vid is not None and p.pid is not None else "-"
-        typer.echo(f"{p.device:<20} {vidpid:<10} {p.description}{mark}")
-
-
-@app.command()
-def demo(
-    scenario: Annotated[str, typer.Option("--scenario", help="Simulator scenario")] = "healthy-16s",
-) -> None:
-    """Start a simulated meter, read it and check the site (no hardware needed)."""
-    from fieldkit.demo import run_demo  # the demo starts processes; keep it off the import path
-
-    code = run_demo(scenario)
-    raise typer.Exit(code)
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    return None if value is None else as_utc(value)
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
-
-
-def _print_document(document: BaseModel) -> None:
-    sys.stdout.write(dump_json(document))
-
-
-def main() -> None:
-    """Console-script entry point.
-
-    A bug must still end in one line a technician can report; FIELDKIT_DEBUG=1 shows the
-    traceback for whoever fixes it.
-    """
-    try:
-        app()
-    except Exception as exc:
-        if os.environ.get("FIELDKIT_DEBUG"):
-            raise
-        sys.stderr.write(
-            f"fieldkit: unexpected error: {exc!r} (FIELDKIT_DEBUG=1 shows the traceback)\n"
-        )
-        sys.exit(1)
-
-
-__all__ = ["app", "main"]

@@ -1,0 +1,51 @@
+"""The ``fieldkit`` command: read a meter, check a site, manage work orders, list ports, demo.
+
+Exit status: 0 when the command did its job (whatever the verdicts); 1 with one line on
+stderr when it could not (no answer from the meter, bad password, bad file); 2 for a
+usage error. Users script these commands: keep names and options stable.
+
+One module per group of commands; each is a thin edge over :mod:`fieldkit.visit`, the
+driver factory, the store and the wire schema.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from fieldkit.cli import meter, tools
+from fieldkit.cli.work_orders import work_orders_app
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="fieldkit",
+    help="Field kit for electricity meters: read, check, and log site visits.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command()(meter.read)
+app.command()(meter.check)
+app.add_typer(work_orders_app, name="work-orders")
+app.command()(tools.ports)
+app.command()(tools.demo)
+
+
+def main() -> None:
+    """Console-script entry point.
+
+    A bug must still end in one line a technician can report; FIELDKIT_DEBUG=1 shows the
+    traceback for whoever fixes it.
+    """
+    try:
+        app()
+    except Exception as exc:
+        if os.environ.get("FIELDKIT_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"fieldkit: unexpected error: {exc!r} (FIELDKIT_DEBUG=1 shows the traceback)\n"
+        )
+        sys.exit(1)
