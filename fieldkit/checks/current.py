@@ -1,7 +1,9 @@
 """inactive_phase_current and current_imbalance: element currents against each other.
 
-Currents are secondary amps at the meter terminals; the low-current floor (policy
-``[general] low_current_floor_a``) separates "no load" from "load".
+Currents are secondary amps at the meter terminals; the low-current floor, which follows
+from the meter's class (load.py), separates "no load" from "load", and the light-load limit
+(5 % of the class) separates a site whose load says something from one where whatever
+happens to be switched on decides.
 
 A 4-wire delta's high leg carries only three-phase load while the low legs also carry every
 single-phase load of the centre-tapped winding, so the high leg is always the light one:
@@ -74,15 +76,16 @@ def check_inactive_phase_current(inp: CheckInput) -> CheckResult:
             ),
         )
     busiest = max(abs(e.current or 0.0) for e in with_current)
-    light = inp.thresholds.inactive_phase_current.light_load_a
+    light = site.scale.light
     if busiest < light and not any(e.lost for e in idle):
         # The whole site is lightly loaded: nothing switched on on one phase is as likely as
         # a fault. The technician confirms by putting load on that phase.
         return CheckResult(
             INACTIVE,
             CheckStatus.WARN,
-            f"phase {names} below {floor} at light load (busiest element {fmt.amps(busiest)}, "
-            f"under {fmt.limit(light)} A): no load on that phase, or a CT/bypass problem",
+            f"phase {names} below {floor} at light load (busiest element "
+            f"{site.scale.level(busiest)}, under {fmt.limit(round(light, 3))} A): no load on "
+            f"that phase, or a CT/bypass problem",
             measured=measured,
             expected=expected,
             likely_causes=(
@@ -119,6 +122,13 @@ def check_current_imbalance(inp: CheckInput) -> CheckResult:
     high_leg = _high_leg(site)
     loaded = [e for e in site.elements if e.loaded and e.current is not None and e.name != high_leg]
     note = f" (high leg {high_leg} left out: it carries only three-phase load)" if high_leg else ""
+    if site.too_light:
+        return CheckResult(
+            IMBALANCE,
+            CheckStatus.SKIP,
+            site.too_light_message("current imbalance"),
+            measured=_measured(site) or None,
+        )
     if len(loaded) < 2:
         return CheckResult(
             IMBALANCE,
@@ -128,6 +138,17 @@ def check_current_imbalance(inp: CheckInput) -> CheckResult:
         )
     amps = {e.name: abs(e.current or 0.0) for e in loaded}
     average = sum(amps.values()) / len(amps)
+    if average < site.scale.light:
+        # At light load the split between phases is whatever happens to be switched on (a
+        # fridge cycling on one phase is 100 % imbalance): it says nothing about the site.
+        return CheckResult(
+            IMBALANCE,
+            CheckStatus.SKIP,
+            f"load too light to judge current imbalance (average {site.scale.level(average)}, "
+            f"under {fmt.limit(round(site.scale.light, 3))} A): the split is whatever is "
+            f"switched on; judge it under a representative load",
+            measured=_measured(site) or None,
+        )
     deviations = {n: settled(abs(a - average) / average * 100.0) for n, a in amps.items()}
     worst = max(deviations.values())
     measured = f"{_measured(site)}: {fmt.pct(worst)}"
