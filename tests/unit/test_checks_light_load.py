@@ -230,13 +230,14 @@ def test_reversed_ct_at_light_load_still_fails_polarity(meter: Meter) -> None:
 
 def test_the_old_single_floor_failed_a_healthy_vacant_house() -> None:
     # A vacant 120/208 V apartment on a self-contained 16S (CL200): 0.3-0.5 A of standby
-    # load, angles all over. With a 0.1 A floor this failed phase_angle with wiring causes.
+    # load, angles all over. With one 0.1 A floor and no light-load band (the old behaviour)
+    # this failed phase_angle with wiring causes.
     meter = METERS[4]
     loads = [ln("A", 0.4, -70.0), ln("B", 0.3, 60.0), ln("C", 0.5, 10.0)]
     phases, total = read_meter(meter.nodes, loads, "9S")
     snap = snapshot(phases, total)
     old = parse_policy(
-        {"general": {"low_current_floor_a": 0.1}, "inactive_phase_current": {"light_load_a": 1.0}}
+        {"general": {"low_current_floor_a": 0.1}, "inactive_phase_current": {"light_load_a": 0.1}}
     )
     assert _by_id(run(snap, meter.work_order(), old))["phase_angle"].status is FAIL
     now = _by_id(run(snap, meter.work_order()))
