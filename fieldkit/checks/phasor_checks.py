@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from fieldkit.checks import fmt
 from fieldkit.checks.causes import cross_phase_causes, polarity_causes
 from fieldkit.checks.phasors import detect_service, signed_difference
+from fieldkit.checks.quantities import quantity
 from fieldkit.checks.site import CheckInput, Element, Site, settled
-from fieldkit.model import CheckResult, CheckStatus, ServiceType, normalize_angle
+from fieldkit.model import CheckResult, CheckStatus, Quantity, ServiceType, normalize_angle
 
 __all__ = [
     "CurrentView",
@@ -242,6 +243,16 @@ def check_cross_phase(inp: CheckInput) -> CheckResult:
             "one element: it is the 0° reference",
             measured=f"{ref.name} 0°",
             expected=expected,
+            values=(
+                quantity(
+                    "voltage_angle",
+                    ref.model.voltage_angle,
+                    element=ref.name,
+                    expected=ref.model.voltage_angle,
+                    low=ref.model.voltage_angle - tolerance,
+                    high=ref.model.voltage_angle + tolerance,
+                ),
+            ),
         )
     ignored = [e.name for e in site.elements if e.lost]
     ignored_note = f" ({', '.join(ignored)} ignored: voltage lost)" if ignored else ""
@@ -257,6 +268,17 @@ def check_cross_phase(inp: CheckInput) -> CheckResult:
         e.name: settled(signed_difference(frame[e.name], e.model.voltage_angle)) for e in with_angle
     }
     measured = fmt.joined((n, fmt.degrees(a)) for n, a in frame.items())
+    values = tuple(
+        quantity(
+            "voltage_angle",
+            e.model.voltage_angle + errors[e.name],
+            element=e.name,
+            expected=e.model.voltage_angle,
+            low=e.model.voltage_angle - tolerance,
+            high=e.model.voltage_angle + tolerance,
+        )
+        for e in with_angle
+    )
     off = [n for n, err in errors.items() if abs(err) > tolerance]
     if not off:
         return CheckResult(
@@ -265,6 +287,7 @@ def check_cross_phase(inp: CheckInput) -> CheckResult:
             f"voltage angles match the {model.describe()} diagram{ignored_note}",
             measured=measured,
             expected=expected,
+            values=values,
         )
     words = ", ".join(f"{n} {errors[n]:+.0f}°" for n in off)
     return CheckResult(
@@ -274,6 +297,7 @@ def check_cross_phase(inp: CheckInput) -> CheckResult:
         measured=measured,
         expected=expected,
         likely_causes=cross_phase_causes(site, frame),
+        values=values,
     )
 
 
@@ -321,6 +345,31 @@ def current_view(site: Site, tolerance: float, net_metering: bool) -> CurrentVie
     return CurrentView(frame, deviation, reason, export)
 
 
+def _angle_values(site: Site, view: CurrentView, tolerance: float) -> tuple[Quantity, ...]:
+    """Each judged current's angle near its unity-PF place, ``low``/``high`` the window
+    (around the whole arc where the element's ordinary loads span two places)."""
+    turn = 180.0 if view.export else 0.0
+    out = []
+    for e in site.elements:
+        if e.name not in view.frame:
+            continue
+        place = e.model.current_angle + turn
+        ends = [place]
+        if e.model.alt_current_angle is not None:
+            ends.append(place + signed_difference(e.model.alt_current_angle + turn, place))
+        out.append(
+            quantity(
+                "current_angle",
+                place + signed_difference(view.frame[e.name], place),
+                element=e.name,
+                expected=place,
+                low=min(ends) - tolerance,
+                high=max(ends) + tolerance,
+            )
+        )
+    return tuple(out)
+
+
 def _skips(view: CurrentView, site: Site) -> str:
     return ", ".join(
         f"{e.name} {view.reason[e.name]}" for e in site.elements if e.name in view.reason
@@ -347,6 +396,7 @@ def check_polarity(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
     skipped = f" ({_skips(view, site)})" if view.reason else ""
     judged = list(view.deviation)
     light = _light_elements(site, judged)
+    values = _angle_values(site, view, tolerance)
     if view.export:
         return CheckResult(
             POLARITY,
@@ -355,6 +405,7 @@ def check_polarity(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
             f"net-metering account{skipped}",
             measured=measured,
             expected=expected,
+            values=values,
         )
     failed = [n for n, d in view.deviation.items() if abs(d) > tolerance]
     # A light load's own power factor can put its current far from unity (a capacitor bank
@@ -371,6 +422,7 @@ def check_polarity(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
             f"place{'' if len(judged) == 1 else 's'}{_light_note(site, judged, light)}{skipped}",
             measured=measured,
             expected=expected,
+            values=values,
         )
     words = ", ".join(f"{n} {abs(view.deviation[n]):.0f}° off" for n in failed)
     causes = polarity_causes(site, view.frame, places, failed)
@@ -398,7 +450,13 @@ def check_polarity(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
             *causes,
         )
     return CheckResult(
-        POLARITY, status, message, measured=measured, expected=expected, likely_causes=causes
+        POLARITY,
+        status,
+        message,
+        measured=measured,
+        expected=expected,
+        likely_causes=causes,
+        values=values,
     )
 
 
@@ -482,6 +540,10 @@ def check_phase_angle(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
     suffix = f" ({skip_note})" if skip_note else ""
     judged = list(angles)
     light = _light_elements(site, judged)
+    values = tuple(
+        quantity("pf_angle", a, element=n, expected=0.0, low=-envelope, high=envelope)
+        for n, a in angles.items()
+    )
     outside = [n for n, a in angles.items() if abs(a) > envelope]
     if not outside:
         return CheckResult(
@@ -492,6 +554,7 @@ def check_phase_angle(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
             f"{_light_note(site, judged, light)}{suffix}",
             measured=measured,
             expected=expected,
+            values=values,
         )
     words = ", ".join(f"{n} {fmt.pf_angle(angles[n])}" for n in outside)
     wiring = [
@@ -539,6 +602,7 @@ def check_phase_angle(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
         measured=measured,
         expected=expected,
         likely_causes=tuple(causes),
+        values=values,
     )
 
 
