@@ -290,3 +290,17 @@ def test_policy_overrides_per_class_and_globally() -> None:
 )
 def test_forms_are_normalised(text: str, form: str | None) -> None:
     assert normal_form(text) == form
+
+
+@pytest.mark.parametrize("meter", METERS, ids=_ids)
+def test_a_current_just_past_the_window_warns_at_light_load_and_fails_at_good_load(
+    meter: Meter,
+) -> None:
+    # 100° leading: a capacitor bank left on at a quiet site, or a crossed CT. At twice the
+    # floor the technician re-runs under load; at 40 % of class it is a wiring fault.
+    light = _by_id(meter.read(meter.one(2 * meter.floor, -100.0)))["polarity"]
+    assert light.status is WARN, light.message
+    assert "apply a known load and re-run" in light.message
+    loaded = 0.4 * float(meter.meter_class.removeprefix("CL"))
+    heavy = _by_id(meter.read(meter.one(loaded, -100.0)))["polarity"]
+    assert heavy.status is FAIL, heavy.message
