@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fieldkit.checks import fmt
+from fieldkit.checks.quantities import quantity
 from fieldkit.checks.site import CheckInput, aware, settled
 from fieldkit.model import CheckResult, CheckStatus
 
@@ -28,6 +29,9 @@ def check_clock_drift(inp: CheckInput) -> CheckResult:
     measured = f"{_describe(drift)} ({drift:+.0f} s)"
     warn, fail = fmt.limit(policy.warn_seconds), fmt.limit(policy.fail_seconds)
     expected = f"within ±{warn} s (fail beyond {fail} s)"
+    values = (
+        quantity("drift", drift, expected=0.0, low=-policy.warn_seconds, high=policy.warn_seconds),
+    )
     if size <= policy.warn_seconds:
         return CheckResult(
             ID,
@@ -35,6 +39,7 @@ def check_clock_drift(inp: CheckInput) -> CheckResult:
             f"clock within {fmt.limit(policy.warn_seconds)} s",
             measured=measured,
             expected=expected,
+            values=values,
         )
     status = CheckStatus.FAIL if size > policy.fail_seconds else CheckStatus.WARN
     causes = ["clock drifted or was set wrong: set it from the kit (procedure 10)"]
@@ -54,4 +59,5 @@ def check_clock_drift(inp: CheckInput) -> CheckResult:
         measured=measured,
         expected=expected,
         likely_causes=tuple(causes),
+        values=values,
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fieldkit.checks import fmt
 from fieldkit.checks.causes import measured_power, reverse_energy_causes
+from fieldkit.checks.quantities import quantity
 from fieldkit.checks.site import CheckInput, aware, finite, settled
-from fieldkit.model import CheckResult, CheckStatus
+from fieldkit.model import CheckResult, CheckStatus, Quantity
 
 __all__ = ["check_register_read", "check_reverse_energy"]
 
@@ -56,13 +57,21 @@ def check_reverse_energy(inp: CheckInput) -> CheckResult:
         parts.append(f"received {received:.1f} kWh")
     measured = ", ".join(parts)
     tolerance = fmt.limit(policy.received_kwh_tolerance)
-    if inp.expectation.net_metering:
+    net = inp.expectation.net_metering
+    values: list[Quantity] = []
+    if power is not None:
+        values.append(quantity("active_power", power, low=None if net else 0.0))
+    if received is not None:
+        high = None if net else policy.received_kwh_tolerance
+        values.append(quantity("received_energy", received, high=high))
+    if net:
         return CheckResult(
             REVERSE_ENERGY,
             CheckStatus.PASS,
             "net-metering account: energy to the grid is allowed",
             measured=measured,
             expected="either direction (net metering)",
+            values=tuple(values),
         )
     expected = f"total ≥ 0, received ≤ {tolerance} kWh (no net metering)"
     currents_known = [e for e in inp.site.elements if e.current is not None]
@@ -83,6 +92,7 @@ def check_reverse_energy(inp: CheckInput) -> CheckResult:
             f"energy flows to the customer{note}",
             measured=measured,
             expected=expected,
+            values=tuple(values),
         )
     if negative:
         message = "energy flowing to the grid now on an account without net metering"
@@ -95,6 +105,7 @@ def check_reverse_energy(inp: CheckInput) -> CheckResult:
         measured=measured,
         expected=expected,
         likely_causes=reverse_energy_causes(inp.site, negative),
+        values=tuple(values),
     )
 
 
@@ -114,6 +125,10 @@ def check_register_read(inp: CheckInput) -> CheckResult:
     days = None
     if exp.last_read_at is not None:
         days = (aware(inp.snapshot.read_at) - aware(exp.last_read_at)).total_seconds() / 86400.0
+    values: tuple[Quantity, ...] = (quantity("energy", present, expected=last, low=last),)
+    if days is not None and days >= 0:
+        rate = (present - last) / max(days, 1.0)
+        values += (quantity("energy_per_day", rate, low=0.0, high=policy.max_kwh_per_day),)
     if present < last:
         wrapped = _rolled_over(present, last, days, policy.max_kwh_per_day)
         if wrapped is not None:
@@ -130,6 +145,10 @@ def check_register_read(inp: CheckInput) -> CheckResult:
                     "read is not taken for a meter exchange",
                     "or a different meter than the one billed whose register happens to fit",
                 ),
+                values=(
+                    values[0],
+                    quantity("energy_per_day", per_day, low=0.0, high=policy.max_kwh_per_day),
+                ),
             )
         return CheckResult(
             REGISTER_READ,
@@ -137,6 +156,7 @@ def check_register_read(inp: CheckInput) -> CheckResult:
             f"register reads {present:.1f} kWh, below the last billed {last:.1f} kWh",
             measured=measured,
             expected=expected,
+            values=values,
             likely_causes=(
                 "a different meter than the one billed (exchange not recorded)",
                 "the register rolled over (check the number of dials)",
@@ -150,6 +170,7 @@ def check_register_read(inp: CheckInput) -> CheckResult:
             "register at or above the last billed read (no read date: rate not checked)",
             measured=measured,
             expected=expected,
+            values=values,
         )
     if days < 0:
         return CheckResult(
@@ -159,6 +180,7 @@ def check_register_read(inp: CheckInput) -> CheckResult:
             "not checked)",
             measured=measured,
             expected=expected,
+            values=values,
         )
     # Under a day the per-day figure would magnify one busy hour; count it as a day.
     per_day = (present - last) / max(days, 1.0)
@@ -171,6 +193,7 @@ def check_register_read(inp: CheckInput) -> CheckResult:
             f"{per_day:.0f} kWh/day since the last read is more than this policy expects",
             measured=measured,
             expected=expected,
+            values=values,
             likely_causes=(
                 "the last read was estimated low or misread",
                 "a register multiplier (CT/PT) applied on one read and not the other",
@@ -183,6 +206,7 @@ def check_register_read(inp: CheckInput) -> CheckResult:
         f"register consistent with the last read ({per_day:.1f} kWh/day)",
         measured=measured,
         expected=expected,
+        values=values,
     )
 
 

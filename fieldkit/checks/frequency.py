@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fieldkit.checks import fmt
+from fieldkit.checks.quantities import quantity
 from fieldkit.checks.site import CheckInput, finite, settled
 from fieldkit.model import CheckResult, CheckStatus
 
@@ -19,13 +20,27 @@ def check_frequency(inp: CheckInput) -> CheckResult:
     policy = inp.thresholds.frequency
     off = settled(abs(freq - policy.nominal_hz))
     measured = fmt.hz(freq)
+    values = (
+        quantity(
+            "frequency",
+            freq,
+            expected=policy.nominal_hz,
+            low=policy.nominal_hz - policy.pass_hz,
+            high=policy.nominal_hz + policy.pass_hz,
+        ),
+    )
     expected = (
         f"{fmt.limit(policy.nominal_hz)} Hz ±{fmt.limit(policy.pass_hz)} "
         f"(warn to ±{fmt.limit(policy.warn_hz)})"
     )
     if off <= policy.pass_hz:
         return CheckResult(
-            ID, CheckStatus.PASS, f"{fmt.hz(freq)} is nominal", measured=measured, expected=expected
+            ID,
+            CheckStatus.PASS,
+            f"{fmt.hz(freq)} is nominal",
+            measured=measured,
+            expected=expected,
+            values=values,
         )
     if off <= policy.warn_hz:
         return CheckResult(
@@ -35,6 +50,7 @@ def check_frequency(inp: CheckInput) -> CheckResult:
             measured=measured,
             expected=expected,
             likely_causes=("supply on standby generation or a weak/islanded source",),
+            values=values,
         )
     causes: list[str] = []
     if off > 5:
@@ -55,4 +71,5 @@ def check_frequency(inp: CheckInput) -> CheckResult:
         measured=measured,
         expected=expected,
         likely_causes=tuple(causes),
+        values=values,
     )

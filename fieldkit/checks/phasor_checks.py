@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from fieldkit.checks import fmt
 from fieldkit.checks.causes import cross_phase_causes, polarity_causes
 from fieldkit.checks.phasors import detect_service, signed_difference
+from fieldkit.checks.quantities import quantity
 from fieldkit.checks.site import CheckInput, Element, Site, settled
-from fieldkit.model import CheckResult, CheckStatus, ServiceType, normalize_angle
+from fieldkit.model import CheckResult, CheckStatus, Quantity, ServiceType, normalize_angle
 
 __all__ = [
     "CurrentView",
@@ -242,6 +243,16 @@ def check_cross_phase(inp: CheckInput) -> CheckResult:
             "one element: it is the 0° reference",
             measured=f"{ref.name} 0°",
             expected=expected,
+            values=(
+                quantity(
+                    "voltage_angle",
+                    ref.model.voltage_angle,
+                    element=ref.name,
+                    expected=ref.model.voltage_angle,
+                    low=ref.model.voltage_angle - tolerance,
+                    high=ref.model.voltage_angle + tolerance,
+                ),
+            ),
         )
     ignored = [e.name for e in site.elements if e.lost]
     ignored_note = f" ({', '.join(ignored)} ignored: voltage lost)" if ignored else ""
@@ -257,6 +268,17 @@ def check_cross_phase(inp: CheckInput) -> CheckResult:
         e.name: settled(signed_difference(frame[e.name], e.model.voltage_angle)) for e in with_angle
     }
     measured = fmt.joined((n, fmt.degrees(a)) for n, a in frame.items())
+    values = tuple(
+        quantity(
+            "voltage_angle",
+            e.model.voltage_angle + errors[e.name],
+            element=e.name,
+            expected=e.model.voltage_angle,
+            low=e.model.voltage_angle - tolerance,
+            high=e.model.voltage_angle + tolerance,
+        )
+        for e in with_angle
+    )
     off = [n for n, err in errors.items() if abs(err) > tolerance]
     if not off:
         return CheckResult(
@@ -265,6 +287,7 @@ def check_cross_phase(inp: CheckInput) -> CheckResult:
             f"voltage angles match the {model.describe()} diagram{ignored_note}",
             measured=measured,
             expected=expected,
+            values=values,
         )
     words = ", ".join(f"{n} {errors[n]:+.0f}°" for n in off)
     return CheckResult(
@@ -274,6 +297,7 @@ def check_cross_phase(inp: CheckInput) -> CheckResult:
         measured=measured,
         expected=expected,
         likely_causes=cross_phase_causes(site, frame),
+        values=values,
     )
 
 
@@ -321,6 +345,31 @@ def current_view(site: Site, tolerance: float, net_metering: bool) -> CurrentVie
     return CurrentView(frame, deviation, reason, export)
 
 
+def _angle_values(site: Site, view: CurrentView, tolerance: float) -> tuple[Quantity, ...]:
+    """Each judged current's angle near its unity-PF place, ``low``/``high`` the window
+    (around the whole arc where the element's ordinary loads span two places)."""
+    turn = 180.0 if view.export else 0.0
+    out = []
+    for e in site.elements:
+        if e.name not in view.frame:
+            continue
+        place = e.model.current_angle + turn
+        ends = [place]
+        if e.model.alt_current_angle is not None:
+            ends.append(place + signed_difference(e.model.alt_current_angle + turn, place))
+        out.append(
+            quantity(
+                "current_angle",
+                place + signed_difference(view.frame[e.name], place),
+                element=e.name,
+                expected=place,
+                low=min(ends) - tolerance,
+                high=max(ends) + tolerance,
+            )
+        )
+    return tuple(out)
+
+
 def _skips(view: CurrentView, site: Site) -> str:
     return ", ".join(
         f"{e.name} {view.reason[e.name]}" for e in site.elements if e.name in view.reason
@@ -336,6 +385,8 @@ def check_polarity(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
         return CheckResult(POLARITY, CheckStatus.SKIP, CROSS_PHASE_FIRST)
     if model is None:
         return CheckResult(POLARITY, CheckStatus.SKIP, site.why_no_model or "no service")
+    if site.too_light:
+        return CheckResult(POLARITY, CheckStatus.SKIP, site.too_light_message("polarity"))
     view = current_view(site, tolerance, inp.expectation.net_metering)
     if not view.deviation:
         return CheckResult(POLARITY, CheckStatus.SKIP, f"no current to judge: {_skips(view, site)}")
@@ -343,22 +394,35 @@ def check_polarity(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
     expected = f"{fmt.joined((n, f'{a:.0f}°') for n, a in places.items())} ±{fmt.limit(tolerance)}°"
     measured = fmt.joined((n, fmt.degrees(a)) for n, a in view.frame.items())
     skipped = f" ({_skips(view, site)})" if view.reason else ""
+    judged = list(view.deviation)
+    light = _light_elements(site, judged)
+    values = _angle_values(site, view, tolerance)
     if view.export:
         return CheckResult(
             POLARITY,
             CheckStatus.PASS,
-            f"every loaded current reversed: exporting on a net-metering account{skipped}",
+            f"{_level_prefix(site, judged, light)}every loaded current reversed: exporting on a "
+            f"net-metering account{skipped}",
             measured=measured,
             expected=expected,
+            values=values,
         )
     failed = [n for n, d in view.deviation.items() if abs(d) > tolerance]
+    # A light load's own power factor can put its current far from unity (a capacitor bank
+    # left on, electronics); only a current that sits where a reversed CT puts an ordinary
+    # load is a polarity failure at that level.
+    reversed_at = 180.0 - inp.thresholds.phase_angle.envelope_deg
+    unsure = [n for n in failed if n in light and abs(view.deviation[n]) < reversed_at]
     if not failed:
         return CheckResult(
             POLARITY,
             CheckStatus.PASS,
-            f"every loaded current within ±{fmt.limit(tolerance)}° of its place{skipped}",
+            f"{_level_prefix(site, judged, light)}{_list(judged)} within "
+            f"±{fmt.limit(tolerance)}° of {'its' if len(judged) == 1 else 'their'} "
+            f"place{'' if len(judged) == 1 else 's'}{_light_note(site, judged, light)}{skipped}",
             measured=measured,
             expected=expected,
+            values=values,
         )
     words = ", ".join(f"{n} {abs(view.deviation[n]):.0f}° off" for n in failed)
     causes = polarity_causes(site, view.frame, places, failed)
@@ -373,9 +437,61 @@ def check_polarity(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
             f"on a polyphase service) while the rest imports: normal on a net-metering account",
             *causes,
         )
+    elif len(unsure) == len(failed):
+        status = CheckStatus.WARN
+        levels = ", ".join(f"{n} {site.scale.level(_amps(site, n))}" for n in failed)
+        message = (
+            f"current {words} its place at light load ({levels}): a light load far from unity "
+            f"power factor, or a crossed CT: apply a known load and re-run{skipped}"
+        )
+        causes = (
+            "a light load whose own power factor is far from unity (a capacitor bank left on, "
+            "electronic power supplies, an idle transformer): normal at this level",
+            *causes,
+        )
     return CheckResult(
-        POLARITY, status, message, measured=measured, expected=expected, likely_causes=causes
+        POLARITY,
+        status,
+        message,
+        measured=measured,
+        expected=expected,
+        likely_causes=causes,
+        values=values,
     )
+
+
+def _amps(site: Site, name: str) -> float:
+    for e in site.elements:
+        if e.name == name:
+            return abs(e.current or 0.0)
+    return 0.0
+
+
+def _light_elements(site: Site, judged: list[str]) -> list[str]:
+    """The judged elements whose current is above the floor but below the light limit."""
+    return [e.name for e in site.elements if e.name in judged and site.light(e)]
+
+
+def _list(names: list[str]) -> str:
+    return ", ".join(names)
+
+
+def _level_prefix(site: Site, judged: list[str], light: list[str]) -> str:
+    """'at 2 % of CL200 (light load): ' when every judged element is lightly loaded."""
+    if not judged or len(light) < len(judged):
+        return ""
+    busiest = max(_amps(site, n) for n in judged)
+    share = site.scale.share(busiest)
+    level = f"{share} ({fmt.amps(busiest)})" if share else fmt.amps(busiest)
+    return f"at {level}, light load: "
+
+
+def _light_note(site: Site, judged: list[str], light: list[str]) -> str:
+    """'(B at light load: 1.20 A, 0.6 % of CL200)' for some, not all, judged elements."""
+    if not light or len(light) == len(judged):
+        return ""
+    levels = ", ".join(f"{n} {site.scale.level(_amps(site, n))}" for n in light)
+    return f" (at light load: {levels})"
 
 
 def check_phase_angle(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
@@ -388,6 +504,10 @@ def check_phase_angle(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
         return CheckResult(PHASE_ANGLE, CheckStatus.SKIP, CROSS_PHASE_FIRST)
     if model is None:
         return CheckResult(PHASE_ANGLE, CheckStatus.SKIP, site.why_no_model or "no service")
+    if site.too_light:
+        return CheckResult(
+            PHASE_ANGLE, CheckStatus.SKIP, site.too_light_message("power-factor angles")
+        )
     view = current_view(site, tolerance, inp.expectation.net_metering)
     angles: dict[str, float] = {}
     shown: dict[str, str] = {}
@@ -418,19 +538,31 @@ def check_phase_angle(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
     if banded:
         expected += f" ({', '.join(banded)}: {_band_words(model.service)})"
     suffix = f" ({skip_note})" if skip_note else ""
+    judged = list(angles)
+    light = _light_elements(site, judged)
+    values = tuple(
+        quantity("pf_angle", a, element=n, expected=0.0, low=-envelope, high=envelope)
+        for n, a in angles.items()
+    )
     outside = [n for n, a in angles.items() if abs(a) > envelope]
     if not outside:
         return CheckResult(
             PHASE_ANGLE,
             CheckStatus.PASS,
-            f"power-factor angles within ±{fmt.limit(envelope)}°{suffix}",
+            f"{_level_prefix(site, judged, light)}power-factor angle"
+            f"{'' if len(judged) == 1 else 's'} of {_list(judged)} within ±{fmt.limit(envelope)}°"
+            f"{_light_note(site, judged, light)}{suffix}",
             measured=measured,
             expected=expected,
+            values=values,
         )
     words = ", ".join(f"{n} {fmt.pf_angle(angles[n])}" for n in outside)
+    wiring = [
+        "a CT or PT on the wrong element (crossed phases read near 60° off, PF about 0.5)",
+    ]
     causes = [
         "a heavily reactive load (idle motors, welders, capacitor bank switched in or out)",
-        "a CT or PT on the wrong element (crossed phases read near 60° off, PF about 0.5)",
+        *wiring,
     ]
     if len(model.elements) == 3 or model.service is ServiceType.DELTA_3W:
         causes.append(
@@ -438,6 +570,7 @@ def check_phase_angle(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
             "to 30° from its three-phase place, one element reading worse and another better"
         )
     status = CheckStatus.FAIL
+    message = f"power-factor angle outside ±{fmt.limit(envelope)}°: {words}{suffix}"
     if inp.expectation.net_metering:
         # With the generator running, the real power through the meter is the small
         # difference between load and generation while the load's reactive current still
@@ -448,13 +581,28 @@ def check_phase_angle(inp: CheckInput, cross_phase_failed: bool) -> CheckResult:
             "net-metering account: generation offsetting the load leaves mostly reactive "
             "current, so the power-factor angle means little while the generator runs",
         )
+    elif all(n in light for n in outside):
+        # A light load's power factor is the power factor of whatever small load happens to
+        # run (a furnace blower, electronics, an idle transformer), not the site's.
+        status = CheckStatus.WARN
+        levels = ", ".join(f"{n} {site.scale.level(_amps(site, n))}" for n in outside)
+        message = (
+            f"power-factor angle outside ±{fmt.limit(envelope)}° at light load: {words} "
+            f"({levels}): apply a known load and re-run{suffix}"
+        )
+        causes = [
+            "a small load far from unity power factor (electronics, an idle motor or "
+            "transformer) is all that runs: normal at this level",
+            *wiring,
+        ]
     return CheckResult(
         PHASE_ANGLE,
         status,
-        f"power-factor angle outside ±{fmt.limit(envelope)}°: {words}{suffix}",
+        message,
         measured=measured,
         expected=expected,
         likely_causes=tuple(causes),
+        values=values,
     )
 
 

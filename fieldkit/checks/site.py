@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from fieldkit.checks import fmt
+from fieldkit.checks.load import LoadScale, load_scale
 from fieldkit.checks.phasors import (
     DiagramError,
     ElementModel,
@@ -96,12 +98,40 @@ class Site:
     nominal_problem: str | None
     pt_ratio: float  # 1.0 when the work order's is not usable (then ratio_problem says so)
     ratio_problem: str | None
-    floor: float
+    floor: float  # secondary amps: ``load.floor``, kept for the messages that name it
     reported: tuple[tuple[str, tuple[float | None, float | None]], ...]  # every element's V, angle
     # Elements with a voltage reading and current at or above the floor: evidence that the
     # service has that element (a 2S reporting its second line current has no element B).
     loaded_names: frozenset[str] = frozenset()
     high_leg_seen: str | None = None  # 4-wire delta: the high leg reads here, not on the model's
+    load: LoadScale | None = None  # the meter's floor and light-load limit (set by analyse)
+
+    @property
+    def scale(self) -> LoadScale:
+        """The light-load scale; a Site built by hand without one gets the plain floor."""
+        if self.load is not None:
+            return self.load
+        return LoadScale(self.floor, self.floor, None, None, "meter class unknown")
+
+    @property
+    def too_light(self) -> bool:
+        """Every reported element current is below the floor (and at least one was reported)."""
+        currents = [e for e in self.elements if e.current is not None]
+        return bool(currents) and not any(e.loaded for e in currents)
+
+    def too_light_message(self, what: str) -> str:
+        """Why a check judged nothing at a site where every current is below the floor."""
+        currents = fmt.joined(
+            (e.name, fmt.amps(abs(e.current))) for e in self.elements if e.current is not None
+        )
+        return (
+            f"load too light to judge {what}: {currents}, all below {self.scale.floor_words()}: "
+            f"apply a known load and re-run"
+        )
+
+    def light(self, e: Element) -> bool:
+        """The element carries current above the floor but below the light-load limit."""
+        return e.loaded and e.current is not None and abs(e.current) < self.scale.light
 
     @property
     def lost(self) -> tuple[Element, ...]:
@@ -167,7 +197,8 @@ def analyse(snapshot: MeterSnapshot, expectation: SiteExpectation, thresholds: T
             f"nominal voltage {expectation.nominal_voltage!r} on the work order is not usable"
         )
 
-    floor = thresholds.general.low_current_floor_a
+    scale = load_scale(expectation, thresholds)
+    floor = scale.floor
     loaded_names = frozenset(
         name
         for name, ph in phases.items()
@@ -190,6 +221,7 @@ def analyse(snapshot: MeterSnapshot, expectation: SiteExpectation, thresholds: T
         floor=floor,
         reported=all_voltages,
         loaded_names=loaded_names,
+        load=scale,
     )
     if model is None:
         return base

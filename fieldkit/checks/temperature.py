@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fieldkit.checks import fmt
+from fieldkit.checks.quantities import quantity
 from fieldkit.checks.site import CheckInput, finite
 from fieldkit.model import CheckResult, CheckStatus
 
@@ -18,6 +19,8 @@ def check_meter_temperature(inp: CheckInput) -> CheckResult:
         return CheckResult(ID, CheckStatus.SKIP, "this meter does not report its temperature")
     policy = inp.thresholds.meter_temperature
     measured = f"{temp:.1f} °C"
+    # The pass band ends below the warn limit: a meter at warn_c already warns.
+    values = (quantity("temperature", temp, high=policy.warn_c),)
     expected = f"below {fmt.limit(policy.warn_c)} °C (fail at {fmt.limit(policy.fail_c)} °C)"
     if temp >= policy.fail_c:
         status, message = CheckStatus.FAIL, f"meter at {temp:.1f} °C: hot socket, act now"
@@ -25,7 +28,12 @@ def check_meter_temperature(inp: CheckInput) -> CheckResult:
         status, message = CheckStatus.WARN, f"meter at {temp:.1f} °C: socket running hot"
     else:
         return CheckResult(
-            ID, CheckStatus.PASS, f"meter at {temp:.1f} °C", measured=measured, expected=expected
+            ID,
+            CheckStatus.PASS,
+            f"meter at {temp:.1f} °C",
+            measured=measured,
+            expected=expected,
+            values=values,
         )
     return CheckResult(
         ID,
@@ -39,4 +47,5 @@ def check_meter_temperature(inp: CheckInput) -> CheckResult:
             "corroded or loose line/load lugs in the meter base",
             "sustained load near the meter's class rating, or direct sun on the meter",
         ),
+        values=values,
     )

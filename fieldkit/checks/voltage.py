@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from fieldkit.checks import fmt
 from fieldkit.checks.causes import lost_phase_causes, voltage_level_causes
+from fieldkit.checks.policy import ServiceVoltagePolicy
+from fieldkit.checks.quantities import quantity
 from fieldkit.checks.site import CheckInput, Element, Site, settled
-from fieldkit.model import CheckResult, CheckStatus
+from fieldkit.model import CheckResult, CheckStatus, Quantity
 
 __all__ = ["check_service_voltage", "check_voltage_imbalance"]
 
@@ -50,6 +52,29 @@ def _missing_note(site: Site) -> str:
     return f" ({'; '.join(notes)})" if notes else ""
 
 
+def _voltage_values(site: Site, policy: ServiceVoltagePolicy) -> tuple[Quantity, ...]:
+    """Each element's primary voltage against its nominal and Range A (the pass band)."""
+    if site.ratio_problem is not None:
+        return ()  # without a usable PT ratio there is no primary voltage to report
+    band = policy.range_a_pct / 100.0
+    out = []
+    for e in site.elements:
+        if e.primary_voltage is None:
+            continue
+        nominal = None if site.nominal_problem is not None else e.nominal
+        out.append(
+            quantity(
+                "voltage",
+                e.primary_voltage,
+                element=e.name,
+                expected=nominal,
+                low=None if nominal is None else nominal * (1.0 - band),
+                high=None if nominal is None else nominal * (1.0 + band),
+            )
+        )
+    return tuple(out)
+
+
 def check_service_voltage(inp: CheckInput) -> CheckResult:
     """Each element inside Range A passes, inside Range B warns, beyond fails; lost fails."""
     site = inp.site
@@ -62,6 +87,7 @@ def check_service_voltage(inp: CheckInput) -> CheckResult:
             SERVICE_VOLTAGE, CheckStatus.SKIP, "the meter reported no element voltages"
         )
     measured = _measured(site)
+    values = _voltage_values(site, policy)
     lost = [e for e in reported if e.lost]
     lost_pct = fmt.limit(policy.lost_phase_pct)
     problem = site.nominal_problem or site.ratio_problem
@@ -75,12 +101,14 @@ def check_service_voltage(inp: CheckInput) -> CheckResult:
                 f"phase lost: {names}, below {lost_pct} % of the other elements ({problem})",
                 measured=measured,
                 likely_causes=lost_phase_causes(site, lost[0]),
+                values=values,
             )
         return CheckResult(
             SERVICE_VOLTAGE,
             CheckStatus.SKIP,
             f"{problem}: voltages not judged",
             measured=measured,
+            values=values,
         )
 
     findings: list[tuple[CheckStatus, str]] = []
@@ -123,6 +151,7 @@ def check_service_voltage(inp: CheckInput) -> CheckResult:
             + _missing_note(site),
             measured=measured,
             expected=expected,
+            values=values,
         )
     findings.sort(key=lambda f: -_RANK[f[0]])
     status = findings[0][0]
@@ -135,6 +164,7 @@ def check_service_voltage(inp: CheckInput) -> CheckResult:
         measured=measured,
         expected=expected,
         likely_causes=tuple(dict.fromkeys(causes)),
+        values=values,
     )
 
 
@@ -174,6 +204,8 @@ def check_voltage_imbalance(inp: CheckInput) -> CheckResult:
     if mixed:
         measured += " (per unit of each element's nominal)"
     expected = f"≤ {fmt.limit(policy.warn_pct)} % (fail above {fmt.limit(policy.fail_pct)} %)"
+    # The pass band is up to the warn limit; the fail limit is in ``expected``.
+    numbers = (quantity("imbalance", imbalance, expected=0.0, low=0.0, high=policy.warn_pct),)
     if imbalance > policy.fail_pct:
         status = CheckStatus.FAIL
     elif imbalance > policy.warn_pct:
@@ -185,6 +217,7 @@ def check_voltage_imbalance(inp: CheckInput) -> CheckResult:
             f"voltage imbalance {fmt.pct(imbalance)}",
             measured=measured,
             expected=expected,
+            values=numbers,
         )
     direction = "low" if worst < average else "high"
     return CheckResult(
@@ -200,4 +233,5 @@ def check_voltage_imbalance(inp: CheckInput) -> CheckResult:
             "single-phase loads unevenly spread across the phases",
             "a supply transformer problem (open-delta bank, one unit on a different tap)",
         ),
+        values=numbers,
     )

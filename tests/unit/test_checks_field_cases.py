@@ -535,9 +535,14 @@ def _light_load() -> list[Case]:
                 "inactive_phase_current": WARN,
                 "polarity": PASS,
                 "phase_angle": PASS,
-                "current_imbalance": PASS,
+                # 0.6 A against 0.4 A is whatever happens to be switched on, not imbalance.
+                "current_imbalance": SKIP,
             },
-            says={"inactive_phase_current": ("no load",), "polarity": ("c below",)},
+            says={
+                "inactive_phase_current": ("no load",),
+                "polarity": ("c below", "light load"),
+                "current_imbalance": ("too light",),
+            },
         ),
         site(
             "wye-loaded-one-phase-dead-current",
