@@ -369,10 +369,10 @@ def check(
 ) -> None:
     """Read the meter and run the site checks against the work order's expectation."""
     if work_order is not None:
-        given = [flag for name, flag in EXPECTATION_OPTIONS.items() if given(ctx, name)]
-        if given:
+        typed = [flag for name, flag in EXPECTATION_OPTIONS.items() if given(ctx, name)]
+        if typed:
             usage_error(
-                f"--work-order already gives the expectation: drop {', '.join(given)} "
+                f"--work-order already gives the expectation: drop {', '.join(typed)} "
                 "(or drop --work-order)"
             )
     if (port is None) == (from_json is None):
