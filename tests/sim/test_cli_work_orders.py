@@ -156,7 +156,7 @@ def test_import_list_show_and_reimport(tmp_path: Path) -> None:
     # The office re-exports: one order changed, one new; the rest come again unchanged.
     lines = EXAMPLE.read_text(encoding="utf-8").splitlines()
     lines = [line.replace(",3ph-4w-wye,120,", ",3ph-4w-wye,277,") for line in lines]
-    lines.append("WO-2026-10500,read,open,,,,M2S-7,,2S,1ph-3w,240,,,,,,,,no,,")
+    lines.append("WO-2026-10500,read,open,,,,M2S-7,,2S,CL200,1ph-3w,240,,,,,,,,no,,")
     changed = tmp_path / "orders-2.csv"
     changed.write_text("\n".join(lines) + "\n", encoding="utf-8")
     again = fk(tmp_path, "work-orders", "import", str(changed))
@@ -167,6 +167,7 @@ def test_import_list_show_and_reimport(tmp_path: Path) -> None:
     assert shown["nominal_voltage"] == 277.0
     assert shown["meter_number"] == "M16-0065432"
     assert shown["source"] == "csv"
+    assert shown["meter_class"] == "CL20"
     human = fk(tmp_path, "work-orders", "show", "WO-2026-10412").stdout
     assert "3ph-4w-wye" in human
     assert "200-0193-11" in human
