@@ -1,0 +1,125 @@
+"""Randomized C12.18 sessions over a faulty link: never a wrong value, never a hang.
+
+Each session reads a simulated meter through :class:`FaultyTransport` at a 1e-3 byte error
+rate both ways, with rare drops and duplicates; some sessions also get a stall past the
+response timeout or a disconnect mid-frame. A session must end with a snapshot whose every
+value is the simulator's truth (or explained as unavailable), or with a typed DriverError —
+never another exception, never past its time budget. The fast slice runs in ``make test``;
+``make reliability`` runs 2,000 sessions (FIELDKIT_RELIABILITY_SESSIONS) and writes the
+figures to ``.reliability/c1218-link.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fieldkit.drivers.base import read_once
+from fieldkit.drivers.c1218.client import SessionConfig
+from fieldkit.drivers.c1218.driver import C1218Driver, C1218Options
+from fieldkit.drivers.c1218.link import LinkConfig
+from fieldkit.drivers.c1218.services import pad_password
+from fieldkit.drivers.errors import DriverError
+from fieldkit.drivers.transport import Transport, open_transport
+from tests.helpers import scenario_data
+from tests.reliability.faults import FaultCounts, FaultPlan, FaultyTransport
+from tests.reliability.truth import wrong_values
+
+pytestmark = [pytest.mark.sim, pytest.mark.reliability]
+
+SESSIONS = int(os.environ.get("FIELDKIT_RELIABILITY_SESSIONS", "24"))
+SEED = int(os.environ.get("FIELDKIT_RELIABILITY_SEED", "20261203"))
+SCENARIOS = ("healthy-16s", "healthy-2s", "secured-2s", "reversed-ct-16s", "tamper-2s")
+RESPONSE_TIMEOUT = 0.4
+# Identify to Terminate: every retry, restart and busy back-off of a session fits in this.
+BUDGET_SECONDS = 30.0
+OUT = Path(__file__).resolve().parents[2] / ".reliability"
+
+
+def plan_for(rng: random.Random) -> FaultPlan:
+    """1e-3 byte errors for every session; a stall or a pulled cable for a few."""
+    roll = rng.random()
+    return FaultPlan(
+        byte_error_rate=1e-3,
+        drop_rate=2e-4,
+        duplicate_rate=2e-4,
+        stall_after=rng.randrange(50, 900) if roll < 0.03 else None,
+        stall_seconds=RESPONSE_TIMEOUT * 2.5,
+        disconnect_after=rng.randrange(30, 1100) if 0.03 <= roll < 0.05 else None,
+    )
+
+
+def test_randomized_sessions_over_a_faulty_link(sim: Any) -> None:
+    rng = random.Random(SEED)
+    running = {name: sim(name) for name in SCENARIOS}
+    totals = FaultCounts()
+    results: Counter[str] = Counter()
+    wrong: list[str] = []
+    unexpected: list[str] = []
+    longest = 0.0
+    values_checked = 0
+    for number in range(SESSIONS):
+        name = rng.choice(SCENARIOS)
+        plan = plan_for(rng)
+        passwords = scenario_data(name).get("security", {}).get("passwords", [])
+        password = pad_password(passwords[0]["text"]) if passwords else None
+        made: list[FaultyTransport] = []
+
+        def faulty(url: str, plan: FaultPlan = plan) -> Transport:
+            transport = FaultyTransport(open_transport(url), plan, random.Random(rng.random()))
+            made.append(transport)
+            return transport
+
+        driver = C1218Driver(
+            running[name].url,
+            C1218Options(
+                link=LinkConfig(response_timeout=RESPONSE_TIMEOUT),
+                session=SessionConfig(password=password),
+            ),
+            transport_factory=faulty,
+        )
+        started = time.monotonic()
+        try:
+            outcome = read_once(driver)
+        except Exception as exc:  # anything but an outcome is a bug
+            unexpected.append(f"session {number} ({name}): {exc!r}")
+            continue
+        elapsed = time.monotonic() - started
+        longest = max(longest, elapsed)
+        for transport in made:
+            for key in ("bytes", "corrupted", "dropped", "duplicated", "stalls", "disconnects"):
+                setattr(totals, key, getattr(totals, key) + getattr(transport.counts, key))
+        results[outcome.result] += 1
+        if outcome.error is not None and not isinstance(outcome.error, DriverError):
+            unexpected.append(f"session {number}: {outcome.error!r}")
+        if outcome.snapshot is not None:
+            values_checked += len(outcome.snapshot.phases) * 4 + len(outcome.snapshot.registers)
+            wrong += [f"session {number} ({name}): {w}" for w in wrong_values(outcome.snapshot, name)]
+        if elapsed > BUDGET_SECONDS:
+            unexpected.append(f"session {number} ({name}) took {elapsed:.1f} s")
+    summary = {
+        "sessions": SESSIONS,
+        "seed": SEED,
+        "results": dict(results),
+        "complete_share": results["complete"] / SESSIONS,
+        "faults": {k: getattr(totals, k) for k in FaultCounts.__dataclass_fields__},
+        "values_checked": values_checked,
+        "wrong_values_accepted": len(wrong),
+        "unexpected": len(unexpected),
+        "longest_session_s": round(longest, 2),
+    }
+    OUT.mkdir(exist_ok=True)
+    (OUT / "c1218-link.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary))
+    assert wrong == []
+    assert unexpected == []
+    # The fast slice is too small for the 95 % target to be more than noise.
+    target = 0.95 if SESSIONS >= 100 else 0.85
+    assert results["complete"] / SESSIONS >= target
