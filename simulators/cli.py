@@ -200,6 +200,9 @@ def modbus_command(
     ] = None,
     slow_ms: Annotated[float, typer.Option(min=0.0, help="Extra delay before answers (ms).")] = 0.0,
     still: Annotated[bool, typer.Option("--still", help="Values do not move over time.")] = False,
+    turnaround_ms: Annotated[
+        float | None, typer.Option(min=0.0, help="Delay before the meter answers (ms).")
+    ] = None,
 ) -> None:
     """Serve a simulated Modbus meter (a scenario through a register map) until SIGINT/SIGTERM."""
     from simulators.modbus.device import ModbusFaults
@@ -232,6 +235,7 @@ def modbus_command(
         device_id=device_id,
         faults=faults,
         wobble=False if still else None,
+        turnaround_ms=turnaround_ms,
     )
     stop = threading.Event()
 
