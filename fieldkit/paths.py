@@ -11,7 +11,7 @@ from pathlib import Path
 
 from platformdirs import user_data_path
 
-__all__ = ["home", "profiles_dir"]
+__all__ = ["home", "maps_dir", "profiles_dir"]
 
 
 def home() -> Path:
@@ -25,3 +25,8 @@ def home() -> Path:
 def profiles_dir() -> Path:
     """A utility's own meter profiles, loaded after (and overriding) the built-in ones."""
     return home() / "profiles"
+
+
+def maps_dir() -> Path:
+    """A utility's own Modbus register maps, found before (and hiding) the shipped ones."""
+    return home() / "maps"

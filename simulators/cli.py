@@ -2,10 +2,11 @@
 
     fieldkit-sim list
     fieldkit-sim c1218 --scenario healthy-2s [--listen 127.0.0.1:0 | --pty] [...]
+    fieldkit-sim modbus --map eastron-sdm630 --scenario healthy-16s [--framer rtu|socket] [...]
 
 On start, ``c1218`` prints exactly one line to stdout (the address a client should open),
 then serves until SIGINT or SIGTERM and exits 0. Anything that stops it from starting is one
-line on stderr and a non-zero exit status. (``modbus`` joins ``c1218`` as a sibling command.)
+line on stderr and a non-zero exit status. ``modbus`` does the same for a Modbus meter.
 """
 
 from __future__ import annotations
@@ -130,6 +131,132 @@ def c1218_command(
         except SimulatorError as exc:
             raise _fail(str(exc), EXIT_FAILED) from None
         print(f"fieldkit-sim c1218 {loaded.name} listening on {sim.url}", flush=True)  # noqa: T201
+        try:
+            while not stop.wait(0.2):
+                if not sim.alive:
+                    break
+        finally:
+            sim.stop()
+        if sim.error is not None:
+            raise _fail(f"simulator stopped: {sim.error}", EXIT_FAILED)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ranges(text: str | None) -> tuple[tuple[int, int], ...]:
+    """``"3000-3100,40"`` → ((3000, 3101), (40, 41)): wire addresses, ends included."""
+    if not text:
+        return ()
+    out = []
+    for part in text.split(","):
+        first, _, last = part.strip().partition("-")
+        try:
+            low = int(first, 0)
+            high = int(last, 0) if last else low
+        except ValueError:
+            raise ValueError(f"--refuse wants START-END register ranges, got {part!r}") from None
+        if not 0 <= low <= high <= 0xFFFF:
+            raise ValueError(f"--refuse range {part!r} is not within 0-65535")
+        out.append((low, high + 1))
+    return tuple(out)
+
+
+@app.command("modbus")
+def modbus_command(
+    map_name: Annotated[
+        str, typer.Option("--map", "-m", help="Register map NAME (shipped or ~/maps) or PATH.")
+    ],
+    scenario: Annotated[
+        str, typer.Option("--scenario", "-s", help="Scenario NAME (see `list`) or PATH.")
+    ],
+    listen: Annotated[
+        str, typer.Option(help="HOST:PORT to listen on; port 0 picks a free one.")
+    ] = "127.0.0.1:0",
+    pty: Annotated[
+        bool, typer.Option("--pty", help="Serve RTU on a new pseudo-terminal instead of TCP.")
+    ] = False,
+    framer: Annotated[
+        str, typer.Option(help="rtu (RTU frames: socket:// or a pty) or socket (Modbus TCP).")
+    ] = "rtu",
+    device_id: Annotated[
+        int | None, typer.Option(min=1, max=247, help="The meter's device id (scenario's).")
+    ] = None,
+    baud: Annotated[int | None, typer.Option(help="Line speed for --baud-pace (map's).")] = None,
+    baud_pace: Annotated[
+        bool, typer.Option("--baud-pace", help="Pace RTU bytes at the baud rate (11 bits each).")
+    ] = False,
+    silent: Annotated[bool, typer.Option("--silent", help="Never answer.")] = False,
+    stop_after: Annotated[
+        int | None, typer.Option(min=0, help="Go silent after N answers.")
+    ] = None,
+    busy: Annotated[int, typer.Option(min=0, help="Answer 'device busy' to the first N.")] = 0,
+    refuse: Annotated[
+        str | None,
+        typer.Option(help="Answer 'illegal data address' for these wire registers: 3000-3100,40"),
+    ] = None,
+    answer_as: Annotated[
+        int | None, typer.Option(min=0, max=255, help="Answer under this device id instead.")
+    ] = None,
+    slow_ms: Annotated[float, typer.Option(min=0.0, help="Extra delay before answers (ms).")] = 0.0,
+    still: Annotated[bool, typer.Option("--still", help="Values do not move over time.")] = False,
+    turnaround_ms: Annotated[
+        float | None, typer.Option(min=0.0, help="Delay before the meter answers (ms).")
+    ] = None,
+) -> None:
+    """Serve a simulated Modbus meter (a scenario through a register map) until SIGINT/SIGTERM."""
+    from simulators.modbus.device import ModbusFaults
+    from simulators.modbus.registers import MapFileError
+    from simulators.modbus.server import ModbusSimOptions
+    from simulators.modbus.server import SimulatorError as ModbusSimulatorError
+    from simulators.modbus.server import start as start_modbus
+
+    try:
+        loaded = load_scenario(scenario)
+        host, port = parse_listen(listen)
+        if framer not in ("rtu", "socket"):
+            raise ValueError(f"--framer is rtu or socket, got {framer!r}")
+        if pty and framer != "rtu":
+            raise ValueError("--pty carries RTU frames: drop --framer socket")
+        faults = ModbusFaults(
+            silent=silent,
+            stop_after=stop_after,
+            busy=busy,
+            illegal=_ranges(refuse),
+            answer_as=answer_as,
+            slow_ms=slow_ms,
+        )
+    except (ScenarioError, ValueError) as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    options = ModbusSimOptions(
+        framer="rtu" if framer == "rtu" else "socket",
+        baud=baud,
+        baud_pace=baud_pace,
+        device_id=device_id,
+        faults=faults,
+        wobble=False if still else None,
+        turnaround_ms=turnaround_ms,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            sim = start_modbus(
+                loaded, map_name=map_name, host=host, port=port, pty=pty, options=options
+            )
+        except MapFileError as exc:
+            raise _fail(str(exc), EXIT_BAD_INPUT) from None
+        except ModbusSimulatorError as exc:
+            raise _fail(str(exc), EXIT_FAILED) from None
+        print(  # noqa: T201
+            f"fieldkit-sim modbus {loaded.name} ({sim.map_name}, device {sim.device_id}) "
+            f"listening on {sim.url}",
+            flush=True,
+        )
         try:
             while not stop.wait(0.2):
                 if not sim.alive:

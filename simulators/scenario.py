@@ -34,6 +34,7 @@ __all__ = [
     "FaultsSection",
     "LinkSection",
     "MeterSection",
+    "ModbusSection",
     "Password",
     "PhaseSection",
     "RegistersSection",
@@ -332,6 +333,17 @@ class FaultsSection(_Section):
     seed: int | None = None
 
 
+class ModbusSection(_Section):
+    """How the meter answers when served over Modbus ([modbus]); the C12.18 meter ignores it."""
+
+    device_id: Annotated[int, Field(ge=1, le=247)] = 1
+    baud: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] | None = None  # map's
+    model_code: Annotated[int, Field(ge=0, le=0xFFFF)] = 15
+    turnaround_ms: Annotated[float, Field(ge=0, le=5000)] = 2.0
+    # Values drift a little over time (a real load is never still); off for exact tests.
+    wobble: bool = True
+
+
 class WorkOrderSection(_Section):
     """What the utility's work order says about the site; not served by the meter."""
 
@@ -360,6 +372,7 @@ class Scenario(_Section):
     event: tuple[EventSection, ...] = ()
     security: SecuritySection = SecuritySection()
     faults: FaultsSection = FaultsSection()
+    modbus: ModbusSection = ModbusSection()
     work_order: WorkOrderSection | None = None
 
     @field_validator("phase")

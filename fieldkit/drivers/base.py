@@ -306,6 +306,7 @@ def read_once(
 # Imported on first use: the CLI pays only for the protocol it reads.
 _FACTORIES: dict[MeterProtocol, str] = {
     MeterProtocol.C1218: "fieldkit.drivers.c1218",
+    MeterProtocol.MODBUS: "fieldkit.drivers.modbus",
 }
 
 PROTOCOLS: tuple[str, ...] = tuple(p.value for p in _FACTORIES)

@@ -111,18 +111,23 @@ def open_transport(
     rts: bool = True,
     dtr: bool = False,
     power_delay: float = 0.05,
+    parity: str = "N",
+    stop_bits: int = 1,
 ) -> SerialTransport:
-    """Open ``url`` at 8N1. An ANSI optical probe draws power from RTS (on) with DTR off;
-    ``power_delay`` lets it power up before the first byte."""
+    """Open ``url`` at 8 data bits, ``parity`` ("N", "E", "O") and ``stop_bits`` (8N1 unless
+    told). An ANSI optical probe draws power from RTS (on) with DTR off; ``power_delay`` lets
+    it power up before the first byte."""
     try:
         port = serial.serial_for_url(url, do_not_open=True, baudrate=baudrate, timeout=0.1)
         port.bytesize = serial.EIGHTBITS
-        port.parity = serial.PARITY_NONE
-        port.stopbits = serial.STOPBITS_ONE
+        port.parity = {"N": serial.PARITY_NONE, "E": serial.PARITY_EVEN, "O": serial.PARITY_ODD}[
+            parity
+        ]
+        port.stopbits = serial.STOPBITS_TWO if stop_bits == 2 else serial.STOPBITS_ONE
         port.rts = rts
         port.dtr = dtr
         port.open()
-    except (serial.SerialException, OSError, ValueError) as exc:
+    except (serial.SerialException, OSError, ValueError, KeyError) as exc:
         raise PortError(f"cannot open {url}: {exc}") from exc
     _no_delay(port)
     if power_delay > 0 and not url.startswith(("socket://", "loop://")):

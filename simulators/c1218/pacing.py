@@ -19,8 +19,10 @@ BITS_PER_BYTE = 10  # start bit, 8 data bits, stop bit
 class WirePacer:
     """Paces both directions of one serial line."""
 
-    def __init__(self, *, enabled: bool) -> None:
+    def __init__(self, *, enabled: bool, bits_per_byte: int = BITS_PER_BYTE) -> None:
         self.enabled = enabled
+        # 10 for 8N1; 11 for a Modbus RTU character (8E1, 8O1 or 8N2).
+        self.bits_per_byte = bits_per_byte
         self._rx: deque[tuple[float, bytes]] = deque()
         self._rx_free = 0.0
         self._tx: deque[tuple[float, bytes]] = deque()
@@ -39,7 +41,7 @@ class WirePacer:
         """Bytes the client wrote at ``now`` onto a line running at ``baud``."""
         if not data:
             return
-        duration = len(data) * BITS_PER_BYTE / baud
+        duration = len(data) * self.bits_per_byte / baud
         self.wire_seconds += duration
         if not self.enabled:
             self._rx.append((now, data))
@@ -64,7 +66,7 @@ class WirePacer:
 
     def take_outbound(self, now: float, baud: int) -> bytes:
         """The bytes whose transmission at ``baud`` has finished by ``now``."""
-        byte_time = BITS_PER_BYTE / baud
+        byte_time = self.bits_per_byte / baud
         out = bytearray()
         while self._tx:
             queued_at, chunk = self._tx[0]
@@ -98,5 +100,5 @@ class WirePacer:
             if not self.enabled:
                 deadlines.append(queued_at)
             else:
-                deadlines.append(max(self._tx_free, queued_at) + BITS_PER_BYTE / baud)
+                deadlines.append(max(self._tx_free, queued_at) + self.bits_per_byte / baud)
         return min(deadlines) if deadlines else None

@@ -16,7 +16,7 @@ def test_list_shows_every_scenario_with_its_description() -> None:
     result = runner.invoke(app, ["list"])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert len(lines) == 12
+    assert len(lines) == 13
     assert any(line.startswith("tamper-2s") and "status_flags" in line for line in lines)
 
 

@@ -23,6 +23,7 @@ SHIPPED = [
     "healthy-16s",
     "healthy-2s",
     "hot-socket-2s",
+    "low-voltage-16s",
     "low-voltage-2s",
     "missing-phase-16s",
     "reversed-ct-16s",
