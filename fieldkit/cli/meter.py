@@ -18,7 +18,6 @@ from typing import Annotated, Any, NoReturn, TypeVar, get_args
 
 import typer
 
-from fieldkit import paths
 from fieldkit.checks import DEFAULT_POLICY, PolicyError, Thresholds, load_policy
 from fieldkit.cli.common import JsonOpt, as_utc_or_none, fail, given, print_document, usage_error
 from fieldkit.cli.work_orders import stored_work_order, work_order_line
@@ -101,6 +100,21 @@ MeterTzOpt = Annotated[
     str | None,
     typer.Option("--meter-tz", help="Time zone the meter keeps when it is not on UTC"),
 ]
+MapOpt = Annotated[
+    str | None, typer.Option("--map", help="Modbus register map (fieldkit maps list)")
+]
+DeviceIdOpt = Annotated[
+    int | None, typer.Option("--device-id", help="Modbus device (slave) id, 1-247 (1)")
+]
+ParityOpt = Annotated[
+    str | None, typer.Option("--parity", help="Modbus RTU parity N, E or O (the map's)")
+]
+StopBitsOpt = Annotated[
+    int | None, typer.Option("--stop-bits", help="Modbus RTU stop bits 1 or 2 (the map's)")
+]
+RetriesOpt = Annotated[
+    int | None, typer.Option("--retries", help="Modbus requests asked again, 0-5 (1)")
+]
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress line on stderr during the read")
 ]
@@ -120,6 +134,13 @@ _SETTING_FLAGS: dict[str, str] = {
     "dtr": "--dtr",
     "ignore_toggle": "--ignore-toggle",
     "meter_tz": "--meter-tz",
+    "map": "--map",
+    "device_id": "--device-id",
+    "parity": "--parity",
+    "stop_bits": "--stop-bits",
+    "retries": "--retries",
+    "protocol": "--protocol",
+    "port": "--port",
 }
 
 
@@ -136,8 +157,6 @@ class MeterLink:
 
 def _link(protocol: str, port: str, capture: Path | None, quiet: bool, **options: Any) -> MeterLink:
     settings = {name: value for name, value in options.items() if value is not None}
-    if protocol.lower() == "c1218" and paths.profiles_dir().is_dir():
-        settings["profiles_dir"] = paths.profiles_dir()
     return MeterLink(protocol, port, settings, capture, quiet)
 
 
@@ -241,6 +260,11 @@ def read(
     rts: RtsOpt = None,
     dtr: DtrOpt = None,
     ignore_toggle: IgnoreToggleOpt = None,
+    map_name: MapOpt = None,
+    device_id: DeviceIdOpt = None,
+    parity: ParityOpt = None,
+    stop_bits: StopBitsOpt = None,
+    retries: RetriesOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Read a meter once and print the snapshot."""
@@ -261,6 +285,11 @@ def read(
         rts=rts,
         dtr=dtr,
         ignore_toggle=ignore_toggle,
+        map=map_name,
+        device_id=device_id,
+        parity=parity,
+        stop_bits=stop_bits,
+        retries=retries,
     )
     outcome = _meter_session(link, read_once)
     _write_capture(link.capture, outcome)
@@ -365,6 +394,11 @@ def check(
     rts: RtsOpt = None,
     dtr: DtrOpt = None,
     ignore_toggle: IgnoreToggleOpt = None,
+    map_name: MapOpt = None,
+    device_id: DeviceIdOpt = None,
+    parity: ParityOpt = None,
+    stop_bits: StopBitsOpt = None,
+    retries: RetriesOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Read the meter and run the site checks against the work order's expectation."""
@@ -419,6 +453,11 @@ def check(
             rts=rts,
             dtr=dtr,
             ignore_toggle=ignore_toggle,
+            map=map_name,
+            device_id=device_id,
+            parity=parity,
+            stop_bits=stop_bits,
+            retries=retries,
         )
 
         def visit(driver: Any, **kw: Any) -> VisitResult:

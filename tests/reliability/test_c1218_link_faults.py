@@ -72,7 +72,9 @@ def test_randomized_sessions_over_a_faulty_link(sim: Any) -> None:
         password = pad_password(passwords[0]["text"]) if passwords else None
         made: list[FaultyTransport] = []
 
-        def faulty(url: str, plan: FaultPlan = plan) -> Transport:
+        def faulty(
+            url: str, plan: FaultPlan = plan, made: list[FaultyTransport] = made
+        ) -> Transport:
             transport = FaultyTransport(open_transport(url), plan, random.Random(rng.random()))
             made.append(transport)
             return transport
@@ -101,7 +103,9 @@ def test_randomized_sessions_over_a_faulty_link(sim: Any) -> None:
             unexpected.append(f"session {number}: {outcome.error!r}")
         if outcome.snapshot is not None:
             values_checked += len(outcome.snapshot.phases) * 4 + len(outcome.snapshot.registers)
-            wrong += [f"session {number} ({name}): {w}" for w in wrong_values(outcome.snapshot, name)]
+            wrong += [
+                f"session {number} ({name}): {w}" for w in wrong_values(outcome.snapshot, name)
+            ]
         if elapsed > BUDGET_SECONDS:
             unexpected.append(f"session {number} ({name}) took {elapsed:.1f} s")
     summary = {

@@ -36,10 +36,14 @@ def create(
     from fieldkit.drivers.c1218.driver import C1218Driver, C1218Options
     from fieldkit.drivers.c1218.profile import ProfileError, ProfileRegistry
     from fieldkit.drivers.c1218.settings import parse_settings
+    from fieldkit.paths import profiles_dir
 
     parsed = parse_settings(settings)
+    user_dir = parsed.profiles_dir
+    if user_dir is None and profiles_dir().is_dir():
+        user_dir = profiles_dir()
     try:
-        profiles = ProfileRegistry.default(parsed.profiles_dir)
+        profiles = ProfileRegistry.default(user_dir)
     except ProfileError as exc:
         if on_warning is None:
             raise DriverSettingsError("profiles_dir", str(exc)) from None

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from fieldkit.drivers.base import validate_settings
 from fieldkit.drivers.c1218.client import SessionConfig
 from fieldkit.drivers.c1218.link import LinkConfig
 from fieldkit.drivers.c1218.services import PASSWORD_SIZE, USER_SIZE, baud_to_code, pad_password
@@ -45,7 +46,8 @@ class C1218Settings(BaseModel):
     ignore_toggle: bool = False  # meters that never flip the toggle bit
     meter_tz: str | None = None  # None: the meter keeps the laptop's local time
     read_events: bool = True
-    profiles_dir: Path | None = None  # a utility's own profiles, beside the built-in ones
+    # A utility's own profiles, beside the built-in ones (default: $FIELDKIT_HOME/profiles).
+    profiles_dir: Path | None = None
 
     @field_validator("baud")
     @classmethod
@@ -117,16 +119,6 @@ class C1218Settings(BaseModel):
 
 def parse_settings(settings: Mapping[str, Any]) -> C1218Settings:
     """Validated settings; the first problem raises DriverSettingsError naming the setting."""
-    values = {k: v for k, v in settings.items() if v is not None}
-    try:
-        parsed = C1218Settings.model_validate(values)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        name = ".".join(str(p) for p in first["loc"]) or "settings"
-        if first["type"] == "extra_forbidden":
-            known = ", ".join(C1218Settings.model_fields)
-            raise DriverSettingsError(name, f"not a C12.18 setting (known: {known})") from None
-        message = first["msg"].removeprefix("Value error, ")
-        raise DriverSettingsError(name, message) from None
+    parsed = validate_settings(C1218Settings, settings, "C12.18")
     parsed.password_bytes()  # both given, bad hex, too long: said now, not at Security
     return parsed

@@ -28,8 +28,14 @@ def create(
     *,
     wall_clock: Callable[[], datetime] | None = None,
     transport_factory: Callable[[str], Transport] | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> ModbusDriver:
-    """A Modbus driver for ``port``; raises DriverSettingsError for a bad setting or map."""
+    """A Modbus driver for ``port``; raises DriverSettingsError for a bad setting or map.
+
+    ``on_warning`` is accepted as every driver accepts it; a Modbus read has nothing to warn
+    about before it starts (a broken map is an error: the read cannot go on without it).
+    """
+    del on_warning
     from fieldkit.drivers.errors import PortError
     from fieldkit.drivers.modbus.driver import ModbusDriver, ModbusOptions, split_port
     from fieldkit.drivers.modbus.maps import MapError, load_map

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from fieldkit.drivers.base import validate_settings
 from fieldkit.drivers.errors import DriverSettingsError
 
 __all__ = ["BAUD_RATES", "ModbusSettings", "parse_settings"]
@@ -68,13 +69,4 @@ def parse_settings(settings: Mapping[str, Any]) -> ModbusSettings:
         raise DriverSettingsError(
             "map", "a Modbus read needs the meter's register map (see `fieldkit maps list`)"
         )
-    try:
-        return ModbusSettings.model_validate(values)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        name = ".".join(str(p) for p in first["loc"]) or "settings"
-        if first["type"] == "extra_forbidden":
-            known = ", ".join(ModbusSettings.model_fields)
-            raise DriverSettingsError(name, f"not a Modbus setting (known: {known})") from None
-        message = first["msg"].removeprefix("Value error, ")
-        raise DriverSettingsError(name, message) from None
+    return validate_settings(ModbusSettings, values, "Modbus")
