@@ -14,7 +14,7 @@ __all__ = ["demo", "ports"]
 
 
 def ports(as_json: JsonOpt = False) -> None:
-    """List serial ports, with VID:PID, and mark known optical probes."""
+    """List serial ports, with VID:PID; mark likely optical probes and RS-485 adapters."""
     found = list_ports()
     if as_json:
         print_json([asdict(p) for p in found])
@@ -23,7 +23,11 @@ def ports(as_json: JsonOpt = False) -> None:
         typer.echo("no serial ports found: is the probe plugged in?")
         return
     for p in found:
-        mark = f"  ← {p.probe}" if p.probe else ""
+        notes = [n for n in (p.probe, p.rs485) if n]
+        # A chip in both lists says the same thing twice: say it once.
+        if len(notes) == 2 and notes[0].split(":")[0] == notes[1].split(":")[0]:
+            notes = [f"{notes[0].split(':')[0]}: optical probe or RS-485 adapter"]
+        mark = f"  ← {' / '.join(notes)}" if notes else ""
         vidpid = f"{p.vid:04X}:{p.pid:04X}" if p.vid is not None and p.pid is not None else "-"
         typer.echo(f"{p.device:<20} {vidpid:<10} {p.description}{mark}")
 
