@@ -35,6 +35,7 @@ pytest: $(STAMP)
 ## Measured, not timed tests: figures go to docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/c1218_read.py
+	$(BIN)/python benchmarks/modbus_read.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
