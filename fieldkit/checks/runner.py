@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from fieldkit.checks.clock import check_clock_drift
 from fieldkit.checks.current import check_current_imbalance, check_inactive_phase_current
@@ -85,10 +86,34 @@ def run(
         results["polarity"] = check_polarity(inp, cross_failed)
     if thresholds.is_enabled("phase_angle"):
         results["phase_angle"] = check_phase_angle(inp, cross_failed)
-    return [
+    ordered = [
         results.get(check_id) or CheckResult(check_id, CheckStatus.SKIP, DISABLED)
         for check_id in CHECK_IDS
     ]
+    return [_relied_on(snapshot, result) for result in ordered]
+
+
+# What a derived current angle means for the checks that judge angles.
+_DERIVED_NOTE = (
+    "current angles derived from power factor and the sign of reactive power "
+    "(the meter reports no angles)"
+)
+_DERIVED_CAUSE = (
+    "a crossed voltage lead: this meter reports no voltage angles, so cross_phase cannot "
+    "tell it from a reversed CT"
+)
+
+
+def _relied_on(snapshot: MeterSnapshot, result: CheckResult) -> CheckResult:
+    """Say so when an angle check judged angles the driver computed rather than read."""
+    if result.id not in ("polarity", "phase_angle") or result.status is CheckStatus.SKIP:
+        return result
+    if not any("current_angle" in p.derived for p in snapshot.phases):
+        return result
+    causes = result.likely_causes
+    if result.id == "polarity" and result.status is CheckStatus.FAIL:
+        causes = (*causes, _DERIVED_CAUSE)
+    return replace(result, message=f"{result.message}; {_DERIVED_NOTE}", likely_causes=causes)
 
 
 def verdict(results: Sequence[CheckResult]) -> CheckStatus:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
@@ -214,3 +215,30 @@ def test_random_snapshots_never_raise_and_give_every_check_once(
         if r.status in (WARN, FAIL):
             assert r.measured is not None
     verdict(results)
+
+
+def test_angle_checks_say_when_they_judged_derived_angles() -> None:
+    """A Modbus meter's current angles come from PF and the sign of Q: the verdict says so."""
+    from fieldkit.model import ServiceType, SiteExpectation
+
+    read_at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    derived = frozenset({"current_angle"})
+    reversed_b = (
+        PhaseQuantities("A", 120.0, 20.0, 0.0, 10.0, 0.98, 2350.0, derived=derived),
+        PhaseQuantities("B", 120.0, 20.0, 120.0, 310.0, -0.98, -2350.0, derived=derived),
+        PhaseQuantities("C", 120.0, 20.0, 240.0, 250.0, 0.98, 2350.0, derived=derived),
+    )
+    snapshot = MeterSnapshot(
+        protocol="modbus",
+        identity=MeterIdentity("Eastron", "SDM630", ""),
+        read_at=read_at,
+        phases=reversed_b,
+    )
+    expectation = SiteExpectation(service_type=ServiceType.WYE, nominal_voltage=120.0)
+    results = {r.id: r for r in run(snapshot, expectation)}
+    polarity = results["polarity"]
+    assert polarity.status is CheckStatus.FAIL
+    assert "derived from power factor" in polarity.message
+    assert any("crossed voltage lead" in c for c in polarity.likely_causes)
+    read = replace(snapshot, phases=tuple(replace(p, derived=frozenset()) for p in reversed_b))
+    assert "derived" not in {r.id: r for r in run(read, expectation)}["polarity"].message
