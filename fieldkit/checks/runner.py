@@ -104,8 +104,18 @@ _DERIVED_CAUSE = (
 )
 
 
+_PLACED_VOLTAGES = (
+    "the meter reports no voltage angles (the kit placed them where the service diagram "
+    "puts them): a crossed voltage lead shows in polarity instead"
+)
+
+
 def _relied_on(snapshot: MeterSnapshot, result: CheckResult) -> CheckResult:
     """Say so when an angle check judged angles the driver computed rather than read."""
+    if result.id == "cross_phase" and result.status is not CheckStatus.SKIP:
+        if any("voltage_angle" in p.derived for p in snapshot.phases):
+            # Placed angles always agree with the diagram: a pass would claim too much.
+            return CheckResult(result.id, CheckStatus.SKIP, _PLACED_VOLTAGES)
     if result.id not in ("polarity", "phase_angle") or result.status is CheckStatus.SKIP:
         return result
     if not any("current_angle" in p.derived for p in snapshot.phases):
