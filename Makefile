@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck contracts pytest bench fmt lock clean
+.PHONY: demo test lint typecheck contracts pytest bench reliability fmt lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/c1218_read.py
 	$(BIN)/python benchmarks/modbus_read.py
+
+## The long campaigns (fault injection, fuzzing): figures in .reliability/ and docs/reliability.md.
+reliability: $(STAMP)
+	FIELDKIT_FUZZ_EXAMPLES=60000 FIELDKIT_RELIABILITY_SESSIONS=2000 \
+		$(BIN)/pytest -n 2 -q -s -m reliability --timeout 7200 tests/reliability
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
