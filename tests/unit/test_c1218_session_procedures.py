@@ -164,3 +164,43 @@ def test_cancel_while_polling_st8_ends_within_half_a_second() -> None:
     assert cancelled_at
     assert meter.clock.now - cancelled_at[0] <= 0.5
 
+
+# --- the port is let go whatever happens while closing ------------------------------------
+
+
+@dataclass
+class CountingPeer(ProcedurePeer):
+    closed: int = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_the_port_is_closed_when_closing_the_session_is_interrupted() -> None:
+    # A second Ctrl-C (KeyboardInterrupt) or a progress display that fails while Logoff and
+    # Terminate go out must not leave the serial port open: the next read could not open it.
+    meter = CountingPeer(Clock(), tables=peer().tables)
+
+    def progress(p: object) -> None:
+        if getattr(p, "stage", None) == "close":
+            raise KeyboardInterrupt
+
+    session = driver_for(meter).session(progress=progress)
+    with pytest.raises(KeyboardInterrupt), session:
+        session.read_snapshot()
+    assert meter.closed == 1
+    assert session.stats.session_seconds is not None
+
+
+def test_the_port_is_closed_when_the_session_cannot_be_built_on_it() -> None:
+    meter = CountingPeer(Clock(), tables=peer().tables)
+    driver = driver_for(meter)
+
+    def progress(p: object) -> None:
+        if getattr(p, "stage", None) == "identify":
+            raise RuntimeError("display gone")
+
+    session = driver.session(progress=progress)
+    with pytest.raises(RuntimeError), session:
+        pass
+    assert meter.closed == 1

@@ -338,14 +338,18 @@ class C1218Session:
     def _close(self) -> None:
         client, transport = self._client, self._transport
         cancelled = self._cancel is not None and self._cancel.cancelled
-        if client is not None and not cancelled:
-            self._report(Stage.CLOSE, None)
-            client.close()
-        if self._session_start is not None and self._session_seconds is None:
-            self._session_seconds = self._driver._monotonic() - self._session_start
-        if transport is not None:
-            transport.close()
-            self._transport = None
+        try:
+            if client is not None and not cancelled:
+                self._report(Stage.CLOSE, None)
+                client.close()
+        finally:
+            # Whatever interrupts the goodbye (a second Ctrl-C, a failing progress display),
+            # the port is let go: otherwise the next read cannot open it.
+            if self._session_start is not None and self._session_seconds is None:
+                self._session_seconds = self._driver._monotonic() - self._session_start
+            if transport is not None:
+                self._transport = None
+                transport.close()
 
     def _build(self, *, incomplete: str | None) -> MeterSnapshot:
         ts = self._tables
