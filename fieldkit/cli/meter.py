@@ -122,6 +122,8 @@ QuietOpt = Annotated[
 # The driver settings the command line sets, by option. Only options the user gave are
 # passed on: the driver holds the defaults, and refuses a setting its protocol has not.
 _SETTING_FLAGS: dict[str, str] = {
+    "protocol": "--protocol",
+    "port": "--port",
     "password": "--password",
     "password_hex": "--password-hex",
     "user_id": "--user-id",
@@ -232,8 +234,10 @@ def _load_snapshot(path: Path) -> MeterSnapshot:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         fail(f"cannot read {path}: {exc.strerror}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        fail(f"{path} is not JSON: {exc}")
+    except (ValueError, RecursionError) as exc:
+        # Not UTF-8, not JSON, nested past the parser's limit, a number of 4300+ digits.
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        fail(f"{path} is not JSON: {reason}")
     try:
         document = load_document(data, source=str(path))
     except SchemaError as exc:

@@ -19,10 +19,11 @@ or, for a read and nothing else, :func:`read_once` returns a :class:`ReadOutcome
 the frames and link statistics whether the read succeeded or not.
 
 Progress reaches the caller through a callback on the driver's thread; cancel is a
-:class:`CancelToken` set from any thread and checked between packets, so a cancelled read
-ends within half a second with :class:`~fieldkit.drivers.errors.ReadCancelled` and the port
-closed. A driver owns its transport: the C12.18 driver opens a pyserial port, the Modbus
-driver its pymodbus client.
+:class:`CancelToken` set from any thread and checked between packets and through every wait
+of the driver's own (back-off, poll, restart), so a cancelled read ends within half a
+second with :class:`~fieldkit.drivers.errors.ReadCancelled` and the port closed. A driver
+owns its transport: the C12.18 driver opens a pyserial port, the Modbus driver its pymodbus
+client.
 """
 
 from __future__ import annotations

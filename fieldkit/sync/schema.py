@@ -34,8 +34,11 @@ from pydantic import (
     PlainSerializer,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 from fieldkit.model import (
     CheckResult,
@@ -96,8 +99,18 @@ def _aware(value: datetime) -> datetime:
     return as_utc(value)
 
 
-# A time always has its offset once read; one written without it was UTC.
-Moment = Annotated[datetime, AfterValidator(_aware)]
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+# A time always has its offset once read; one written without it was UTC. Written as
+# datetime.isoformat() does, "+00:00" rather than "Z", as the first release wrote it.
+Moment = Annotated[
+    datetime,
+    AfterValidator(_aware),
+    PlainSerializer(_iso, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
 
 
 def _hex_bytes(value: Any) -> bytes:
@@ -763,10 +776,23 @@ def dump_json(document: BaseModel) -> str:
     return document.model_dump_json(indent=2, exclude=omit) + "\n"
 
 
+# What a float the meter sent as NaN or infinity is written as (``ser_json_inf_nan``).
+_NON_FINITE = {"type": "string", "enum": ["NaN", "Infinity", "-Infinity"]}
+
+
+class _WireSchema(GenerateJsonSchema):
+    """JSON Schema of what the documents really hold: a number may be "NaN" or "Infinity"."""
+
+    def float_schema(self, schema: core_schema.FloatSchema) -> JsonSchemaValue:
+        return {"anyOf": [super().float_schema(schema), dict(_NON_FINITE)]}
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
     """The JSON Schema of every document, by file name."""
     return {
-        f"{name}.schema.json": TypeAdapter(model).json_schema(mode="serialization")
+        f"{name}.schema.json": TypeAdapter(model).json_schema(
+            mode="serialization", schema_generator=_WireSchema
+        )
         for name, model in DOCUMENTS.items()
     }
 

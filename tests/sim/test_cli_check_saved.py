@@ -46,7 +46,11 @@ def test_saved_read_gives_the_same_verdicts(sim: Any, tmp_path: Path) -> None:
             '"started_at": "2026-12-01T08:00:00Z", "result": "failed"}',
             "not a meter read",
         ),
+        # Hostile files: nested past the parser's recursion limit, a number of 5000 digits.
+        ("[" * 100_000 + "]" * 100_000, "is not JSON"),
+        ('{"identity": ' + "9" * 5000 + "}", "is not JSON"),
     ],
+    ids=lambda v: v[:40] if isinstance(v, str) else v,
 )
 def test_bad_saved_read_is_one_line(tmp_path: Path, content: str, says: str) -> None:
     saved = tmp_path / "bad.json"

@@ -189,6 +189,22 @@ def test_bad_password_hex_is_a_usage_error() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--protocol", "dlms"), "fieldkit: --protocol: 'dlms' is not a protocol this kit speaks"),
+        (("--port", " "), "fieldkit: --port: give the probe's port"),
+    ],
+)
+def test_a_bad_protocol_or_port_is_a_usage_error_naming_the_option(
+    args: tuple[str, ...], says: str
+) -> None:
+    result = run_cli("read", "--port", "socket://127.0.0.1:9", *args)
+    assert result.code == 2
+    assert_one_line_error(result.stderr)
+    assert result.stderr.startswith(says), result.stderr
+
+
 def test_ignore_toggle_still_reads_a_well_behaved_meter(sim: Any) -> None:
     simulator = sim("healthy-2s")
     result = run_cli("read", "--port", simulator.url, "--ignore-toggle", "--json")
@@ -222,7 +238,12 @@ def test_ctrl_c_cancels_the_read_and_keeps_the_capture(sim: Any, tmp_path: Path)
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(2.0)  # well into the tables at 200 ms an answer
+    # Into the tables at 200 ms an answer; waiting on the meter, not on the clock, so a slow
+    # start (a loaded machine still importing) does not take the Ctrl-C for its own.
+    deadline = time.monotonic() + 30.0
+    while simulator.stats.requests < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert simulator.stats.requests >= 5, "the read never reached the tables"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 1, err

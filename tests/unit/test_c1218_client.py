@@ -24,6 +24,7 @@ from fieldkit.drivers.c1218.session import SessionState, SessionStateError
 from fieldkit.drivers.errors import (
     MeterRefused,
     NoResponse,
+    ReadCancelled,
     SecurityDenied,
     SessionLost,
 )
@@ -481,3 +482,63 @@ def test_keep_alive_asks_for_the_traffic_timeout() -> None:
     client.open()
     client.keep_alive()
     assert peer.requests[-1] == b"\x70\x06"
+
+
+# --- cancel during the client's own waits ---------------------------------------------------
+
+
+class CancelAt:
+    """A cancel hook that fires once the fake clock reaches ``at`` (the technician's key)."""
+
+    def __init__(self, clock: FakeClock, at: float) -> None:
+        self.clock = clock
+        self.at = at
+        self.raised_at: float | None = None
+
+    def __call__(self) -> None:
+        if self.clock.now >= self.at:
+            self.raised_at = self.clock.now
+            raise ReadCancelled("the read was cancelled")
+
+
+def cancellable(
+    answer: Answer, at: float
+) -> tuple[C1218Client, ScriptedMeter, FakeClock, CancelAt]:
+    clock = FakeClock()
+    peer = ScriptedMeter(answer, clock)
+    cancel = CancelAt(clock, at)
+    client = C1218Client(
+        peer,
+        LinkConfig(),
+        SessionConfig(),
+        clock=clock,
+        sleep=clock.sleep,
+        cancel=cancel,
+    )
+    return client, peer, clock, cancel
+
+
+def test_cancel_during_a_busy_back_off_ends_within_half_a_second() -> None:
+    # The meter stays busy: the back-off grows to 2 s a wait. A cancel at 2.0 s lands in the
+    # 1 s wait that starts at 0.75 s; it must not wait out that, nor the 2 s that follow.
+    client, _, _, cancel = cancellable(
+        meter(override=lambda r: b"\x06" if r[0] == 0x30 else None), at=2.0
+    )
+    client.open()
+    with pytest.raises(ReadCancelled):
+        client.read_table(1)
+    assert cancel.raised_at is not None
+    assert cancel.raised_at - cancel.at <= 0.5
+
+
+def test_cancel_during_the_traffic_timeout_wait_ends_within_half_a_second() -> None:
+    # After a speed change a silent meter is given its 6 s traffic timeout (+1 s) before the
+    # restart at 9600; the technician's cancel must not sit through the 7 s.
+    client, peer, clock, cancel = cancellable(meter(grant=b"\x00\x01\x00\x04\x08"), at=1e9)
+    client.open()
+    peer.deaf = 4  # the read and its three retransmissions go unheard (8 s)
+    cancel.at = clock.now + 9.0  # one second into the 7 s wait
+    with pytest.raises(ReadCancelled):
+        client.read_table(1)
+    assert cancel.raised_at is not None
+    assert cancel.raised_at - cancel.at <= 0.5

@@ -196,3 +196,36 @@ def test_json_schema_files_are_current() -> None:
         assert path.exists(), f"{path} missing: run python -m fieldkit.sync.schema docs/schema"
         on_disk = json.loads(path.read_text())
         assert on_disk == schema, f"{name} is stale: run python -m fieldkit.sync.schema docs/schema"
+
+
+def test_first_release_files_come_back_as_they_were_written() -> None:
+    # Scripts written against 0.1.0 parse these fields; 0.1.0 wrote times with isoformat()
+    # ("+00:00", not "Z": datetime.fromisoformat before Python 3.11 refuses a "Z"). Every
+    # field the first release wrote must come back unchanged; new fields may only be added.
+    for name in ("read-healthy-16s.json", "read-reversed-ct-16s.json", "check-healthy-16s.json"):
+        old = json.loads((FIRST_RELEASE / name).read_text())
+        new = json.loads(dump_json(_loaded(name)))
+        assert _as_written(old, new) == old, name
+
+
+def _as_written(old: object, new: object) -> object:
+    """``new`` cut down to the keys ``old`` has, at every level (added keys are allowed)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return {k: _as_written(v, new[k]) if k in new else "<missing>" for k, v in old.items()}
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [_as_written(a, b) for a, b in zip(old, new, strict=True)]
+    return new
+
+
+def test_json_schema_allows_the_nan_and_infinity_the_documents_write() -> None:
+    # A meter can send NaN (an IEEE float register); the document writes it as "NaN", so
+    # the published schema must accept that string where it says "number".
+    snapshot = _loaded("read-healthy-16s.json").to_snapshot()
+    snapshot = replace(snapshot, frequency=float("nan"))
+    written = json.loads(dump_json(ReadDocument.build(snapshot)))
+    assert written["frequency"] == "NaN"
+    schema = json_schemas()["read.schema.json"]
+    allowed = schema["properties"]["frequency"]["anyOf"]
+    assert {"enum": ["NaN", "Infinity", "-Infinity"], "type": "string"} in allowed
+    value = schema["$defs"]["RegisterDoc"]["properties"]["value"]
+    assert {"enum": ["NaN", "Infinity", "-Infinity"], "type": "string"} in value["anyOf"]

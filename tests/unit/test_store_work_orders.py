@@ -186,7 +186,7 @@ def test_blanks_on_the_work_order_keep_the_checks_defaults() -> None:
 def test_json_form_uses_the_column_names() -> None:
     data = WorkOrderDocument.build(SHOP).model_dump(mode="json")
     assert data["service_type"] == "3ph-4w-wye"
-    assert data["last_read_at"] == "2026-10-28T08:00:00Z"
+    assert data["last_read_at"] == "2026-10-28T08:00:00+00:00"  # as 0.1.0 wrote it
     assert data["schema_version"] == 1
     assert data["net_metering"] is True
     assert data["source"] is None

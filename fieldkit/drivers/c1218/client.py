@@ -146,7 +146,8 @@ class C1218Client:
     ``clock`` and ``sleep`` are injected so tests run on a fake clock; ``on_frame`` gets
     ("tx" | "rx", raw frame, clock time) for every packet on the wire, passwords redacted;
     ``on_request`` gets each request before it is sent (progress). ``cancel`` is called
-    before every request and between reads of the port (at most every 50 ms); it stops the
+    before every request, between reads of the port and through every wait (busy back-off,
+    traffic timeout, :meth:`pause`), at most 50 ms apart; it stops the
     session by raising (a :class:`~fieldkit.drivers.errors.ReadCancelled`), and the client
     then forgets the session without a word to the meter: its traffic timeout ends it.
     The transport belongs to the caller: :meth:`close` ends the session, not the port.
@@ -264,6 +265,23 @@ class C1218Client:
             chunk = data[offset : offset + step]
             self._perform(partial(self._session.write_partial, table_id, offset, chunk))
 
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` (a back-off, a poll interval); a cancel ends the wait within 50 ms.
+
+        Without a cancel hook it is one sleep; with one, sleeps of at most 50 ms with the
+        hook called between them, so no wait of the client outlasts the technician's key.
+        """
+        if self._cancel is None:
+            self._sleep(seconds)
+            return
+        left = seconds
+        while left > 1e-9:
+            self._check_cancel()
+            step = min(left, _POLL)
+            self._sleep(step)
+            left -= step
+        self._check_cancel()
+
     def keep_alive(self) -> None:
         """Send Wait so an idle session survives the meter's traffic timeout."""
         seconds = min(max(math.ceil(self._link_config.traffic_timeout), 1), 0xFF)
@@ -357,7 +375,7 @@ class C1218Client:
                     request.subject,
                     delay,
                 )
-                self._sleep(delay)
+                self.pause(delay)
                 continue
             if code in SESSION_LOST_CODES:
                 raise _SessionGone(
@@ -411,7 +429,7 @@ class C1218Client:
         if self._port_baud != DEFAULT_BAUD:
             if not ended:
                 # Only the traffic timeout brings a meter that does not hear us back to 9600.
-                self._sleep(self._link_config.traffic_timeout + _TRAFFIC_MARGIN)
+                self.pause(self._link_config.traffic_timeout + _TRAFFIC_MARGIN)
             self._set_baud(DEFAULT_BAUD)
         self._transport.flush_input()
 

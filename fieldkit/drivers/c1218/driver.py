@@ -269,12 +269,11 @@ class C1218Session:
         """SP10 (set clock) or SP9 (demand reset) through ST7/ST8, in this session."""
         client = self._require_client()
         cfg = self._config(client)
-        if isinstance(procedure, SetClock):
-            number = procedures.SP_SET_DATE_TIME
-            parameters = self._clock_parameters(client, cfg, procedure.reference)
-        else:
-            number = procedures.SP_REMOTE_RESET
-            parameters = procedures.demand_reset_parameters()
+        number = (
+            procedures.SP_SET_DATE_TIME
+            if isinstance(procedure, SetClock)
+            else procedures.SP_REMOTE_RESET
+        )
         if not cfg.runs_procedure(number):
             raise MeterRefused(
                 f"the meter does not list standard procedure {number} "
@@ -283,11 +282,15 @@ class C1218Session:
                 service="procedure",
                 table=7,
             )
+        if isinstance(procedure, SetClock):
+            parameters = self._clock_parameters(client, cfg, procedure.reference)
+        else:
+            parameters = procedures.demand_reset_parameters()
         self._report(Stage.PROCEDURE, procedure.name.replace("_", " "))
-        self._procedure_seq = self._procedure_seq % 0xFE + 1
-        request = procedures.encode_st7(number, self._procedure_seq, parameters, cfg)
+        sequence = self._next_sequence(client, cfg, number)
+        request = procedures.encode_st7(number, sequence, parameters, cfg)
         client.write_table(7, request)
-        answer = self._procedure_answer(client, cfg, number, self._procedure_seq)
+        answer = self._procedure_answer(client, cfg, number, sequence)
         return ProcedureResult(
             procedure=procedure.name,
             code=answer.result_code,
@@ -335,14 +338,18 @@ class C1218Session:
     def _close(self) -> None:
         client, transport = self._client, self._transport
         cancelled = self._cancel is not None and self._cancel.cancelled
-        if client is not None and not cancelled:
-            self._report(Stage.CLOSE, None)
-            client.close()
-        if self._session_start is not None and self._session_seconds is None:
-            self._session_seconds = self._driver._monotonic() - self._session_start
-        if transport is not None:
-            transport.close()
-            self._transport = None
+        try:
+            if client is not None and not cancelled:
+                self._report(Stage.CLOSE, None)
+                client.close()
+        finally:
+            # Whatever interrupts the goodbye (a second Ctrl-C, a failing progress display),
+            # the port is let go: otherwise the next read cannot open it.
+            if self._session_start is not None and self._session_seconds is None:
+                self._session_seconds = self._driver._monotonic() - self._session_start
+            if transport is not None:
+                self._transport = None
+                transport.close()
 
     def _build(self, *, incomplete: str | None) -> MeterSnapshot:
         ts = self._tables
@@ -463,6 +470,29 @@ class C1218Session:
             moment.replace(tzinfo=None), cfg, clock.raw_qualifier, dst=dst
         )
 
+    def _next_sequence(self, client: C1218Client, cfg: t.GeneralConfig, number: int) -> int:
+        """A SEQ_NBR (1-254) that the answer ST8 holds now cannot be taken for.
+
+        ST8 keeps the last answer, possibly one an earlier session (or another tool) got with
+        the same procedure and sequence number; until the meter posts the new answer that old
+        one would pass for it. So ST8 is read first and its sequence number skipped.
+        """
+        held: int | None = None
+        try:
+            before = procedures.decode_st8(client.read_table(8), cfg)
+        except (MeterRefused, DecodeError) as exc:
+            if isinstance(exc, SecurityDenied):
+                raise
+            LOG.debug("ST8 before the procedure: %s", exc)
+        else:
+            if before.procedure == number:
+                held = before.sequence
+        sequence = self._procedure_seq % 0xFE + 1
+        if sequence == held:
+            sequence = sequence % 0xFE + 1
+        self._procedure_seq = sequence
+        return sequence
+
     def _procedure_answer(
         self, client: C1218Client, cfg: t.GeneralConfig, number: int, sequence: int
     ) -> procedures.ProcedureResponse:
@@ -474,7 +504,7 @@ class C1218Session:
             if mine and answer.result_code != procedures.RESULT_PENDING:
                 return answer
             LOG.debug("ST8 not final yet (%s); asking again", answer)
-            self._sleep(_PROCEDURE_POLL_SECONDS)
+            client.pause(_PROCEDURE_POLL_SECONDS)  # a cancel still ends it within 50 ms
         raise MeterRefused(
             f"the meter did not finish procedure {number} within "
             f"{_PROCEDURE_POLLS * _PROCEDURE_POLL_SECONDS:g} s",
