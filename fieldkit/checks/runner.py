@@ -112,10 +112,10 @@ _PLACED_VOLTAGES = (
 
 def _relied_on(snapshot: MeterSnapshot, result: CheckResult) -> CheckResult:
     """Say so when an angle check judged angles the driver computed rather than read."""
-    if result.id == "cross_phase" and result.status is not CheckStatus.SKIP:
-        if any("voltage_angle" in p.derived for p in snapshot.phases):
-            # Placed angles always agree with the diagram: a pass would claim too much.
-            return CheckResult(result.id, CheckStatus.SKIP, _PLACED_VOLTAGES)
+    placed = any("voltage_angle" in p.derived for p in snapshot.phases)
+    if result.id == "cross_phase" and result.status is not CheckStatus.SKIP and placed:
+        # Placed angles always agree with the diagram: a pass would claim too much.
+        return CheckResult(result.id, CheckStatus.SKIP, _PLACED_VOLTAGES)
     if result.id not in ("polarity", "phase_angle") or result.status is CheckStatus.SKIP:
         return result
     if not any("current_angle" in p.derived for p in snapshot.phases):

@@ -141,8 +141,6 @@ _SETTING_FLAGS: dict[str, str] = {
     "parity": "--parity",
     "stop_bits": "--stop-bits",
     "retries": "--retries",
-    "protocol": "--protocol",
-    "port": "--port",
 }
 
 

@@ -29,6 +29,7 @@ client.
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,8 +40,10 @@ from typing import Any, Literal, Protocol, Self, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from fieldkit.drivers.errors import DriverError, DriverSettingsError, ReadCancelled
+from fieldkit.drivers.errors import DriverError, DriverSettingsError, KitFault, ReadCancelled
 from fieldkit.model import FrameRecord, MeterProtocol, MeterSnapshot
+
+LOG = logging.getLogger(__name__)
 
 __all__ = [
     "PROTOCOLS",
@@ -283,7 +286,9 @@ def read_once(
     """Open a session, read the snapshot, close; never raises a DriverError.
 
     The outcome carries the frames and statistics in every case, and what was read before
-    a failure as an incomplete snapshot.
+    a failure as an incomplete snapshot. A bug in the kit (a decoder tripping over bytes no
+    one foresaw) is kept as a :class:`KitFault` outcome too: those frames are exactly what
+    whoever fixes it needs, so they must not be lost with a traceback.
     """
     started = clock()
     session = driver.session(progress=progress, cancel=cancel)
@@ -295,6 +300,12 @@ def read_once(
     except DriverError as exc:
         error = exc
         snapshot = session.partial_snapshot(str(exc))
+    except Exception as exc:
+        LOG.exception("the read failed inside the kit")
+        error = KitFault(
+            f"the kit failed while reading ({type(exc).__name__}: {exc}); "
+            "the frames are kept: report it with the capture"
+        )
     return ReadOutcome(
         protocol=str(driver.protocol),
         port=driver.port,

@@ -10,6 +10,7 @@ __all__ = [
     "DecodeError",
     "DriverError",
     "DriverSettingsError",
+    "KitFault",
     "LinkError",
     "MeterRefused",
     "NoResponse",
@@ -93,3 +94,7 @@ class DriverSettingsError(DriverError):
 
 class ReadCancelled(DriverError):
     """The technician (or the app) cancelled the session; the port is closed."""
+
+
+class KitFault(DriverError):
+    """A bug in the kit met during a read; the read's frames are kept for the report."""

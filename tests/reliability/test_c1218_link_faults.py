@@ -56,6 +56,7 @@ def plan_for(rng: random.Random) -> FaultPlan:
     )
 
 
+@pytest.mark.timeout(max(120, SESSIONS * 4))
 def test_randomized_sessions_over_a_faulty_link(sim: Any) -> None:
     rng = random.Random(SEED)
     running = {name: sim(name) for name in SCENARIOS}

@@ -152,3 +152,24 @@ def test_bad_settings_are_refused_before_the_port_is_opened(
     assert caught.value.setting == setting
     assert says in caught.value.problem
     assert "\n" not in str(caught.value)
+
+
+def test_a_bug_in_the_kit_mid_read_keeps_the_frames(sim: Any, monkeypatch: Any) -> None:
+    """A decoder tripping over bytes no one foresaw: the outcome still holds the exchange."""
+    from fieldkit.drivers.c1218 import driver as c1218_driver
+    from fieldkit.drivers.errors import KitFault
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(c1218_driver, "build_snapshot", broken)
+    simulator = sim("healthy-2s")
+    outcome = read_once(create_driver("c1218", simulator.url))
+    assert outcome.result == "failed"
+    assert isinstance(outcome.error, KitFault)
+    assert "ZeroDivisionError: division by zero" in str(outcome.error)
+    assert outcome.frames
+    assert outcome.stats.round_trips > 5
+    # The port was released: the next read works.
+    monkeypatch.undo()
+    assert read_once(create_driver("c1218", simulator.url)).ok

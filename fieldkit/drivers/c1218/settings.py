@@ -2,9 +2,9 @@
 
 The settings arrive as a plain mapping (from the command line, the app's connect form, a
 stored meter record) and are checked here with pydantic; the first bad one raises
-:class:`~fieldkit.drivers.errors.DriverSettingsError` naming it. :func:`driver_options`
-turns them into what the session needs: the padded password, the link and session
-configuration, the meter's time zone and the profile registry.
+:class:`~fieldkit.drivers.errors.DriverSettingsError` naming it. :func:`parse_settings`
+returns a :class:`C1218Settings` whose methods give what the session needs: the padded
+password, the link and session configuration, and the meter's time zone.
 """
 
 from __future__ import annotations
