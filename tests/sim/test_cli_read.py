@@ -180,7 +180,8 @@ def test_port_that_does_not_exist(tmp_path: Path) -> None:
     result = run_cli("read", "--port", str(tmp_path / "ttyUSB9"))
     assert result.code == 1
     assert_one_line_error(result.stderr)
-    assert "cannot open" in result.stderr
+    assert "there is no device" in result.stderr
+    assert "fieldkit ports" in result.stderr
 
 
 def test_bad_password_hex_is_a_usage_error() -> None:
