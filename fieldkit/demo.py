@@ -35,7 +35,7 @@ def run_demo(scenario_name: str, console: Console | None = None) -> int:
         scenario = load_scenario(scenario_name)
     except ScenarioError as exc:
         out.print(f"[red]fieldkit demo: {exc}[/]")
-        return 1
+        return 2  # a usage error: the scenario name is the user's
     with start(scenario) as simulator:
         out.rule(f"Simulated meter '{scenario.name}' on {simulator.url}")
         out.print(scenario.description)

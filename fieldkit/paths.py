@@ -11,7 +11,7 @@ from pathlib import Path
 
 from platformdirs import user_data_path
 
-__all__ = ["home", "maps_dir", "profiles_dir"]
+__all__ = ["home", "home_problem", "maps_dir", "profiles_dir"]
 
 
 def home() -> Path:
@@ -20,6 +20,18 @@ def home() -> Path:
     if override:
         return Path(override).expanduser()
     return user_data_path("fieldkit", appauthor=False)
+
+
+def home_problem(folder: Path | None = None) -> str | None:
+    """Why the kit's folder cannot hold its files, in the words a technician needs; None
+    when it can (or does not exist yet and can be created)."""
+    target = home() if folder is None else folder
+    named = f"FIELDKIT_HOME ({target})" if os.environ.get("FIELDKIT_HOME") else str(target)
+    if target.exists() and not target.is_dir():
+        return f"{named} is not a writable folder: it is a file; point it at a folder"
+    if target.is_dir() and not os.access(target, os.W_OK | os.X_OK):
+        return f"{named} is not a writable folder: no permission to write there"
+    return None
 
 
 def profiles_dir() -> Path:

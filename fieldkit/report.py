@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Sequence
 from types import TracebackType
@@ -9,6 +10,7 @@ from typing import Self, TextIO
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from fieldkit.drivers.base import Progress
 from fieldkit.model import CheckResult, CheckStatus, MeterSnapshot
@@ -23,6 +25,41 @@ STATUS_STYLE = {
 }
 
 
+# What the kit's symbols become where the console's encoding cannot carry them (a Windows
+# console or a file in cp1252 or ASCII). Translated before rich lays a table out, so the
+# columns stay aligned.
+_ASCII = str.maketrans(
+    {
+        "°": "deg",
+        "•": "*",
+        "±": "+/-",
+        "≤": "<=",
+        "≥": ">=",
+        "→": "->",
+        "←": "<-",
+        "–": "-",
+        "—": "-",
+        "×": "x",
+        "√": "sqrt",
+        "Δ": "d",
+        "…": "...",
+        "’": "'",
+        "µ": "u",
+    }
+)
+_SYMBOLS = "°•±≤≥→←–—×√Δ…’µ"
+
+
+def _console(console: Console | None) -> tuple[Console, bool]:
+    """The console to print on, and whether it needs plain ASCII symbols."""
+    out = console or Console()
+    try:
+        _SYMBOLS.encode(out.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return out, True
+    return out, False
+
+
 def _fmt(value: float | None, digits: int = 2, unit: str = "") -> str:
     if value is None:
         return "-"
@@ -31,7 +68,9 @@ def _fmt(value: float | None, digits: int = 2, unit: str = "") -> str:
 
 def render_snapshot(snapshot: MeterSnapshot, console: Console | None = None) -> None:
     """Print the snapshot as a few compact tables."""
-    out = console or Console()
+    out, plain = _console(console)
+    if plain:
+        out = _Translating(out)  # type: ignore[assignment]
     ident = snapshot.identity
     out.print(
         f"[bold]{ident.manufacturer} {ident.model}[/]  serial {ident.serial_number}  "
@@ -98,26 +137,87 @@ def render_snapshot(snapshot: MeterSnapshot, console: Console | None = None) -> 
 
 
 def render_checks(
-    results: Sequence[CheckResult], overall: CheckStatus, console: Console | None = None
+    results: Sequence[CheckResult],
+    overall: CheckStatus,
+    console: Console | None = None,
+    *,
+    detail: bool = False,
 ) -> None:
-    """Print the verdict table, the likely causes of each failure and the overall verdict."""
-    out = console or Console()
-    table = Table("status", "check", "measured", "expected", "message", title="Site checks")
+    """Print the verdict table, the likely causes of each failure and the overall verdict.
+
+    The compact view (the default) fits 80 columns: status, check and message, the check
+    names never cut; ``detail`` adds what was measured and expected. Likely causes wrap
+    under their own indent. The verdict line counts every status, skips included, and the
+    checks that could not be judged are named with the reason.
+    """
+    out, plain = _console(console)
+    if plain:
+        out = _Translating(out)  # type: ignore[assignment]
+    longest = max((len(r.id) for r in results), default=5)
+    table = Table(title="Site checks", title_justify="left")
+    table.add_column("status", no_wrap=True)
+    table.add_column("check", no_wrap=True, min_width=longest)
+    if detail:
+        table.add_column("measured", overflow="fold")
+        table.add_column("expected", overflow="fold")
+    table.add_column("message", overflow="fold")
     for r in results:
-        table.add_row(
-            f"[{STATUS_STYLE[r.status]}]{r.status.value.upper()}[/]",
-            r.id,
-            r.measured or "",
-            r.expected or "",
-            r.message,
-        )
+        cells = [Text(r.status.value.upper(), style=STATUS_STYLE[r.status]), Text(r.id)]
+        if detail:
+            cells += [Text(r.measured or ""), Text(r.expected or "")]
+        cells.append(Text(r.message))
+        table.add_row(*cells)
     out.print(table)
     for r in results:
         if r.likely_causes:
-            out.print(f"[bold]{r.id}[/] likely causes:")
+            out.print(Text(f"{r.id} likely causes:", style="bold"))
+            causes = Table.grid(padding=(0, 1))
+            causes.add_column(no_wrap=True)
+            causes.add_column(overflow="fold")
             for cause in r.likely_causes:
-                out.print(f"  • {cause}")
-    out.print(f"Overall verdict: [{STATUS_STYLE[overall]}]{overall.value.upper()}[/]")
+                causes.add_row("  •", Text(cause))
+            out.print(causes)
+    counts = {s: sum(1 for r in results if r.status is s) for s in CheckStatus}
+    tally = ", ".join(f"{counts[s]} {s.value}" for s in CheckStatus)
+    verdict = Text("Overall verdict: ")
+    verdict.append(overall.value.upper(), style=STATUS_STYLE[overall])
+    verdict.append(f" ({tally})")
+    out.print(verdict)
+    skipped = [r for r in results if r.status is CheckStatus.SKIP]
+    if skipped:
+        out.print(Text("Not judged:", style="bold"))
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        for r in skipped:
+            grid.add_row(f"  {r.id}", Text(r.message))
+        out.print(grid)
+
+
+class _Translating:
+    """A console that prints the kit's symbols as ASCII (see ``_ASCII``)."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+
+    def print(self, *objects: object, **kwargs: object) -> None:
+        self._console.print(*(_translate(o) for o in objects), **kwargs)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._console, name)
+
+
+def _translate(obj: object) -> object:
+    if isinstance(obj, str):
+        return obj.translate(_ASCII)
+    if isinstance(obj, Text):
+        return Text(obj.plain.translate(_ASCII), style=obj.style)
+    if isinstance(obj, Table):
+        for column in obj.columns:
+            column._cells = [_translate(c) for c in column._cells]  # type: ignore[misc]
+        if isinstance(obj.title, str):
+            obj.title = obj.title.translate(_ASCII)
+    return obj
 
 
 class ProgressLine:
@@ -131,6 +231,11 @@ class ProgressLine:
         self._stream = stream or sys.stderr
         self._live = not quiet and self._stream.isatty()
         self._width = 0
+        try:
+            _SYMBOLS.encode(getattr(self._stream, "encoding", None) or "ascii")
+            self._plain = False
+        except (UnicodeEncodeError, LookupError):
+            self._plain = True
 
     def __call__(self, progress: Progress) -> None:
         if not self._live:
@@ -139,8 +244,13 @@ class ProgressLine:
         if progress.items_total:
             count = f" {min(progress.items_done, progress.items_total)}/{progress.items_total}"
         item = f" {progress.item}" if progress.item else ""
-        text = f"{progress.stage.value}{count}{item}  {progress.bytes_rx + progress.bytes_tx} B"
-        self._show(text[:79])
+        size = progress.bytes_rx + progress.bytes_tx
+        shown = f"{size} B" if size < 10_000 else f"{size / 1000:.1f} kB"
+        text = f"{progress.stage.value}{count}{item}  {shown}"
+        width = shutil.get_terminal_size((80, 24)).columns - 1
+        if len(text) > width:  # the byte count stays; the item name gives way
+            text = text[: max(width - len(shown) - 3, 0)] + "   " + shown
+        self._show(text.translate(_ASCII) if self._plain else text)
 
     def _show(self, text: str) -> None:
         pad = max(self._width - len(text), 0)

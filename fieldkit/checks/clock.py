@@ -19,14 +19,23 @@ def _describe(drift: float) -> str:
 
 
 def check_clock_drift(inp: CheckInput) -> CheckResult:
-    """|meter time − reference time| against the warn and fail limits."""
+    """|meter time − reference time| against the warn and fail limits.
+
+    The clock reading's uncertainty (half the round trip of the clock read) counts in the
+    meter's favour at each limit: a drift is beyond a limit only when it is beyond it by
+    more than the uncertainty.
+    """
     clock = inp.snapshot.clock
     if clock is None:
         return CheckResult(ID, CheckStatus.SKIP, "the meter's clock was not read")
     policy = inp.thresholds.clock_drift
     drift = (aware(clock.meter_time) - aware(clock.reference_time)).total_seconds()
-    size = settled(abs(drift))
-    measured = f"{_describe(drift)} ({drift:+.0f} s)"
+    # The read itself blurs the drift by up to ``uncertainty`` either way: a limit is
+    # crossed only when the drift is beyond it even at the near end of that band.
+    uncertainty = max(clock.uncertainty_seconds or 0.0, 0.0)
+    size = settled(max(abs(drift) - uncertainty, 0.0))
+    blur = f" ±{uncertainty:.1f} s" if uncertainty >= 0.05 else ""
+    measured = f"{_describe(drift)} ({drift:+.0f} s{blur})"
     warn, fail = fmt.limit(policy.warn_seconds), fmt.limit(policy.fail_seconds)
     expected = f"within ±{warn} s (fail beyond {fail} s)"
     values = (

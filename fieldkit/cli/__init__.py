@@ -16,6 +16,7 @@ import sys
 import typer
 
 from fieldkit.cli import meter, tools
+from fieldkit.cli.common import ascii_fallback
 from fieldkit.cli.maps import maps_app
 from fieldkit.cli.work_orders import work_orders_app
 
@@ -40,8 +41,11 @@ def main() -> None:
     """Console-script entry point.
 
     A bug must still end in one line a technician can report; FIELDKIT_DEBUG=1 shows the
-    traceback for whoever fixes it.
+    traceback for whoever fixes it. Output never fails on a console or a file that is not
+    UTF-8 (a Windows laptop): symbols fall back to plain ASCII.
     """
+    sys.stdout = ascii_fallback(sys.stdout)
+    sys.stderr = ascii_fallback(sys.stderr)
     try:
         app()
     except Exception as exc:

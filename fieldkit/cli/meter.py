@@ -33,6 +33,7 @@ from fieldkit.model import (
     meter_class,
 )
 from fieldkit.report import ProgressLine, render_checks, render_snapshot
+from fieldkit.store.csv_import import last_read_problem, nominal_voltage_problem
 from fieldkit.sync.schema import (
     CheckDocument,
     ReadDocument,
@@ -343,13 +344,16 @@ def check(
         ),
     ] = None,
     service_type: Annotated[
-        ServiceType | None, typer.Option("--service-type", help="Service on the work order")
+        str | None,
+        typer.Option(
+            "--service-type",
+            help=f"Service on the work order: {', '.join(s.value for s in ServiceType)}",
+        ),
     ] = None,
     nominal_voltage: Annotated[
         float | None,
         typer.Option(
             "--nominal-voltage",
-            min=1,
             help="Line-to-neutral for wye/network, line-to-line for delta and 1ph-3w",
         ),
     ] = None,
@@ -366,10 +370,11 @@ def check(
         float | None, typer.Option("--last-read-kwh", help="Last billed kWh read")
     ] = None,
     last_read_date: Annotated[
-        datetime | None, typer.Option("--last-read-date", help="Date of the last billed read")
+        str | None,
+        typer.Option("--last-read-date", help="Date of the last billed read (YYYY-MM-DD)"),
     ] = None,
     last_visit: Annotated[
-        datetime | None, typer.Option("--last-visit", help="Date of the last site visit")
+        str | None, typer.Option("--last-visit", help="Date of the last site visit (YYYY-MM-DD)")
     ] = None,
     net_metering: Annotated[
         bool, typer.Option("--net-metering", help="The account has net metering")
@@ -402,6 +407,9 @@ def check(
     stop_bits: StopBitsOpt = None,
     retries: RetriesOpt = None,
     quiet: QuietOpt = False,
+    detail: Annotated[
+        bool, typer.Option("--detail", help="Show what each check measured and expected")
+    ] = False,
 ) -> None:
     """Read the meter and run the site checks against the work order's expectation."""
     if work_order is not None:
@@ -423,14 +431,14 @@ def check(
             meter_number=meter_number,
             form=form,
             meter_class=_meter_class(meter_class),
-            service_type=service_type,
-            nominal_voltage=nominal_voltage,
+            service_type=_service_type(service_type),
+            nominal_voltage=_checked("--nominal-voltage", nominal_voltage, nominal_voltage_problem),
             ct_ratio=ct_ratio,
             pt_ratio=pt_ratio,
-            last_read_kwh=last_read_kwh,
-            last_read_at=as_utc_or_none(last_read_date),
+            last_read_kwh=_checked("--last-read-kwh", last_read_kwh, last_read_problem),
+            last_read_at=as_utc_or_none(_date("--last-read-date", last_read_date)),
             net_metering=net_metering,
-            last_visit_at=as_utc_or_none(last_visit),
+            last_visit_at=as_utc_or_none(_date("--last-visit", last_visit)),
             rotation=_choice("--rotation", rotation, get_args(Rotation)),
             high_leg=_choice("--high-leg", high_leg, get_args(HighLeg)),
         )
@@ -468,12 +476,14 @@ def check(
         result = _meter_session(link, visit)
         if result.outcome is not None:
             _write_capture(link.capture, result.outcome)
-    _show_visit(result, order, as_json=as_json)
+    _show_visit(result, order, as_json=as_json, detail=detail)
     if result.outcome is not None and result.outcome.error is not None:
         fail(str(result.outcome.error))
 
 
-def _show_visit(result: VisitResult, order: WorkOrder | None, *, as_json: bool) -> None:
+def _show_visit(
+    result: VisitResult, order: WorkOrder | None, *, as_json: bool, detail: bool = False
+) -> None:
     document = result.document()
     if document is None:
         return
@@ -485,7 +495,7 @@ def _show_visit(result: VisitResult, order: WorkOrder | None, *, as_json: bool) 
     assert result.snapshot is not None
     assert result.verdict is not None
     render_snapshot(result.snapshot)
-    render_checks(result.results, result.verdict)
+    render_checks(result.results, result.verdict, detail=detail)
 
 
 def _thresholds(policy: Path | None) -> Thresholds:
@@ -502,6 +512,37 @@ def _meter_class(text: str | None) -> str | None:
         return meter_class(text)
     except ValueError as exc:
         usage_error(f"--meter-class: {exc}")
+
+
+def _service_type(text: str | None) -> ServiceType | None:
+    """A service type in any case ('1PH-3W' is 1ph-3w)."""
+    if text is None:
+        return None
+    try:
+        return ServiceType(text.strip().lower())
+    except ValueError:
+        known = ", ".join(s.value for s in ServiceType)
+        usage_error(f"--service-type: {text!r} is not a service type ({known})")
+
+
+def _checked(flag: str, value: float | None, rule: Callable[[float], str | None]) -> float | None:
+    """The same rules as the work-order import (fieldkit.store.csv_import)."""
+    if value is not None and (problem := rule(value)) is not None:
+        usage_error(f"{flag}: {problem}")
+    return value
+
+
+def _date(flag: str, text: str | None) -> datetime | None:
+    """An ISO 8601 date or date-time; anything else is said with the format to use."""
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        usage_error(
+            f"{flag}: {text!r} is not a date: write it as YYYY-MM-DD (2025-03-14), "
+            "or YYYY-MM-DDTHH:MM with a time"
+        )
 
 
 def _choice(flag: str, value: str, allowed: tuple[str, ...]) -> Any:

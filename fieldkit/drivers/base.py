@@ -372,6 +372,11 @@ def create_driver(
         ) from None
     if not port or not port.strip():
         raise DriverSettingsError("port", "give the probe's port: a device or a URL")
+    from fieldkit.drivers.transport import url_problem  # pyserial only when a URL is checked
+
+    problem = url_problem(port)
+    if problem is not None:
+        raise DriverSettingsError("port", problem)
     module = importlib.import_module(module_name)
     create: Callable[..., MeterDriver] = module.create
     return create(port, dict(settings or {}), **runtime)

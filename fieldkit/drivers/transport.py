@@ -18,7 +18,7 @@ import serial
 
 from fieldkit.drivers.errors import PortError
 
-__all__ = ["SerialTransport", "Transport", "open_transport"]
+__all__ = ["SerialTransport", "Transport", "open_transport", "url_problem"]
 
 
 @runtime_checkable
@@ -117,6 +117,9 @@ def open_transport(
     """Open ``url`` at 8 data bits, ``parity`` ("N", "E", "O") and ``stop_bits`` (8N1 unless
     told). An ANSI optical probe draws power from RTS (on) with DTR off; ``power_delay`` lets
     it power up before the first byte."""
+    problem = url_problem(url)
+    if problem is not None:
+        raise PortError(problem)
     try:
         port = serial.serial_for_url(url, do_not_open=True, baudrate=baudrate, timeout=0.1)
         port.bytesize = serial.EIGHTBITS
@@ -128,8 +131,42 @@ def open_transport(
         port.dtr = dtr
         port.open()
     except (serial.SerialException, OSError, ValueError, KeyError) as exc:
-        raise PortError(f"cannot open {url}: {exc}") from exc
+        raise PortError(_open_failure(url, exc)) from exc
     _no_delay(port)
     if power_delay > 0 and not url.startswith(("socket://", "loop://")):
         time.sleep(power_delay)
     return SerialTransport(port, url)
+
+
+_NETWORK_SCHEMES = ("socket://", "rfc2217://")
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a port URL before anything is opened, in a technician's words."""
+    for scheme in _NETWORK_SCHEMES:
+        if url.startswith(scheme):
+            rest = url[len(scheme) :].split("?", 1)[0].rstrip("/")
+            host, sep, port = rest.rpartition(":")
+            if not sep or not host:
+                return f"{url} has no port number: write it as {scheme}HOST:PORT"
+            if not port.isdigit() or not 0 < int(port) < 65536:
+                return f"{url}: '{port}' is not a port number (1-65535)"
+    return None
+
+
+def _open_failure(url: str, exc: BaseException) -> str:
+    """Why ``url`` did not open: a missing device, a file that is no serial port, ..."""
+    errno_ = getattr(exc, "errno", None)
+    text = str(exc)
+    if "://" not in url:
+        if errno_ == 2 or "No such file or directory" in text or "FileNotFoundError" in text:
+            return f"there is no device {url}: is the probe plugged in? 'fieldkit ports' lists them"
+        if errno_ == 25 or "Inappropriate ioctl" in text:
+            return f"{url} is not a serial port: give the probe's device ('fieldkit ports')"
+        if errno_ in (13, 1) or "Permission denied" in text:
+            return f"no permission to open {url}: add your user to the serial-port group"
+        if errno_ == 16 or "busy" in text.lower():
+            return f"{url} is in use by another program: close it and read again"
+    if "Connection refused" in text:
+        return f"nothing answers at {url} (connection refused): check the host and port"
+    return f"cannot open {url}: {exc}"

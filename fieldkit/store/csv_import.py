@@ -17,15 +17,23 @@ import difflib
 import io
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import NoReturn, cast, get_args
+from typing import Any, NoReturn, cast, get_args
 
 from fieldkit.model import HighLeg, Rotation, ServiceType, WorkOrder, as_utc
 from fieldkit.model import meter_class as model_meter_class
 
-__all__ = ["COLUMNS", "REQUIRED", "WorkOrderImportError", "parse_work_orders_csv"]
+__all__ = [
+    "COLUMNS",
+    "NOMINAL_VOLTAGE_RANGE",
+    "REQUIRED",
+    "WorkOrderImportError",
+    "last_read_problem",
+    "nominal_voltage_problem",
+    "parse_work_orders_csv",
+]
 
 COLUMNS: tuple[str, ...] = (
     "work_order_id",
@@ -67,6 +75,33 @@ _ISO_HINT = "use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
 
 class WorkOrderImportError(ValueError):
     """A work-order file that cannot be imported; the message is one line naming the place."""
+
+
+# Rules the work-order import and the command line share (fieldkit check): the same
+# value is refused in the same words wherever it is typed.
+NOMINAL_VOLTAGE_RANGE = (50.0, 35_000.0)
+
+
+def nominal_voltage_problem(volts: float) -> str | None:
+    """Why ``volts`` cannot be a service's nominal voltage, or None."""
+    low, high = NOMINAL_VOLTAGE_RANGE
+    if not math.isfinite(volts):
+        return f"{volts} is not a voltage"
+    if not low <= volts <= high:
+        return (
+            f"{volts:g} V is not a plausible service voltage "
+            f"({low:g}-{high:g} V: 120, 240, 208, 480 ...)"
+        )
+    return None
+
+
+def last_read_problem(kwh: float) -> str | None:
+    """Why ``kwh`` cannot be a last billed register read, or None."""
+    if not math.isfinite(kwh):
+        return f"{kwh} is not a register read"
+    if kwh < 0:
+        return f"a register read is never negative, not {kwh:g}"
+    return None
 
 
 def parse_work_orders_csv(path: Path) -> list[WorkOrder]:
@@ -197,6 +232,12 @@ class _Row:
         self.index = index
         self.cells = cells
 
+    def checked(self, column: str, value: float | None, rule: Callable[[float], str | None]) -> Any:
+        """``value`` when ``rule`` finds nothing wrong with it; else this cell's error."""
+        if value is not None and (problem := rule(value)) is not None:
+            self.fail(column, problem)
+        return value
+
     def fail(self, column: str, problem: str) -> NoReturn:
         """Raise the one-line error for this cell."""
         raise WorkOrderImportError(f"{self.file_name} row {self.index}, {column}: {problem}")
@@ -215,12 +256,18 @@ class _Row:
             form=self.text("form"),
             meter_class=self.meter_class(),
             service_type=self.service_type(),
-            nominal_voltage=self.required_number("nominal_voltage", above=0.0),
+            nominal_voltage=self.checked(
+                "nominal_voltage",
+                self.required_number("nominal_voltage", above=0.0),
+                nominal_voltage_problem,
+            ),
             ct_ratio=self.number("ct_ratio", above=0.0),
             pt_ratio=self.number("pt_ratio", above=0.0),
             rotation=cast("Rotation | None", self.choice("rotation", get_args(Rotation))),
             high_leg=cast("HighLeg | None", self.choice("high_leg", get_args(HighLeg))),
-            last_read_kwh=self.number("last_read_kwh", at_least=0.0),
+            last_read_kwh=self.checked(
+                "last_read_kwh", self.number("last_read_kwh"), last_read_problem
+            ),
             last_read_at=self.time("last_read_at"),
             last_visit_at=self.time("last_visit_at"),
             net_metering=self.yes_no("net_metering"),

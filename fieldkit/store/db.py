@@ -61,6 +61,9 @@ def open_database(path: Path | None = None) -> Database:
     :class:`StoreError` when the file cannot be used as the kit's database.
     """
     target = database_path() if path is None else path
+    problem = paths.home_problem(target.parent)
+    if problem is not None:
+        raise StoreError(problem)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

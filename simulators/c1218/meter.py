@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import logging
 import random
+from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from fieldkit.drivers.c1218.packet import table_checksum
 from simulators.c1218.faults import FaultInjector
 from simulators.c1218.link import (
     LinkEvent,
@@ -99,6 +101,7 @@ class _Outgoing:
     payload: bytes
     on_delivered: Callable[[], None] | None
     on_finished: Callable[[], None] | None
+    late: bool = False  # the late-answer fault: what comes meanwhile waits behind it
 
 
 class C1218Meter:
@@ -123,7 +126,13 @@ class C1218Meter:
             rng=rng,
         )
         self.link = MeterLink(faults=self.faults)
-        self.tables = MeterTables(scenario, started_at=started_at, extra_tables=extra_tables)
+        self.tables = MeterTables(
+            scenario,
+            started_at=started_at,
+            extra_tables=extra_tables,
+            mfg_tables=self.settings.mfg_tables,
+            inconsistent=self.settings.inconsistent,
+        )
         self.counters = MeterCounters()
         self.silent = self.settings.stop_after == 0
         self._silence_after_send = False
@@ -132,6 +141,9 @@ class C1218Meter:
         self._on_finished: Callable[[], None] | None = None
         self._last_traffic: float | None = None
         self._wait_until: float | None = None
+        self._backlog: deque[_Outgoing] = deque()
+        self._malformed_sent = 0
+        self._late_sent = False
         self._enter_base(connection_closed=True)
 
     # --- public sans-I/O surface ------------------------------------------------------------
@@ -145,6 +157,7 @@ class C1218Meter:
         if self.link.last_activity != before:
             self._last_traffic = now
         self._on_link_events(events, now)
+        self._promote(now)
 
     def data_to_send(self) -> bytes:
         """Bytes the meter puts on the wire now (ACK/NAK and packets); emptied by the call."""
@@ -158,6 +171,8 @@ class C1218Meter:
         deadlines = [d for d in candidates if d is not None]
         if self._outgoing is not None:
             deadlines.append(self._outgoing.due)
+        elif self._backlog and not self.link.sending:
+            deadlines.append(self._backlog[0].due)
         return min(deadlines) if deadlines else None
 
     def handle_timeout(self, now: float) -> None:
@@ -165,6 +180,7 @@ class C1218Meter:
         if self.silent:
             return
         self._on_link_events(self.link.handle_timeout(now), now)
+        self._promote(now)
         if self._outgoing is not None and now >= self._outgoing.due:
             self._start_sending(self._outgoing, now)
         deadline = self._traffic_deadline()
@@ -197,6 +213,7 @@ class C1218Meter:
         self._last_traffic = None
         self._wait_until = None
         self._outgoing = None
+        self._backlog.clear()
         self._on_delivered = None
         self._on_finished = None
         # Within a connection, bytes of the client's next frame may already be buffered.
@@ -241,9 +258,33 @@ class C1218Meter:
         else:
             payload, on_delivered, on_finished = self._serve(request, now)
         due = now + self.settings.turnaround_s + self.settings.slow_s
-        self._outgoing = _Outgoing(due, payload, on_delivered, on_finished)
+        waiting = self._outgoing is not None and self._outgoing.late
+        if waiting or (self._backlog and self.link.sending):
+            # Busy with a late answer: this one is answered after it.
+            self._backlog.append(_Outgoing(due, payload, on_delivered, on_finished))
+            return
+        late = self._is_late(request)
+        if late:
+            due = now + self.settings.late_s
+        self._outgoing = _Outgoing(due, payload, on_delivered, on_finished, late=late)
         if due <= now:
             self._start_sending(self._outgoing, now)
+
+    def _is_late(self, request: Request) -> bool:
+        table = self.settings.late_table
+        if table is None or self._late_sent or not isinstance(request, ReadFull | ReadPartial):
+            return False
+        if request.table_id != table:
+            return False
+        self._late_sent = True
+        return True
+
+    def _promote(self, now: float) -> None:
+        """The next backlogged answer goes once the late one is out and acknowledged."""
+        if self._outgoing is not None or not self._backlog or self.link.sending:
+            return
+        nxt = self._backlog.popleft()
+        self._outgoing = replace(nxt, due=max(nxt.due, now + self.settings.turnaround_s))
 
     def _start_sending(self, outgoing: _Outgoing, now: float) -> None:
         self._outgoing = None
@@ -311,6 +352,9 @@ class C1218Meter:
 
     def _negotiate(self, request: Negotiate) -> _Served:
         link_cfg = self.scenario.link
+        if self.settings.decline_negotiate:
+            # A meter that does not negotiate: 64-byte single packets at 9600 baud.
+            return nok(ResponseCode.SNS), None, None
         if request.packet_size < _MIN_PACKET_SIZE or request.nbr_packets == 0:
             return nok(ResponseCode.ERR), None, None
         size = min(request.packet_size, link_cfg.max_packet_size)
@@ -373,6 +417,11 @@ class C1218Meter:
         response = read_ok(data)
         if len(response) > self.link.room:
             return nok(ResponseCode.ONP)
+        if table_id == self.settings.malformed_table:
+            times = self.settings.malformed_times
+            if times is None or self._malformed_sent < times:
+                self._malformed_sent += 1
+                return _malformed(data, self.settings.malformed_kind)
         return response
 
     def _write(self, request: Write) -> bytes:
@@ -381,3 +430,18 @@ class C1218Meter:
         if not request.checksum_ok:
             return nok(ResponseCode.ERR)
         return nok(ResponseCode.IAR)
+
+
+def _malformed(data: bytes, kind: str) -> bytes:
+    """A read answer whose CRC will be good but whose contents are not (the fault)."""
+    count = len(data).to_bytes(2, "big")
+    check = bytes((table_checksum(data),))
+    if kind == "count":  # one byte more announced than carried
+        return ok((len(data) + 1).to_bytes(2, "big") + data + check)
+    if kind == "short":  # the body stops three bytes early, checksum and all
+        cut = data[: max(len(data) - 3, 0)]
+        return ok(count + cut + bytes((table_checksum(cut),)))
+    if kind == "checksum":
+        return ok(count + data + bytes((check[0] ^ 0x5A,)))
+    # "length": a consistent answer for a table one byte shorter than it should be
+    return read_ok(data[:-1])

@@ -12,7 +12,20 @@ from typing import TypeVar
 
 from simulators.scenario import Scenario
 
-__all__ = ["MeterSettings", "SimOptions", "resolve_settings"]
+__all__ = [
+    "INCONSISTENT_TABLES",
+    "MALFORMED_KINDS",
+    "MeterSettings",
+    "SimOptions",
+    "resolve_settings",
+]
+
+#: How a malformed (CRC-valid) read answer is spoiled: the count disagrees with the bytes,
+#: the body is cut short, the table checksum is wrong, or the table is one byte shorter
+#: than the other tables imply (count and checksum agreeing with it).
+MALFORMED_KINDS = ("count", "short", "checksum", "length")
+#: Standard-route tables the simulator can make disagree with the others.
+INCONSISTENT_TABLES = (11, 12, 15, 16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +41,18 @@ class SimOptions:
     seed: int | None = None
     turnaround_ms: float | None = None
     traffic_timeout: float | None = None
+    # One table's read answers are malformed (CRC valid): the first ``malformed_times``
+    # answers (None: every one).
+    malformed_table: int | None = None
+    malformed_kind: str = "checksum"
+    malformed_times: int | None = None
+    # The first read of this table is answered ``late_ms`` after it arrived (the ACK goes
+    # at once); requests that come meanwhile are answered after it, in order.
+    late_table: int | None = None
+    late_ms: float = 0.0
+    decline_negotiate: bool = False  # answer Negotiate sns: 64-byte single packets
+    mfg_tables: int = 0  # list this many manufacturer tables in ST0 (a long ST0)
+    inconsistent: int | None = None  # 11, 12, 15 or 16: that table disagrees with the rest
 
     def __post_init__(self) -> None:
         for name in ("corrupt_rate", "drop_rate"):
@@ -40,6 +65,21 @@ class SimOptions:
                 raise ValueError(f"{name} must not be negative, got {value}")
         if self.traffic_timeout is not None and self.traffic_timeout <= 0:
             raise ValueError(f"traffic_timeout must be positive, got {self.traffic_timeout}")
+        if self.malformed_kind not in MALFORMED_KINDS:
+            raise ValueError(
+                f"malformed_kind must be one of {', '.join(MALFORMED_KINDS)}, "
+                f"got {self.malformed_kind!r}"
+            )
+        for name in ("malformed_times", "late_ms", "mfg_tables"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must not be negative, got {value}")
+        if not 0 <= self.mfg_tables <= 2040:
+            raise ValueError(f"mfg_tables must be 0..2040, got {self.mfg_tables}")
+        if self.inconsistent is not None and self.inconsistent not in INCONSISTENT_TABLES:
+            raise ValueError(
+                f"inconsistent must be one of {INCONSISTENT_TABLES}, got {self.inconsistent}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +94,14 @@ class MeterSettings:
     corrupt_rate: float = 0.0
     drop_rate: float = 0.0
     seed: int | None = None
+    malformed_table: int | None = None
+    malformed_kind: str = "checksum"
+    malformed_times: int | None = None
+    late_table: int | None = None
+    late_s: float = 0.0
+    decline_negotiate: bool = False
+    mfg_tables: int = 0
+    inconsistent: int | None = None
 
 
 _T = TypeVar("_T")
@@ -76,4 +124,12 @@ def resolve_settings(scenario: Scenario, options: SimOptions | None = None) -> M
         corrupt_rate=_pick(opts.corrupt_rate, faults.corrupt_rate),
         drop_rate=_pick(opts.drop_rate, faults.drop_rate),
         seed=_pick(opts.seed, faults.seed),
+        malformed_table=opts.malformed_table,
+        malformed_kind=opts.malformed_kind,
+        malformed_times=opts.malformed_times,
+        late_table=opts.late_table,
+        late_s=opts.late_ms / 1000.0,
+        decline_negotiate=opts.decline_negotiate,
+        mfg_tables=opts.mfg_tables,
+        inconsistent=opts.inconsistent,
     )

@@ -163,8 +163,12 @@ class MeterTables:
         *,
         started_at: float,
         extra_tables: Mapping[int, bytes] | None = None,
+        mfg_tables: int = 0,
+        inconsistent: int | None = None,
     ) -> None:
         self.scenario = scenario
+        # The standard-route table made to disagree with the others (a fault), or None.
+        self.inconsistent = inconsistent
         self.started_at = started_at
         meter = scenario.meter
         self.codec = TableCodec(
@@ -179,8 +183,13 @@ class MeterTables:
         self.extra: dict[int, bytes] = dict(extra_tables or {})
         ids = set(standard_table_ids(scenario))
         ids.update(t for t in self.extra if t < 2048)
+        if inconsistent == 15:
+            ids.add(15)
         self.standard_ids = tuple(sorted(ids))
-        self.mfg_ids = tuple(sorted(t - 2048 for t in self.extra if 2048 <= t < 4096))
+        mfg = {t - 2048 for t in self.extra if 2048 <= t < 4096}
+        # Listed only, never served: a meter with many manufacturer tables has a long ST0.
+        self.listed_mfg = tuple(n for n in range(mfg_tables) if n not in mfg)
+        self.mfg_ids = tuple(sorted(mfg))
         self._builders: dict[int, Callable[[float], bytes]] = {
             0: lambda now: self.st0(),
             1: lambda now: self.st1(),
@@ -189,6 +198,7 @@ class MeterTables:
             5: lambda now: self.st5(),
             11: lambda now: self.st11(),
             12: lambda now: self.st12(),
+            15: lambda now: self.st15(),
             16: lambda now: self.st16(),
             21: lambda now: self.st21(),
             22: lambda now: self.st22(),
@@ -226,7 +236,7 @@ class MeterTables:
         """GEN_CONFIG_TBL: formats, device class and the sets of tables served."""
         meter = self.scenario.meter
         std = _id_set(list(self.standard_ids))
-        mfg = _id_set(list(self.mfg_ids))
+        mfg = _id_set(sorted({*self.mfg_ids, *self.listed_mfg}))
         format1 = (1 if meter.data_order == "big" else 0) | 1 << 1  # CHAR_FORMAT 1: ISO 646
         format2 = meter.tm_format  # DATA_ACCESS_METHOD 0, ID_FORM 0 (string), INT_FORMAT 0
         format3 = meter.ni_format1 | meter.ni_format2 << 4
@@ -285,14 +295,19 @@ class MeterTables:
     def st11(self) -> bytes:
         """ACT_SOURCES_LIM_TBL: block demand, one ST12 entry per source, no ST13–ST15."""
         n = len(self.sources)
+        uom_entries = n
+        if self.inconsistent == 11:
+            uom_entries = n + 1  # more entries than ST12 carries
+        elif self.inconsistent == 12:
+            uom_entries = n - 1  # agrees with the short ST12, not with the ST16 flags
         return bytes(
             (
                 BLOCK_DEMAND_FLAG,  # SOURCE_FLAGS
-                n,  # NBR_UOM_ENTRIES
+                uom_entries,  # NBR_UOM_ENTRIES
                 0,  # NBR_DEMAND_CTRL_ENTRIES
                 0,  # DATA_CTRL_LENGTH
                 0,  # NBR_DATA_CTRL_ENTRIES
-                0,  # NBR_CONSTANTS_ENTRIES
+                1 if self.inconsistent == 15 else 0,  # NBR_CONSTANTS_ENTRIES
                 CONSTANTS_SELECTOR_ELECTRIC,
                 n,  # NBR_SOURCES
             )
@@ -300,11 +315,29 @@ class MeterTables:
 
     def st12(self) -> bytes:
         """UOM_ENTRY_TBL: one UOM_ENTRY_BFLD (UINT32, DATA_ORDER) per source."""
-        return b"".join(self.codec.uint(s.uom_entry(), 4) for s in self.sources)
+        entries = [self.codec.uint(s.uom_entry(), 4) for s in self.sources]
+        if self.inconsistent == 12:
+            entries = entries[:-1]  # the last source's unit is missing
+        return b"".join(entries)
+
+    def st15(self) -> bytes:
+        """CONSTANTS_TBL, served only for the ``inconsistent = 15`` fault: 3 bytes, which
+        fit neither record layout (with or without OFFSET)."""
+        return bytes((0, 0, 1))
 
     def st16(self) -> bytes:
-        """SOURCE_DEF_TBL: every source has a unit entry and is in engineering units."""
-        return bytes(SOURCE_DEF_FLAGS for _ in self.sources)
+        """SOURCE_DEF_TBL: every source has a unit entry and is in engineering units.
+
+        Faults: ``inconsistent = 16`` clears UOM_ENTRY_FLAG on source 0 (a source without a
+        unit, and a bit walk that no longer matches ST12); ``inconsistent = 15`` makes
+        source 0 ask for its ST15 constants to be applied.
+        """
+        flags = [SOURCE_DEF_FLAGS for _ in self.sources]
+        if self.inconsistent == 16:
+            flags[0] &= ~0x01  # UOM_ENTRY_FLAG
+        elif self.inconsistent == 15:
+            flags[0] |= 0x08 | 0x20  # CONSTANTS_FLAG, CONSTANT_TO_BE_APPLIED
+        return bytes(flags)
 
     # --- registers and present values -------------------------------------------------------
 

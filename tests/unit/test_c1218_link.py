@@ -423,3 +423,34 @@ def test_arbitrary_bytes_and_pauses_never_crash_the_link(chunks: list[tuple[byte
         link.handle_timeout(now)
         link.data_to_send()
     assert all(isinstance(e, MessageReceived | MessageSent | LinkFailed) for e in drain(link))
+
+
+def test_an_answer_longer_than_the_negotiated_packet_count_is_discarded_as_broken(
+    c1218_vectors: dict[str, Any],
+) -> None:
+    # The two-packet vector after a Negotiate that granted one packet per message.
+    first, second = multi_vector(c1218_vectors)
+    link = LinkConnection()
+    link.max_packets = 1
+    link.send_message(b"\x30\x00\x00", 64, 0.0)
+    link.data_to_send()
+    link.receive_data(ACK + first, 0.1)
+    events = drain(link)
+    assert events[0] == MessageSent()
+    assert isinstance(events[1], MessageBroken)
+    assert "2-packet answer where 1 per message were negotiated" in events[1].reason
+    link.receive_data(second, 0.2)  # the rest of it is dropped, ACKed
+    assert drain(link) == []
+    assert link.data_to_send() == ACK + ACK
+
+
+def test_the_negotiated_packet_count_admits_answers_that_keep_to_it(
+    c1218_vectors: dict[str, Any],
+) -> None:
+    first, second = multi_vector(c1218_vectors)
+    link = LinkConnection()
+    link.max_packets = 2
+    link.send_message(b"\x30\x00\x00", 64, 0.0)
+    link.data_to_send()
+    link.receive_data(ACK + first + second, 0.1)
+    assert drain(link) == [MessageSent(), MessageReceived(hundred_byte_read_answer())]

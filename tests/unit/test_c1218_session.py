@@ -16,6 +16,7 @@ from fieldkit.drivers.c1218.session import (
     SessionState,
     SessionStateError,
     looks_stale,
+    misfit,
 )
 from fieldkit.drivers.errors import DriverError
 
@@ -226,3 +227,60 @@ def test_a_short_ok_after_identify_looks_like_a_stale_answer() -> None:
     assert not looks_stale(identify, IDENTIFY_OK)
     assert not looks_stale(identify, b"\x06")  # bsy is a real answer
     assert not looks_stale(Request(Service.LOGON, b"\x50"), b"\x00")
+
+
+# --- answers that do not fit their request (a late answer put the session out of step) ---
+
+READ_ANSWER = b"\x00\x00\x03" + b"\x01\x02\x03" + bytes(((-6) & 0xFF,))
+# A read answer whose checksum is 0x00, so it even ends like an Identify answer.
+READ_ANSWER_0 = b"\x00\x00\x03\x01\xff\x00\x00"
+
+
+@pytest.mark.parametrize(
+    ("request_", "response", "why"),
+    [
+        (Request(Service.IDENTIFY, b"\x20"), b"\x00", "too short"),
+        (Request(Service.IDENTIFY, b"\x20"), READ_ANSWER_0, "shape of a table read answer"),
+        (Request(Service.IDENTIFY, b"\x20"), b"\x00\x00\x01\x00\x07", "ends its feature list"),
+        (Request(Service.LOGON, b"\x50"), READ_ANSWER, "carries no data"),
+        (Request(Service.TERMINATE, b"\x21"), IDENTIFY_OK, "carries no data"),
+        # Identify's answer taken for Negotiate's: a grant of 1-byte packets is impossible.
+        (Request(Service.NEGOTIATE, bytes.fromhex("61040008 06")), IDENTIFY_OK, "granted packets"),
+        (Request(Service.NEGOTIATE, bytes.fromhex("61010001 06")), b"\x00\x04\x00\x01\x06", "1024"),
+        (
+            Request(Service.NEGOTIATE, bytes.fromhex("61040002 06")),
+            b"\x00\x04\x00\x08\x06",
+            "8 packets",
+        ),
+        (Request(Service.NEGOTIATE, bytes.fromhex("61040002 06")), READ_ANSWER + b"\x00", "4 or 5"),
+        (
+            Request(Service.READ_PARTIAL, bytes.fromhex("3f 0017 000000 0002"), 23),
+            READ_ANSWER,
+            "announces 3 bytes",
+        ),
+    ],
+)
+def test_an_answer_that_cannot_be_the_reply_is_a_misfit(
+    request_: Request, response: bytes, why: str
+) -> None:
+    reason = misfit(request_, response)
+    assert reason is not None
+    assert why in reason
+    assert looks_stale(request_, response)
+
+
+@pytest.mark.parametrize(
+    ("request_", "response"),
+    [
+        (Request(Service.IDENTIFY, b"\x20"), IDENTIFY_OK),
+        (Request(Service.IDENTIFY, b"\x20"), b"\x00\x00\x01\x00\x01\x02\x03\x00"),  # features
+        (Request(Service.IDENTIFY, b"\x20"), b"\x0a"),  # isss is the meter's word
+        (Request(Service.LOGON, b"\x50"), OK),
+        (Request(Service.NEGOTIATE, bytes.fromhex("61040008 06")), b"\x00\x01\x00\x02\x06"),
+        (Request(Service.NEGOTIATE, bytes.fromhex("60040008")), b"\x00\x04\x00\x08"),
+        (Request(Service.READ_PARTIAL, bytes.fromhex("3f 0017 000000 0005"), 23), READ_ANSWER),
+        (Request(Service.READ, bytes.fromhex("30 0017"), 23), READ_ANSWER),
+    ],
+)
+def test_answers_that_fit_their_request_pass(request_: Request, response: bytes) -> None:
+    assert misfit(request_, response) is None

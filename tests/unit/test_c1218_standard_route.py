@@ -166,7 +166,7 @@ def test_bit_walk_skips_sources_without_a_unit() -> None:
         ("voltage", "B", 121.0),
         ("voltage", "C", 122.0),
     ]
-    assert cat.why_unscaled(1) == "source 1 has no unit of measure (ST16)"
+    assert cat.why_unscaled(1) == "ST16: source 1 has no unit of measure (UOM_ENTRY_FLAG clear)"
 
 
 def test_entry_count_mismatch_keeps_only_sources_both_indexings_agree_on() -> None:
@@ -234,7 +234,9 @@ def test_constants_needed_but_missing_leave_the_value_unscaled() -> None:
     cat = catalog([volts(5)], [APPLY_CONSTANTS])  # no ST15
     assert cat.scale(0, 12000) is None
     assert "no usable ST15" in cat.warnings[0]
-    assert cat.why_unscaled(0) == "the ST15 constants of source 0 cannot be located"
+    assert cat.why_unscaled(0) == (
+        "ST15: the constants of source 0 cannot be located (the meter has no ST15)"
+    )
     found = present_quantities(
         cat,
         t.PresentRegisterSelect((), (0,)),

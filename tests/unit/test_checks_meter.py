@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from fieldkit.model import CheckStatus, MeterIdentity, ServiceType, SiteExpectation, StatusFlags
+from fieldkit.model import (
+    CheckStatus,
+    ClockReading,
+    MeterIdentity,
+    ServiceType,
+    SiteExpectation,
+    StatusFlags,
+)
 
-from .test_checks_support import FAIL, PASS, SKIP, WARN, causes_text, check, expect
+from .test_checks_support import FAIL, PASS, READ_AT, SKIP, WARN, causes_text, check, expect
 
 # --- meter_identity --------------------------------------------------------------------------
 
@@ -60,6 +69,29 @@ def test_identity_skips_without_a_meter_number() -> None:
 )
 def test_clock_drift_limits(drift: float, status: CheckStatus) -> None:
     assert check("clock_drift", drift_s=drift).status is status
+
+
+@pytest.mark.parametrize(
+    ("drift", "uncertainty", "status"),
+    [
+        (61.0, 0.0, WARN),
+        (61.0, 1.5, PASS),  # within the read's own blur of the 60 s limit: not proven
+        (62.0, 1.5, WARN),
+        (241.0, 1.5, WARN),
+        (242.0, 1.5, FAIL),
+        (-242.0, 1.5, FAIL),
+    ],
+)
+def test_clock_drift_limits_allow_for_the_reading_uncertainty(
+    drift: float, uncertainty: float, status: CheckStatus
+) -> None:
+    clock = ClockReading(
+        READ_AT + timedelta(seconds=drift), READ_AT, uncertainty_seconds=uncertainty
+    )
+    r = check("clock_drift", clock=clock)
+    assert r.status is status
+    if uncertainty:
+        assert f"±{uncertainty:.1f} s" in (r.measured or "")
 
 
 def test_clock_drift_says_fast_or_slow() -> None:

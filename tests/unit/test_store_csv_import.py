@@ -207,6 +207,8 @@ _text = (
 )
 _opt_text = st.none() | _text
 _positive = st.floats(min_value=1e-6, max_value=1e9, allow_nan=False, allow_infinity=False)
+# A plausible service voltage: the import refuses others (the CLI's --nominal-voltage too).
+_volts = st.floats(min_value=50.0, max_value=35_000.0, allow_nan=False, allow_infinity=False)
 _times = st.datetimes(
     min_value=datetime(1990, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 )
@@ -218,7 +220,7 @@ def work_orders(draw: st.DrawFn) -> WorkOrder:
         work_order_id=draw(_text),
         meter_number=draw(_text),
         service_type=draw(st.sampled_from(ServiceType)),
-        nominal_voltage=draw(_positive),
+        nominal_voltage=draw(_volts),
         kind=draw(st.none() | st.sampled_from(["install", "high_bill", "no_comms"])),
         status=draw(st.sampled_from(["open", "dispatched", "completed"])),
         account_number=draw(_opt_text),
@@ -318,3 +320,23 @@ def test_arbitrary_cells_under_a_good_header_parse_or_raise_the_import_error(
             assert order.work_order_id
             assert order.meter_number
             assert order.nominal_voltage > 0
+
+
+@pytest.mark.parametrize(
+    ("volts", "problem"),
+    [("12", "12 V is not a plausible service voltage"), ("99999", "not a plausible")],
+)
+def test_an_implausible_nominal_voltage_is_refused(
+    tmp_path: Path, volts: str, problem: str
+) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(f"{HEADER}\nWO-1,M-1,1ph-3w,{volts}\n", encoding="utf-8")
+    with pytest.raises(WorkOrderImportError, match=problem):
+        parse_work_orders_csv(path)
+
+
+def test_a_negative_last_read_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text(f"{HEADER},last_read_kwh\nWO-1,M-1,1ph-3w,240,-5\n", encoding="utf-8")
+    with pytest.raises(WorkOrderImportError, match="never negative, not -5"):
+        parse_work_orders_csv(path)

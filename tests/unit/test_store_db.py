@@ -173,5 +173,5 @@ def test_a_file_that_is_not_a_database_is_one_line_store_error(tmp_path: Path) -
 def test_fieldkit_home_that_is_a_file_is_one_line_store_error(tmp_path: Path) -> None:
     blocker = tmp_path / "home"
     blocker.write_text("oops")
-    with pytest.raises(StoreError, match="cannot create the folder"):
+    with pytest.raises(StoreError, match="home is not a writable folder: it is a file"):
         open_database(blocker / "fieldkit.db")

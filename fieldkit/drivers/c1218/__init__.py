@@ -29,8 +29,8 @@ def create(
     """A C12.18 driver for ``port``; raises DriverSettingsError for a bad setting.
 
     ``on_warning`` hears what the technician should know but that does not stop the read:
-    a broken profile under the utility's folder is reported and the built-in profiles are
-    used; without it that error is raised.
+    each broken profile under the utility's folder is reported and skipped, and every other
+    profile still loads; without it that error is raised.
     """
     # Imported here so that the codec modules the simulators share load without the I/O.
     from fieldkit.drivers.c1218.driver import C1218Driver, C1218Options
@@ -42,13 +42,15 @@ def create(
     user_dir = parsed.profiles_dir
     if user_dir is None and profiles_dir().is_dir():
         user_dir = profiles_dir()
+
+    def skip(exc: ProfileError) -> None:
+        assert on_warning is not None
+        on_warning(f"{exc}: that profile is skipped")
+
     try:
-        profiles = ProfileRegistry.default(user_dir)
+        profiles = ProfileRegistry.default(user_dir, on_error=None if on_warning is None else skip)
     except ProfileError as exc:
-        if on_warning is None:
-            raise DriverSettingsError("profiles_dir", str(exc)) from None
-        on_warning(str(exc))
-        profiles = ProfileRegistry.default()
+        raise DriverSettingsError("profiles_dir", str(exc)) from None
     options = C1218Options(
         link=parsed.link_config(),
         session=parsed.session_config(),

@@ -36,7 +36,7 @@ from fieldkit.drivers.c1218.link import (
     NeedData,
 )
 from fieldkit.drivers.c1218.packet import HEADER_SIZE, OVERHEAD, crc16
-from fieldkit.drivers.c1218.services import ResponseCode, table_name
+from fieldkit.drivers.c1218.services import MalformedResponse, ResponseCode, table_name
 from fieldkit.drivers.c1218.session import (
     DEFAULT_BAUD,
     NEGOTIATE_DECLINED,
@@ -48,7 +48,7 @@ from fieldkit.drivers.c1218.session import (
     SessionInfo,
     SessionState,
     declines_partial_reads,
-    looks_stale,
+    misfit,
 )
 from fieldkit.drivers.errors import (
     DriverError,
@@ -106,6 +106,7 @@ class ClientStats:
     naks_sent: int = 0
     restarts: int = 0
     busy_retries: int = 0
+    desyncs: int = 0  # answers dropped because they did not fit their request
 
 
 def redact_security_frame(raw: bytes) -> bytes:
@@ -138,6 +139,26 @@ class _SessionGone(_Interrupted):
 
 class _Garbled(_Interrupted):
     """A multi-packet answer arrived broken: ask again."""
+
+
+class _Desync(_Interrupted):
+    """An answer to opening the session made no sense: the meter is out of step with us."""
+
+
+# Answers that open or end the session: one that does not decode means the meter and the
+# client are out of step (a late answer), so the session starts again. A malformed read
+# answer is the driver's business: it asks for the table once more.
+_SESSION_SERVICES: Final = frozenset(
+    {
+        Service.IDENTIFY,
+        Service.NEGOTIATE,
+        Service.LOGON,
+        Service.SECURITY,
+        Service.LOGOFF,
+        Service.TERMINATE,
+        Service.WAIT,
+    }
+)
 
 
 class C1218Client:
@@ -186,6 +207,7 @@ class C1218Client:
         self._port_baud = DEFAULT_BAUD
         self._redact_tx = False
         self._wanted = False  # open() succeeded and close() has not been called
+        self._misfit: str | None = None  # why the last answer dropped did not fit
         self.stats = ClientStats()
 
     # --- public API -----------------------------------------------------------------------
@@ -333,14 +355,24 @@ class C1218Client:
                 if self._wanted and self._session.state is SessionState.BASE:
                     self._run_open(first_contact=False)
                 return self._transact(build())
+            except _Garbled as exc:
+                if restarts >= self._config.session_restarts:
+                    # The link works and the session holds: this answer is what is broken.
+                    raise MalformedResponse(
+                        f"the answer arrived broken {restarts + 1} times: {exc.reason}"
+                    ) from None
+                restarts += 1
             except _Interrupted as exc:
                 restarts = self._count_restart(restarts, exc, opening=False)
-                if not isinstance(exc, _Garbled):
-                    self._restart(exc)
+                self._restart(exc)
 
     def _run_open(self, *, first_contact: bool) -> None:
+        resynced = False
         while (request := self._session.next_open_request()) is not None:
             heard = self._link.bytes_received
+            if request.service is Service.IDENTIFY:
+                # Whatever is on the line now answers something older than this session.
+                self._drain()
             try:
                 self._transact(request)
             except _LinkDown:
@@ -351,13 +383,39 @@ class C1218Client:
                         "and powered"
                     ) from None
                 raise
+            except _SessionGone:
+                if request.service is not Service.IDENTIFY or resynced:
+                    raise
+                # isss to Identify: the meter still holds the session we gave up on (it
+                # answered late). Terminate it and identify again; this is no restart.
+                resynced = True
+                log.debug("the meter still had a session: terminating it before Identify")
+                ended = self._terminate_quietly()
+                self._session.lost()
+                self._link.reset(keep_toggle=not ended)
+                continue
             first_contact = False
+
+    def _drain(self) -> None:
+        """Forget every byte and event that arrived before the next request."""
+        self._transport.flush_input()
+        while not isinstance(self._link.next_event(), NeedData):
+            pass
 
     def _transact(self, request: Request) -> Reply:
         """One request until a final answer: busy answers are asked again after a pause."""
         busy = 0
         while True:
-            reply = self._session.handle_response(request, self._exchange(request))
+            answer = self._exchange(request)
+            try:
+                reply = self._session.handle_response(request, answer)
+            except MalformedResponse as exc:
+                if request.service not in _SESSION_SERVICES:
+                    raise
+                raise _Desync(
+                    f"the meter's answer to the {request.subject} makes no sense ({exc}): "
+                    "the meter is out of step with the kit"
+                ) from None
             self._switch_baud_if_granted()
             code = reply.code
             if code is ResponseCode.OK:
@@ -452,6 +510,9 @@ class C1218Client:
         # Whatever the link still holds predates this request, so it cannot answer it.
         while not isinstance(left := link.next_event(), NeedData):
             log.debug("dropped a %s left from the previous exchange", type(left).__name__)
+        # Reassembly holds the meter to the packet count it granted (1 before Negotiate).
+        link.max_packets = self._session.nbr_packets
+        self._misfit = None
         self._redact_tx = request.sensitive
         try:
             link.send_message(request.data, self._session.packet_size, self._clock())
@@ -462,8 +523,12 @@ class C1218Client:
                     self._pump()
                 elif isinstance(event, MessageReceived):
                     # Its ACK is already written (_pump), so a baud switch may follow.
-                    if looks_stale(request, event.data):
-                        log.debug("dropped a stale answer from an earlier session")
+                    why = misfit(request, event.data)
+                    if why is not None:
+                        # A late answer to an earlier request: the reply to this one follows.
+                        log.debug("dropped an answer that does not fit the %s: %s", request, why)
+                        self._misfit = why
+                        self.stats.desyncs += 1
                         link.expect_reply(self._clock())
                         continue
                     self.stats.round_trips += 1
@@ -471,7 +536,13 @@ class C1218Client:
                 elif isinstance(event, MessageBroken):
                     raise _Garbled(event.reason)
                 elif isinstance(event, LinkFailed):
-                    raise _LinkDown(event.reason)
+                    reason = event.reason
+                    if self._misfit is not None:
+                        reason += (
+                            f" (an answer that arrived did not fit the request: {self._misfit};"
+                            " the meter answered an earlier request late)"
+                        )
+                    raise _LinkDown(reason)
         finally:
             self._redact_tx = False
             self.stats.retransmissions = link.retransmissions

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from types import TracebackType
 from typing import Self, TypeVar
 
@@ -35,10 +35,19 @@ from fieldkit.drivers.c1218 import tables as t
 from fieldkit.drivers.c1218.client import C1218Client, ClientStats, SessionConfig
 from fieldkit.drivers.c1218.link import LinkConfig
 from fieldkit.drivers.c1218.profile import MeterProfile, ProfileRegistry
-from fieldkit.drivers.c1218.services import ResponseCode
+from fieldkit.drivers.c1218.services import MalformedResponse, ResponseCode
 from fieldkit.drivers.c1218.session import Request, Service, declines_partial_reads
 from fieldkit.drivers.c1218.snapshot import STANDARD_ROUTE_TABLES, TableSet, build_snapshot
-from fieldkit.drivers.errors import DecodeError, MeterRefused, SecurityDenied
+from fieldkit.drivers.errors import (
+    DecodeError,
+    DriverError,
+    LinkError,
+    MeterRefused,
+    NoResponse,
+    ReadCancelled,
+    SecurityDenied,
+    SessionLost,
+)
 from fieldkit.drivers.transport import Transport, open_transport
 from fieldkit.model import FrameDirection, FrameRecord, MeterProtocol, MeterSnapshot, as_utc
 
@@ -192,6 +201,9 @@ class C1218Session:
         self._items_done = 0
         self._items_total: int | None = None
         self._procedure_seq = 0
+        self._plan: list[tuple[int, str]] = []
+        self._last_read: int | None = None  # the last table that came in whole
+        self._clock_uncertainty: float | None = None
 
     # --- the MeterSession protocol ---------------------------------------------------------
 
@@ -250,20 +262,56 @@ class C1218Session:
         self._close()
 
     def read_snapshot(self) -> MeterSnapshot:
-        """Read the site table set and return the snapshot (raw frames included)."""
+        """Read the site table set and return the snapshot (raw frames included).
+
+        A link or session lost mid-read raises the same error type with a message that says
+        where the read stopped and how much of it was done; :meth:`partial_snapshot` then
+        holds every item read so far.
+        """
         client = self._require_client()
         self._tables = TableSet()
-        self._read_tables(client)
+        self._plan = []
+        self._last_read = None
+        try:
+            self._read_tables(client)
+        except (NoResponse, SessionLost, LinkError, ReadCancelled) as exc:
+            raise self._stopped(exc) from None
         return self._build(incomplete=None)
 
     def partial_snapshot(self, reason: str) -> MeterSnapshot | None:
-        """What was read before a failure; None until ST0 and ST1 are both in."""
-        if 0 not in self._tables.tables or 1 not in self._tables.tables:
+        """What was read before a failure; None until ST0 and ST1 are both in.
+
+        Every planned item that was not read is listed as unavailable with ``reason``.
+        """
+        ts = self._tables
+        if 0 not in ts.tables or 1 not in ts.tables:
             return None
+        for table_id, item in self._plan:
+            if table_id not in ts.tables and table_id not in _COMPANIONS:
+                ts.missing(item, f"not read: {reason}")
         try:
             return self._build(incomplete=reason)
         except DecodeError:
             return None
+
+    def _stopped(self, exc: DriverError) -> DriverError:
+        """``exc`` again, saying in plain words where the read stopped and what it has."""
+        if self._items_total is None or 0 not in self._tables.tables:
+            return exc  # nothing of the snapshot yet: the error says it all
+        read = sum(1 for n in self._tables.tables if n in self._planned_ids())
+        total = self._items_total
+        after = "" if self._last_read is None else f" after ST{self._last_read}"
+        counted = f"{read} of {total} items read"
+        if isinstance(exc, ReadCancelled):
+            return ReadCancelled(f"{exc.message}{after}; {counted}", hint=exc.hint)
+        if isinstance(exc, SessionLost | NoResponse):
+            what = f"the meter stopped answering{after}"
+        else:
+            what = f"the link to the meter failed{after}"
+        return type(exc)(f"{what}; {counted}: {exc.message}", hint=exc.hint)
+
+    def _planned_ids(self) -> set[int]:
+        return {0, 1} | {n for n, _ in self._plan}
 
     def run_procedure(self, procedure: Procedure) -> ProcedureResult:
         """SP10 (set clock) or SP9 (demand reset) through ST7/ST8, in this session."""
@@ -365,10 +413,56 @@ class C1218Session:
     def _config(self, client: C1218Client) -> t.GeneralConfig:
         if self._cfg is None:
             self._item = t.table_label(0)
-            raw = client.read_table(0)
+            raw, cfg = self._essential(client, 0, lambda: self._read_st0(client), t.decode_st0)
             self._tables.tables[0] = raw
-            self._cfg = t.decode_st0(raw)
+            self._last_read = 0
+            self._cfg = cfg
         return self._cfg
+
+    def _essential(
+        self,
+        client: C1218Client,
+        table_id: int,
+        read: Callable[[], bytes],
+        decode: Callable[[bytes], T],
+    ) -> tuple[bytes, T]:
+        """An identity table: asked for once more when malformed, then the read ends."""
+        try:
+            raw = read()
+            return raw, decode(raw)
+        except (MalformedResponse, DecodeError) as first:
+            LOG.info("%s malformed (%s): asking once more", t.table_label(table_id), first)
+            try:
+                raw = read()
+                return raw, decode(raw)
+            except (MalformedResponse, DecodeError) as exc:
+                raise DecodeError(
+                    f"{t.table_label(table_id)} came back malformed twice ({exc}): without "
+                    "it nothing else can be read",
+                    table=table_id,
+                ) from None
+
+    def _read_st0(self, client: C1218Client) -> bytes:
+        """ST0 whole, or in parts when it does not fit the granted packets.
+
+        Before a Negotiate (or when the meter declines it) one 64-byte packet carries 52
+        bytes of table data; a meter with many tables has a longer ST0 and refuses the full
+        read. Its first 19 bytes give its length; the rest follows in partial reads.
+        """
+        try:
+            return client.read_table(0)
+        except MeterRefused as refused:
+            if isinstance(refused, SecurityDenied):
+                raise
+            LOG.info("full read of ST0 refused (%s): reading it in parts", refused)
+            try:
+                header = client.read_partial(0, 0, t.ST0_FIXED_SIZE)
+                size = t.st0_size(header)
+                if size <= len(header):
+                    return header[:size]
+                return header + client.read_partial(0, len(header), size - len(header))
+            except MeterRefused:
+                raise refused from None
 
     def _start_item(self, table_id: int) -> None:
         self._item = t.table_label(table_id)
@@ -381,8 +475,10 @@ class C1218Session:
         cfg = self._config(client)  # without ST0 nothing else can be decoded
         self._items_done = 1
         self._start_item(1)
-        ts.tables[1] = client.read_table(1)
-        st1 = t.decode_st1(ts.tables[1], cfg)
+        ts.tables[1], st1 = self._essential(
+            client, 1, lambda: client.read_table(1), lambda raw: t.decode_st1(raw, cfg)
+        )
+        self._last_read = 1
         self._items_done = 2
         profile = self._driver.profiles.find(st1.manufacturer, st1.model)
         self._profile = profile
@@ -398,6 +494,7 @@ class C1218Session:
             if self._options.read_events or table_id not in (74, 76)
         ]
         self._items_total = 2 + len(plan)
+        self._plan = plan
         denied: list[SecurityDenied] = []
         read_ok = 0
         st21: t.ActualRegisters | None = None
@@ -417,10 +514,10 @@ class C1218Session:
             self._start_item(table_id)
             data: bytes | None
             try:
-                if table_id == 52:
-                    table_id, data = self._read_clock_table(client, ts, cfg)
-                else:
-                    data = self._read_one(client, ts, table_id, cfg, st21, st71, st11)
+                table_id, data = self._read_checked(client, ts, table_id, cfg, st21, st71, st11)
+            except _Unusable as exc:
+                self._give_up(ts, item, exc)
+                continue
             except SecurityDenied as exc:
                 denied.append(exc)
                 ts.missing(item, str(exc))
@@ -438,6 +535,7 @@ class C1218Session:
                 continue
             read_ok += 1
             ts.tables[table_id] = data
+            self._last_read = table_id
             if table_id == 21:
                 st21 = _try(t.decode_st21, data, cfg)
             elif table_id == 71:
@@ -452,6 +550,50 @@ class C1218Session:
                 service=denied[0].service,
                 table=denied[0].table,
             )
+
+    def _read_checked(
+        self,
+        client: C1218Client,
+        ts: TableSet,
+        table_id: int,
+        cfg: t.GeneralConfig,
+        st21: t.ActualRegisters | None,
+        st71: t.ActualLog | None,
+        st11: t.ActualSources | None,
+    ) -> tuple[int, bytes | None]:
+        """One table, checked against what ST0/ST11/ST21/ST71 imply; asked twice at most.
+
+        A malformed answer (CRC good, contents not: a count that disagrees with the bytes,
+        a body cut short, a wrong table checksum, a length the other tables rule out) is
+        asked for once more; the second time it is :class:`_Unusable`.
+        """
+        first: DriverError | None = None
+        for _ in range(2):
+            read_id = table_id
+            data: bytes | None
+            try:
+                if table_id == 52:
+                    read_id, data = self._read_clock_table(client, ts, cfg)
+                else:
+                    data = self._read_one(client, ts, table_id, cfg, st21, st71, st11)
+                if data is not None:
+                    _validate(read_id, data, cfg, st21, st71, st11)
+                return read_id, data
+            except (MalformedResponse, DecodeError) as exc:
+                if first is not None:
+                    raise _Unusable(read_id, exc) from None
+                first = exc
+                LOG.info("%s malformed (%s): asking once more", t.table_label(read_id), exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _give_up(self, ts: TableSet, item: str, exc: _Unusable) -> None:
+        reason = (
+            f"{t.table_label(exc.table)}: the meter's answer was malformed twice "
+            f"({exc.cause}); the read went on without it"
+        )
+        LOG.info("%s", reason)
+        # A companion table only helps build another item: name the table itself.
+        ts.missing(f"ST{exc.table}" if exc.table in _COMPANIONS else item, reason)
 
     def _clock_parameters(
         self, client: C1218Client, cfg: t.GeneralConfig, reference: datetime
@@ -543,10 +685,13 @@ class C1218Session:
 
     def _read_clock(self, client: C1218Client, ts: TableSet, table_id: int) -> bytes:
         before = self._driver._wall_clock()
+        started = self._driver._monotonic()
         data = client.read_table(table_id)
-        after = self._driver._wall_clock()
-        # The meter samples its clock while the request is in flight: take the midpoint.
-        ts.clock_reference = before + (after - before) / 2
+        elapsed = max(self._driver._monotonic() - started, 0.0)
+        # The meter samples its clock somewhere between the request and its answer (every
+        # retransmission in between included): take the midpoint, give or take half of it.
+        ts.clock_reference = before + timedelta(seconds=elapsed / 2)
+        ts.clock_uncertainty = round(elapsed / 2, 3)
         return data
 
     def _read_clock_table(
@@ -610,6 +755,50 @@ class C1218Session:
             offset = t.LOG_HEADER_SIZE + first * entry_size
             parts.append(client.read_partial(table_id, offset, count * entry_size))
         return b"".join(parts)
+
+
+class _Unusable(Exception):
+    """Internal: a table came back malformed twice; its item becomes unavailable."""
+
+    def __init__(self, table: int, cause: DriverError) -> None:
+        super().__init__(f"ST{table}: {cause}")
+        self.table = table
+        self.cause = cause
+
+
+def _validate(
+    table_id: int,
+    data: bytes,
+    cfg: t.GeneralConfig,
+    st21: t.ActualRegisters | None,
+    st71: t.ActualLog | None,
+    st11: t.ActualSources | None,
+) -> None:
+    """Raise DecodeError when ``data`` cannot be the table ST0 and its companions describe."""
+    if table_id == 3:
+        t.decode_st3(data, cfg)
+    elif table_id == 5:
+        t.decode_st5(data, cfg)
+    elif table_id == 52:
+        t.decode_st52(data, cfg)
+    elif table_id == 55:
+        t.decode_st55(data, cfg)
+    elif table_id == 21:
+        t.decode_st21(data, cfg)
+    elif table_id == 71:
+        t.decode_st71(data, cfg)
+    elif table_id == 11:
+        t.decode_st11(data, cfg)
+    elif st21 is not None and table_id in (22, 23, 27, 28):
+        decoders = {22: t.decode_st22, 23: t.decode_st23, 27: t.decode_st27, 28: t.decode_st28}
+        decoders[table_id](data, cfg, st21)
+    elif st11 is not None and table_id in (12, 15, 16):
+        source_decoders = {12: t.decode_st12, 15: t.decode_st15, 16: t.decode_st16}
+        source_decoders[table_id](data, cfg, st11)
+    elif st71 is not None and table_id in (74, 76):
+        log: t.LogKind = "history" if table_id == 74 else "event"
+        t.decode_log_header(data[: t.LOG_HEADER_SIZE], cfg, log=log)
+        t.decode_log_entries(data[t.LOG_HEADER_SIZE :], cfg, st71, log=log)
 
 
 def _standard_route_reads(cfg: t.GeneralConfig) -> tuple[tuple[int, str], ...]:

@@ -14,7 +14,8 @@ What the link does (c12-protocols.md §1.3, §1.5, §1.6):
 * Receiving: a good frame is ACKed, a bad CRC or a frame cut short by the inter-character
   timeout is NAKed. A frame with the same toggle bit and CRC as the last accepted one is a
   duplicate (our ACK was lost): it is ACKed again and dropped. Multi-packet messages are
-  reassembled by sequence number.
+  reassembled by sequence number, and one announcing more packets than ``max_packets``
+  (the count Negotiate granted) is discarded as broken.
 * PSEM is request/response: once a message is fully acknowledged the link expects the reply
   within the channel traffic timeout.
 """
@@ -146,6 +147,10 @@ class LinkConnection:
         self.retransmissions = 0
         self.naks_sent = 0
         self.bytes_received = 0
+        # The most packets one message from the peer may have: the count Negotiate granted
+        # (1 before it), set by the session's owner; None: no limit. A longer message
+        # breaks the grant and is discarded.
+        self.max_packets: int | None = None
 
     # --- the I/O layer's side -----------------------------------------------------------
 
@@ -357,6 +362,13 @@ class LinkConnection:
             self._discarding = False
             if packet.sequence == 0:
                 self._deliver(packet.data)
+                return
+            if self.max_packets is not None and packet.sequence + 1 > self.max_packets:
+                self._partial = None
+                self._broken(
+                    f"the meter announced a {packet.sequence + 1}-packet answer where "
+                    f"{self.max_packets} per message were negotiated"
+                )
                 return
             self._partial = bytearray(packet.data)
             self._expected_seq = packet.sequence - 1

@@ -10,7 +10,7 @@ kit ships profiles in ``fieldkit/drivers/c1218/profiles/``; a utility adds its o
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -194,21 +194,44 @@ class ProfileRegistry:
         self._profiles = tuple(profiles)
 
     @classmethod
-    def from_dirs(cls, *dirs: Path) -> ProfileRegistry:
-        """Load every ``*.toml`` in ``dirs`` (missing directories are skipped)."""
+    def from_dirs(
+        cls, *dirs: Path, on_error: Callable[[ProfileError], None] | None = None
+    ) -> ProfileRegistry:
+        """Load every ``*.toml`` in ``dirs`` (missing directories are skipped).
+
+        A broken file raises :class:`ProfileError`, unless ``on_error`` is given: then it
+        hears the error, the file is skipped, and every other profile still loads.
+        """
         found: list[MeterProfile] = []
         for directory in dirs:
-            if directory.is_dir():
-                found.extend(load_profile(p) for p in sorted(directory.glob("*.toml")))
+            if not directory.is_dir():
+                continue
+            for path in sorted(directory.glob("*.toml")):
+                try:
+                    found.append(load_profile(path))
+                except ProfileError as exc:
+                    if on_error is None:
+                        raise
+                    on_error(exc)
         return cls(found)
 
     @classmethod
-    def default(cls, extra_dir: Path | None = None) -> ProfileRegistry:
-        """The built-in profiles plus a utility's own directory."""
-        dirs = [builtin_profile_dir()]
-        if extra_dir is not None:
-            dirs.append(extra_dir)
-        return cls.from_dirs(*dirs)
+    def default(
+        cls,
+        extra_dir: Path | None = None,
+        *,
+        on_error: Callable[[ProfileError], None] | None = None,
+    ) -> ProfileRegistry:
+        """The built-in profiles plus a utility's own directory.
+
+        ``on_error`` applies to the utility's directory only: a broken built-in profile is
+        the kit's bug and always raises.
+        """
+        registry = cls.from_dirs(builtin_profile_dir())
+        if extra_dir is None:
+            return registry
+        extra = cls.from_dirs(extra_dir, on_error=on_error)
+        return cls((*registry._profiles, *extra._profiles))
 
     def find(self, manufacturer: str, model: str) -> MeterProfile | None:
         """The profile for this meter; the last one loaded wins."""

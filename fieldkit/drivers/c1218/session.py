@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Final
 
 from fieldkit.drivers.c1218 import services
-from fieldkit.drivers.c1218.packet import OVERHEAD
+from fieldkit.drivers.c1218.packet import OVERHEAD, table_checksum
 from fieldkit.drivers.c1218.services import Identification, ResponseCode
 from fieldkit.drivers.errors import DriverError, MeterRefused, SecurityDenied
 
@@ -41,6 +41,7 @@ __all__ = [
     "SessionStateError",
     "declines_partial_reads",
     "looks_stale",
+    "misfit",
 ]
 
 DEFAULT_PACKET_SIZE: Final = 64
@@ -175,12 +176,88 @@ def declines_partial_reads(refusal: MeterRefused) -> bool:
 
 
 def looks_stale(request: Request, response: bytes) -> bool:
-    """True for an ok answer too short to be the reply to Identify.
+    """True for an ok answer that cannot be the reply to ``request`` (see :func:`misfit`)."""
+    return misfit(request, response) is not None
 
-    A reply left over from an aborted session can arrive right after Identify; a real
-    Identify answer has at least four bytes (MeteringSDK re-reads in this case).
+
+# Services whose ok answer is the response code alone.
+_BARE_OK: Final = frozenset(
+    {
+        Service.LOGON,
+        Service.SECURITY,
+        Service.LOGOFF,
+        Service.TERMINATE,
+        Service.WAIT,
+        Service.WRITE,
+        Service.WRITE_PARTIAL,
+    }
+)
+
+
+def _read_shaped(response: bytes, least: int) -> bool:
+    """True when ``response`` is a well-formed ok read answer carrying ``least`` bytes or more."""
+    if len(response) < 4 or response[0] != ResponseCode.OK:
+        return False
+    count = int.from_bytes(response[1:3], "big")
+    if count < least or len(response) != count + 4:
+        return False
+    data = response[3:-1]
+    return table_checksum(data) == response[-1]
+
+
+def misfit(request: Request, response: bytes) -> str | None:
+    """Why an ok answer cannot be the reply to ``request``; None when it can be.
+
+    After a late answer (the meter answered a request the client had given up on) the next
+    answer belongs to an earlier request. The shape gives it away: an Identify answer has at
+    least four bytes, ends its feature list with 0x00 and is not a read answer; Logon,
+    Security, Logoff, Terminate, Wait and writes answer ok alone; a Negotiate grant is four
+    or five bytes and never more than was asked; a partial read never brings more bytes
+    than it asked for. Refusals (one byte) always fit: they are the meter's word.
     """
-    return request.service is Service.IDENTIFY and response[:1] == b"\x00" and len(response) < 4
+    if response[:1] != b"\x00":
+        return None
+    service = request.service
+    if service is Service.IDENTIFY:
+        if len(response) < 4:
+            return f"a {len(response)}-byte answer is too short for an identify answer"
+        if response[-1] != 0x00:
+            return "an identify answer ends its feature list with 0x00"
+        if _read_shaped(response, 2):
+            return "the answer to identify has the shape of a table read answer"
+        return None
+    if service in _BARE_OK:
+        if len(response) > 1:
+            extra = len(response) - 1
+            return f"an ok to {request.subject} carries no data, this one has {extra} bytes"
+        return None
+    if service is Service.NEGOTIATE:
+        return _negotiate_misfit(request, response)
+    if service is Service.READ_PARTIAL and len(response) >= 3:
+        asked = int.from_bytes(request.data[6:8], "big")
+        count = int.from_bytes(response[1:3], "big")
+        if count > asked:
+            return f"the answer to a {asked}-byte {request.subject} announces {count} bytes"
+    return None
+
+
+def _negotiate_misfit(request: Request, response: bytes) -> str | None:
+    if len(response) not in (4, 5):
+        return f"a negotiate answer has 4 or 5 bytes, this one has {len(response)}"
+    size = int.from_bytes(response[1:3], "big")
+    count = response[3]
+    asked_size = int.from_bytes(request.data[1:3], "big")
+    asked_count = request.data[3]
+    if not OVERHEAD < size <= asked_size:
+        return f"the meter granted packets of {size} bytes after {asked_size} were asked for"
+    if not 0 < count <= asked_count:
+        return f"the meter granted {count} packets per message after {asked_count} were asked for"
+    if len(response) == 5:
+        try:
+            services.baud_from_code(response[4])
+        except services.MalformedResponse as exc:
+            return str(exc)
+    return None
 
 
 def _capped(size: int) -> int:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import TypeVar
 
 from fieldkit.drivers.c1218 import tables as t
+from fieldkit.drivers.c1218.events import STANDARD_EVENTS
 from fieldkit.drivers.c1218.profile import ANGLE_QUANTITIES, RAW_SIZES, MeterProfile, QuantitySpec
 from fieldkit.drivers.c1218.standard_route import (
     SourceCatalog,
@@ -47,6 +48,7 @@ T = TypeVar("T")
 
 # The standard route needs these three (ST15, the constants, is optional).
 STANDARD_ROUTE_TABLES = (11, 12, 16)
+STANDARD_EVENT_NUMBERS = frozenset(e.number for e in STANDARD_EVENTS)
 _NO_PROFILE_REGISTERS = "no meter profile for this model: register units unknown"
 
 
@@ -57,6 +59,7 @@ class TableSet:
     tables: dict[int, bytes] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
     clock_reference: datetime | None = None  # laptop UTC time when ST52/ST55 arrived
+    clock_uncertainty: float | None = None  # seconds either side of clock_reference
 
     def missing(self, item: str, reason: str) -> None:
         """Record the first reason an item is unavailable."""
@@ -174,6 +177,7 @@ def _clock(ts: TableSet, cfg: t.GeneralConfig, meter_tz: tzinfo | None) -> Clock
         reference_time=reference,
         dst=clk.dst,
         utc=clk.gmt,
+        uncertainty_seconds=ts.clock_uncertainty,
     )
 
 
@@ -191,14 +195,16 @@ def _standard_catalog(ts: TableSet, cfg: t.GeneralConfig) -> SourceCatalog | Non
         ts.missing("registers", reason)
         return None
     st15 = None
+    st15_problem = ts.unavailable.get("ST15")
     if 15 in ts.tables:
         try:
             st15 = t.decode_st15(ts.tables[15], cfg, st11)
         except DecodeError as exc:
-            LOG.warning("standard route without constants: %s", exc)
-    catalog = SourceCatalog.build(st11, st12, st16, st15)
+            LOG.info("standard route without constants: %s", exc)
+            st15_problem = str(exc)
+    catalog = SourceCatalog.build(st11, st12, st16, st15, st15_problem=st15_problem)
     for warning in catalog.warnings:
-        LOG.warning("standard route: %s", warning)
+        LOG.info("standard route: %s", warning)
     return catalog
 
 
@@ -223,7 +229,12 @@ def _standard_register_list(
     def localize(stamp: datetime) -> datetime:
         return _aware(stamp, utc, meter_tz)
 
-    found = standard_registers(catalog, st22, st23, localize=localize)
+    notes: list[str] = []
+    found = standard_registers(catalog, st22, st23, localize=localize, notes=notes)
+    for note in notes:
+        # Every register the meter lists but the route cannot place says why.
+        item, _, reason = note.partition(": ")
+        ts.missing(f"register {item}", reason)
     if found:
         return found, ""
     return (), (
@@ -312,7 +323,9 @@ def _standard_present_values(
         return (), {}
     found = present_quantities(catalog, st27, st28)
     for note in found.notes:
-        LOG.info("standard route: %s", note)
+        # Every present value the route drops is listed with the table at fault.
+        item, _, reason = note.partition(": ")
+        ts.missing(item, reason)
     phases = found.phases()
     if not phases:
         details = (*catalog.warnings, *found.notes)
@@ -400,6 +413,30 @@ def _raw_number(chunk: bytes, kind: str, order: str) -> float:
     return float(int.from_bytes(chunk, "big", signed=kind.startswith("i")))
 
 
+_SEQ_MODULUS = 1 << 16  # entry sequence numbers are UINT16; the header's is UINT32
+
+
+def _suspect(entry: t.LogEntry, header: t.LogHeader, age: int) -> str | None:
+    """Why a log entry cannot be right, or None: codes and numbers the log rules out.
+
+    ``age`` is the entry's place counted back from the newest (0). The valid entries are
+    the last NBR_VALID_ENTRIES the meter logged, so their sequence numbers lie within that
+    many of LAST_ENTRY_SEQ_NBR.
+    """
+    reasons: list[str] = []
+    if not entry.manufacturer and entry.code not in STANDARD_EVENT_NUMBERS:
+        reasons.append(f"event code {entry.code} is not one C12.19 defines")
+    if entry.seq_nbr is not None and header.nbr_valid_entries:
+        newest = header.last_entry_seq_nbr % _SEQ_MODULUS
+        behind = (newest - entry.seq_nbr) % _SEQ_MODULUS
+        if behind >= header.nbr_valid_entries:
+            reasons.append(
+                f"sequence number {entry.seq_nbr} is out of range: the log's newest is "
+                f"{header.last_entry_seq_nbr} with {header.nbr_valid_entries} valid entries"
+            )
+    return "; ".join(reasons) or None
+
+
 def _events(
     ts: TableSet, cfg: t.GeneralConfig, utc: bool, meter_tz: tzinfo | None
 ) -> tuple[MeterEvent, ...]:
@@ -425,7 +462,9 @@ def _events(
         ordered = _decode(
             ts, "events", t.valid_entries_in_order, header, entries, nbr_entries=slots
         )
-        for entry in ordered or ():
+        entries_in_order = ordered or ()
+        newest = len(entries_in_order) - 1
+        for age_from_oldest, entry in enumerate(entries_in_order):
             out.append(
                 MeterEvent(
                     code=entry.code,
@@ -436,6 +475,7 @@ def _events(
                     user_id=entry.user_id,
                     argument=entry.argument,
                     log=log,
+                    suspect=_suspect(entry, header, newest - age_from_oldest),
                 )
             )
     out.sort(key=lambda e: e.timestamp or datetime.min.replace(tzinfo=UTC))

@@ -126,6 +126,8 @@ class SourceCatalog:
     uom_index: tuple[int | None, ...]  # per source: its ST12 entry, None if none or unsure
     constants_index: tuple[int | None, ...]  # per source: its ST15 record
     warnings: tuple[str, ...]
+    uom_problem: str | None = None  # why some ST12 entries cannot be placed
+    constants_problem: str | None = None  # why ST15 records cannot be used or placed
 
     @classmethod
     def build(
@@ -134,8 +136,14 @@ class SourceCatalog:
         st12: Sequence[UomEntry],
         st16: Sequence[SourceDefinition],
         st15: Sequence[ElectricConstants] | None = None,
+        *,
+        st15_problem: str | None = None,
     ) -> SourceCatalog:
-        """Resolve the tables; ``st15`` is None when the meter has no ST15 (or it failed)."""
+        """Resolve the tables; ``st15`` is None when the meter has no ST15 (or it failed).
+
+        ``st15_problem`` is why an ST15 the meter lists could not be used (its decode
+        error); the reasons of the sources it leaves unscaled quote it.
+        """
         warnings: list[str] = []
         uom_index, uom_warning = _flag_walk(
             [s.uom_entry for s in st16], len(st12), "ST12", "UOM_ENTRY_FLAG"
@@ -149,12 +157,15 @@ class SourceCatalog:
         needs_constants = [
             n for n, s in enumerate(st16) if s.constants and s.constant_to_be_applied
         ]
+        constants_problem = None
         if st15 is None and needs_constants:
+            constants_problem = st15_problem or "the meter has no ST15"
             warnings.append(
                 f"ST16 asks for ST15 constants on {len(needs_constants)} sources but there is "
                 "no usable ST15: those sources stay unscaled"
             )
         elif st15 is not None and k_warning:
+            constants_problem = k_warning
             warnings.append(k_warning)
         if st11.nbr_uom_entries != len(st12) or st11.nbr_sources != len(st16):
             warnings.append("ST11 counts do not match the ST12/ST16 given")
@@ -165,6 +176,8 @@ class SourceCatalog:
             uom_index=uom_index,
             constants_index=constants_index,
             warnings=tuple(warnings),
+            uom_problem=uom_warning,
+            constants_problem=constants_problem,
         )
 
     def uom_entry(self, source: int) -> UomEntry | None:
@@ -182,22 +195,27 @@ class SourceCatalog:
         return None if index is None or index >= len(self.constants) else self.constants[index]
 
     def why_unscaled(self, source: int) -> str | None:
-        """Why :meth:`scale` gives None for ``source`` (None when it does not)."""
+        """Why :meth:`scale` gives None for ``source`` (None when it does not).
+
+        Each reason starts with the table at fault.
+        """
         if not 0 <= source < len(self.sources):
-            return f"source {source} is beyond the meter's {len(self.sources)} sources"
+            return f"ST16: source {source} is beyond the meter's {len(self.sources)} sources"
         definition = self.sources[source]
         if not definition.uom_entry:
-            return f"source {source} has no unit of measure (ST16)"
+            return f"ST16: source {source} has no unit of measure (UOM_ENTRY_FLAG clear)"
         uom = self.uom_entry(source)
         if uom is None:
-            return f"the unit of source {source} cannot be located in ST12"
+            why = f" ({self.uom_problem})" if self.uom_problem else ""
+            return f"ST12: the unit of source {source} cannot be located{why}"
         if uom.nfs:
-            return f"source {source} does not follow the standard definitions (NFS)"
+            return f"ST12: source {source} does not follow the standard definitions (NFS)"
         applies = definition.constants and definition.constant_to_be_applied
         if applies and self.constants_for(source) is None:
-            return f"the ST15 constants of source {source} cannot be located"
+            why = f" ({self.constants_problem})" if self.constants_problem else ""
+            return f"ST15: the constants of source {source} cannot be located{why}"
         if not definition.pulse_engr and not applies:
-            return f"source {source} counts pulses and has no constants to convert them"
+            return f"ST16: source {source} counts pulses and has no constants to convert them"
         return None
 
     def scale(self, source: int, raw: float) -> float | None:
@@ -270,7 +288,10 @@ def _candidate(
     if source == UNUSED_SOURCE:
         return None
     uom = catalog.uom_entry(source)
-    if uom is None or uom.nfs or uom.harmonic:
+    if uom is None:
+        # Without its unit nobody can tell what this value is: say why it is dropped.
+        return f"present value {index}: {catalog.why_unscaled(source)}"
+    if uom.nfs or uom.harmonic:
         return None  # not a quantity the kit names: nothing to say about it
     if uom.time_base not in _INSTANTANEOUS:
         return None
@@ -410,16 +431,29 @@ def _block_registers(
     block: DataBlock,
     tier: str | None,
     localize: Callable[[datetime], datetime] | None,
+    notes: list[str] | None = None,
 ) -> list[Register]:
     out: list[Register] = []
     taken: set[str] = set()
-    for source, raw in zip(st22.summation_select, block.summations, strict=False):
-        uom = catalog.uom_entry(source) if source != UNUSED_SOURCE else None
-        kind = None if uom is None else _summation_kind(uom)
+    where = "" if tier is None else f" (tier {tier})"
+
+    def note(text: str) -> None:
+        if notes is not None:
+            notes.append(text)
+
+    for n, (source, raw) in enumerate(zip(st22.summation_select, block.summations, strict=False)):
+        if source == UNUSED_SOURCE:
+            continue
+        uom = catalog.uom_entry(source)
+        if uom is None:
+            note(f"summation {n}{where}: {catalog.why_unscaled(source)}")
+            continue
+        kind = _summation_kind(uom)
         if kind is None or kind.id in taken:
             continue
         wh = catalog.scale(source, raw)
         if wh is None:
+            note(f"{kind.id}{where}: {catalog.why_unscaled(source)}")
             continue
         taken.add(kind.id)
         value = round(wh / _KILO, _DIGITS)
@@ -429,10 +463,14 @@ def _block_registers(
             continue
         uom = catalog.uom_entry(source)
         is_max = n < len(st22.min_or_max_flags) and st22.min_or_max_flags[n]
-        if uom is None or not _is_max_watt_demand(uom, is_max):
+        if uom is None:
+            note(f"demand {n}{where}: {catalog.why_unscaled(source)}")
+            continue
+        if not _is_max_watt_demand(uom, is_max):
             continue
         watts = catalog.scale(source, demand.values[0])
         if watts is None:
+            note(f"{_KW_DEMAND_MAX.id}{where}: {catalog.why_unscaled(source)}")
             continue
         taken.add(_KW_DEMAND_MAX.id)
         stamp = demand.event_times[0] if demand.event_times else None
@@ -450,6 +488,7 @@ def standard_registers(
     st23: CurrentRegisterData,
     *,
     localize: Callable[[datetime], datetime] | None = None,
+    notes: list[str] | None = None,
 ) -> tuple[Register, ...]:
     """kWh and kvarh delivered/received and the maximum kW demand, by their ST12 units.
 
@@ -457,8 +496,10 @@ def standard_registers(
     their quadrants; the first maximum W demand (TIME_BASE 3, 4 or 6) that is not
     received-only is ``kw_demand_max``, stamped with its event time (passed through
     ``localize`` to attach the meter's time zone). Tiers follow the total as "A", "B", ...
+    ``notes``, when given, collects one line per register dropped for want of a unit or a
+    scale, naming the table at fault.
     """
-    out = _block_registers(catalog, st22, st23.total, None, localize)
+    out = _block_registers(catalog, st22, st23.total, None, localize, notes)
     for n, block in enumerate(st23.tiers):
-        out += _block_registers(catalog, st22, block, chr(ord("A") + n), localize)
+        out += _block_registers(catalog, st22, block, chr(ord("A") + n), localize, notes)
     return tuple(out)

@@ -20,7 +20,7 @@ from .clock import (
     decode_st52,
     decode_st55,
 )
-from .config import GeneralConfig, decode_set, decode_st0
+from .config import ST0_FIXED_SIZE, GeneralConfig, decode_set, decode_st0, st0_size
 from .formats import (
     bcd_digits,
     decode_int,
@@ -98,6 +98,7 @@ from .sources import (
 __all__ = [
     "LOG_HEADER_SIZE",
     "MFG_TABLE_BASE",
+    "ST0_FIXED_SIZE",
     "ActualLog",
     "ActualRegisters",
     "ActualSources",
@@ -159,6 +160,7 @@ __all__ = [
     "ltime_date_size",
     "multiplier_exponent",
     "ni_size",
+    "st0_size",
     "st12_size",
     "st15_sizes",
     "st16_size",

@@ -73,6 +73,16 @@ def decode_set(raw: bytes, base: int = 0) -> frozenset[int]:
     )
 
 
+def st0_size(header: bytes) -> int:
+    """ST0's whole length from its first :data:`ST0_FIXED_SIZE` bytes (the DIM_ fields)."""
+    if len(header) < ST0_FIXED_SIZE:
+        raise DecodeError(
+            f"{table_label(0)} header is {len(header)} bytes, not {ST0_FIXED_SIZE}", table=0
+        )
+    dim_std, dim_mfg, dim_std_proc, dim_mfg_proc = header[13], header[14], header[15], header[16]
+    return ST0_FIXED_SIZE + 2 * dim_std + 2 * dim_mfg + dim_std_proc + dim_mfg_proc
+
+
 def decode_st0(data: bytes) -> GeneralConfig:
     """Decode ST0; raise :class:`DecodeError` if its length disagrees with its DIM_ fields."""
     if len(data) < ST0_FIXED_SIZE:
@@ -81,7 +91,7 @@ def decode_st0(data: bytes) -> GeneralConfig:
             table=0,
         )
     dim_std, dim_mfg, dim_std_proc, dim_mfg_proc = data[13], data[14], data[15], data[16]
-    expected = ST0_FIXED_SIZE + 2 * dim_std + 2 * dim_mfg + dim_std_proc + dim_mfg_proc
+    expected = st0_size(data)
     check_length(data, expected, 0, "from its own DIM_ fields")
 
     pos = ST0_FIXED_SIZE
