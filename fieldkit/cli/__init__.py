@@ -16,6 +16,7 @@ import sys
 import typer
 
 from fieldkit.cli import meter, tools
+from fieldkit.cli.visits import visits_app
 from fieldkit.cli.work_orders import work_orders_app
 
 __all__ = ["app", "main"]
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.command()(meter.read)
 app.command()(meter.check)
 app.add_typer(work_orders_app, name="work-orders")
+app.add_typer(visits_app, name="visits")
 app.command()(tools.ports)
 app.command()(tools.demo)
 
