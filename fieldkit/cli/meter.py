@@ -21,6 +21,7 @@ import typer
 from fieldkit import paths
 from fieldkit.checks import DEFAULT_POLICY, PolicyError, Thresholds, load_policy
 from fieldkit.cli.common import JsonOpt, as_utc_or_none, fail, given, print_document, usage_error
+from fieldkit.cli.secrets import stored_password
 from fieldkit.cli.visits import (
     NoSaveOpt,
     NoteOpt,
@@ -143,8 +144,19 @@ class MeterLink:
     quiet: bool
 
 
-def _link(protocol: str, port: str, capture: Path | None, quiet: bool, **options: Any) -> MeterLink:
+def _link(
+    protocol: str,
+    port: str,
+    capture: Path | None,
+    quiet: bool,
+    meter: str | None = None,
+    **options: Any,
+) -> MeterLink:
     settings = {name: value for name, value in options.items() if value is not None}
+    if "password" not in settings and "password_hex" not in settings:
+        kept = stored_password(meter)  # the laptop's own, for this meter or the fleet
+        if kept is not None:
+            settings["password"] = kept
     if protocol.lower() == "c1218" and paths.profiles_dir().is_dir():
         settings["profiles_dir"] = paths.profiles_dir()
     return MeterLink(protocol, port, settings, capture, quiet)
@@ -422,6 +434,7 @@ def check(
             port,
             capture,
             quiet,
+            meter=order.meter_number if order is not None else meter_number,
             password=password,
             password_hex=password_hex,
             user_id=user_id,

@@ -156,6 +156,7 @@ def m003_visits(db: Database) -> None:
             clock_source       TEXT,
             trust_system_clock INTEGER NOT NULL CHECK (trust_system_clock IN (0, 1)),
             lockout_override   TEXT,
+            capture            TEXT,
             meter_serial       TEXT,
             meter_number       TEXT,
             UNIQUE (visit_id, position)

@@ -330,6 +330,7 @@ def _insert_children(
                 "clock_source": a.clock_source,
                 "trust_system_clock": int(a.trust_system_clock),
                 "lockout_override": a.lockout_override,
+                "capture": _json(a.capture),
                 "meter_serial": visit.meter_serial,
                 "meter_number": visit.meter_number,
             }
@@ -473,6 +474,9 @@ def _adjustment(row: Mapping[str, Any]) -> AdjustmentDoc:
         clock_source=row["clock_source"],
         trust_system_clock=bool(row["trust_system_clock"]),
         lockout_override=row["lockout_override"],
+        capture=None
+        if row["capture"] is None
+        else CaptureDocument.model_validate_json(row["capture"]),
     )
 
 

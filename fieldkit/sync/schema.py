@@ -666,6 +666,9 @@ class AdjustmentDoc(_Doc):
     lockout_override: str | None = Field(
         default=None, description="the reason given to reset demand again this billing period"
     )
+    capture: CaptureDocument | None = Field(
+        default=None, description="the frames of the adjustment's session (passwords redacted)"
+    )
 
     _hex = field_validator("response", mode="before")(_hex_bytes)
 
@@ -861,6 +864,11 @@ class VisitExportDocument(_Versioned):
     exported_at: Moment
     visits: list[VisitDocument] = []
 
+
+# An adjustment carries its session's capture, which is defined further down.
+AdjustmentDoc.model_rebuild()
+VisitDocument.model_rebuild()
+VisitExportDocument.model_rebuild()
 
 # Every top-level document by its ``document`` name.
 DOCUMENTS: dict[str, type[_Versioned]] = {

@@ -28,16 +28,20 @@ class SimOptions:
     seed: int | None = None
     turnaround_ms: float | None = None
     traffic_timeout: float | None = None
+    procedure_result: int | None = None
+    procedure_pending: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("corrupt_rate", "drop_rate"):
             rate = getattr(self, name)
             if rate is not None and not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {rate}")
-        for name in ("busy", "slow_ms", "stop_after", "turnaround_ms"):
+        for name in ("busy", "slow_ms", "stop_after", "turnaround_ms", "procedure_pending"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative, got {value}")
+        if self.procedure_result is not None and not 0 <= self.procedure_result <= 255:
+            raise ValueError(f"procedure_result is one byte, got {self.procedure_result}")
         if self.traffic_timeout is not None and self.traffic_timeout <= 0:
             raise ValueError(f"traffic_timeout must be positive, got {self.traffic_timeout}")
 
@@ -54,6 +58,8 @@ class MeterSettings:
     corrupt_rate: float = 0.0
     drop_rate: float = 0.0
     seed: int | None = None
+    procedure_result: int | None = None
+    procedure_pending: int = 0
 
 
 _T = TypeVar("_T")
@@ -76,4 +82,6 @@ def resolve_settings(scenario: Scenario, options: SimOptions | None = None) -> M
         corrupt_rate=_pick(opts.corrupt_rate, faults.corrupt_rate),
         drop_rate=_pick(opts.drop_rate, faults.drop_rate),
         seed=_pick(opts.seed, faults.seed),
+        procedure_result=_pick(opts.procedure_result, faults.procedure_result),
+        procedure_pending=_pick(opts.procedure_pending, faults.procedure_pending),
     )
