@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck contracts pytest bench fmt lock clean
+.PHONY: demo test lint typecheck contracts pytest reliability bench fmt lock clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ pytest: $(STAMP)
 ## Measured, not timed tests: figures go to docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/c1218_read.py
+	$(BIN)/python benchmarks/visit_save.py
+
+## The crash-safety tests at length: the kill -9 loop over `fieldkit check` (1000 cycles),
+## disk full, the secrets canary. CI runs the same tests with 50 kill cycles.
+KILL_CYCLES ?= 1000
+reliability: $(STAMP)
+	FIELDKIT_KILL_CYCLES=$(KILL_CYCLES) $(BIN)/pytest -q -s --timeout 7200 \
+		tests/reliability tests/sim/test_secrets_canary.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

@@ -69,6 +69,7 @@ def _check_log(db: Path, reported: set[str]) -> tuple[int, int]:
     return len(visits), len(ops)
 
 
+@pytest.mark.timeout(900)
 def test_kill9_never_loses_a_reported_visit(sim: Any, tmp_path: Path) -> None:
     simulator = sim("healthy-2s")
     home = tmp_path / "home"
