@@ -36,11 +36,16 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/c1218_read.py
 	$(BIN)/python benchmarks/modbus_read.py
+	$(BIN)/python benchmarks/visit_save.py
 
-## The long campaigns (fault injection, fuzzing): figures in .reliability/ and docs/reliability.md.
+## The long campaigns: the C12.18 link-fault sessions (2000), the fuzz targets (60,000
+## inputs each), the kill -9 loop over `fieldkit check` (1000 cycles), disk full, the
+## secrets canary. Figures in .reliability/ and docs/reliability.md. CI runs the fast slice.
+KILL_CYCLES ?= 1000
 reliability: $(STAMP)
 	FIELDKIT_FUZZ_EXAMPLES=60000 FIELDKIT_RELIABILITY_SESSIONS=2000 \
-		$(BIN)/pytest -n 2 -q -s -m reliability --timeout 7200 tests/reliability
+	FIELDKIT_KILL_CYCLES=$(KILL_CYCLES) $(BIN)/pytest -n 2 -q -s --timeout 7200 \
+		tests/reliability tests/sim/test_secrets_canary.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

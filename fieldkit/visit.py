@@ -9,7 +9,10 @@ failure (checked as far as it goes), so the technician and the office see what h
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fieldkit.checks import DEFAULT_POLICY, Thresholds, run, verdict
 from fieldkit.drivers.base import (
@@ -19,10 +22,21 @@ from fieldkit.drivers.base import (
     ReadOutcome,
     read_once,
 )
-from fieldkit.model import CheckResult, CheckStatus, MeterSnapshot, SiteExpectation
-from fieldkit.sync.schema import CaptureDocument, CheckDocument, FrameDoc, LinkStatsDoc
+from fieldkit.model import CheckResult, CheckStatus, MeterSnapshot, SiteExpectation, WorkOrder
+from fieldkit.sync.schema import (
+    CaptureDocument,
+    CheckDocument,
+    CheckResultDoc,
+    ExpectationDoc,
+    FrameDoc,
+    LinkStatsDoc,
+    NoteDoc,
+    Outcome,
+    SnapshotDoc,
+    VisitDocument,
+)
 
-__all__ = ["VisitResult", "capture_document", "judge", "run_visit"]
+__all__ = ["VisitResult", "capture_document", "judge", "run_visit", "visit_document"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,4 +148,58 @@ def capture_document(outcome: ReadOutcome) -> CaptureDocument:
             session_seconds=stats.session_seconds,
         ),
         frames=[FrameDoc.from_model(f) for f in outcome.frames],
+    )
+
+
+def visit_document(
+    result: VisitResult,
+    *,
+    technician: str,
+    order: WorkOrder | None = None,
+    outcome: Outcome | None = None,
+    notes: Sequence[str] = (),
+    now: datetime | None = None,
+) -> VisitDocument:
+    """The visit log's record of a check, ready for :func:`fieldkit.store.visits.save`.
+
+    A read that failed (or ended early, or was cancelled) is a visit too: without an
+    ``outcome`` it is closed at once as ``no_comms``, with the error and the capture. A
+    visit given an ``outcome`` is closed; otherwise it stays open for adjustments and notes.
+    """
+    moment = now or datetime.now(UTC)
+    read = result.outcome
+    error = None if read is None else read.error
+    if outcome is None and read is not None and not read.ok:
+        outcome = "no_comms"
+    snapshot = result.snapshot
+    expectation = result.expectation
+    identity = None if snapshot is None else snapshot.identity
+    meter_number = order.meter_number if order is not None else expectation.meter_number
+    if meter_number is None and identity is not None:
+        meter_number = identity.meter_id
+    final = outcome is not None
+    return VisitDocument(
+        visit_id=str(uuid.uuid4()),
+        op_id=str(uuid.uuid4()),
+        revision=1,
+        status="final" if final else "open",
+        outcome=outcome,
+        technician=technician,
+        started_at=moment if read is None else read.started_at,
+        ended_at=moment if final else None,
+        saved_at=moment,
+        work_order=result.work_order_id,
+        account_number=None if order is None else order.account_number,
+        premise_id=None if order is None else order.premise_id,
+        meter_number=meter_number,
+        meter_serial=None if identity is None else identity.serial_number,
+        read_result=None if read is None else read.result,
+        error=None if error is None else str(error),
+        error_kind=None if error is None else type(error).__name__,
+        expectation=ExpectationDoc.from_model(expectation),
+        snapshot=None if snapshot is None else SnapshotDoc.from_model(snapshot),
+        checks=[CheckResultDoc.from_model(r) for r in result.results],
+        verdict=result.verdict,
+        notes=[NoteDoc(at=moment, technician=technician, text=text) for text in notes],
+        capture=None if read is None else capture_document(read),
     )

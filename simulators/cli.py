@@ -102,6 +102,14 @@ def c1218_command(
     turnaround_ms: Annotated[
         float | None, typer.Option(min=0.0, help="Delay before the meter answers (ms).")
     ] = None,
+    procedure_result: Annotated[
+        int | None,
+        typer.Option(min=0, max=255, help="Answer this ST8 result instead of running procedures."),
+    ] = None,
+    procedure_pending: Annotated[
+        int | None,
+        typer.Option(min=0, max=100, help="Answer 'not completed yet' to the first N ST8 reads."),
+    ] = None,
 ) -> None:
     """Serve a simulated ANSI C12.18 meter until SIGINT/SIGTERM."""
     try:
@@ -118,6 +126,8 @@ def c1218_command(
         stop_after=stop_after,
         seed=seed,
         turnaround_ms=turnaround_ms,
+        procedure_result=procedure_result,
+        procedure_pending=procedure_pending,
     )
     stop = threading.Event()
 

@@ -117,6 +117,9 @@ class MeterSection(_Section):
     kt: str = "1.0"
     class_amps: str = "200"
     test_amps: str = "30"
+    # Standard procedures the meter lists in ST0 and carries out (SP9 demand reset, SP10
+    # set date/time); [] for a meter that runs none.
+    procedures: tuple[Literal[9, 10], ...] = (9, 10)
 
     @field_validator("manufacturer")
     @classmethod
@@ -320,6 +323,16 @@ class SecuritySection(_Section):
 
     passwords: tuple[Password, ...] = ()
     read_level: Annotated[int, Field(ge=0, le=255)] = 1
+    # The level a password needs to run a procedure (the ST7 write), by procedure number;
+    # procedures not named need ``procedure_level``.
+    procedure_level: Annotated[int, Field(ge=0, le=255)] = 2
+    procedure_levels: dict[int, Annotated[int, Field(ge=0, le=255)]] = {}
+
+    def level_for_procedure(self, number: int) -> int:
+        """The access level a procedure needs (0 on a meter without passwords)."""
+        if not self.passwords:
+            return 0
+        return self.procedure_levels.get(number, self.procedure_level)
 
 
 class FaultsSection(_Section):
@@ -331,6 +344,10 @@ class FaultsSection(_Section):
     slow_ms: Annotated[float, Field(ge=0, le=60_000)] = 0.0
     stop_after: Annotated[int, Field(ge=0)] | None = None
     seed: int | None = None
+    # Procedures: answer this ST8 result code instead of carrying them out (2-6), and
+    # answer "not completed yet" (1) to the first N reads of ST8 after each one.
+    procedure_result: Annotated[int, Field(ge=0, le=255)] | None = None
+    procedure_pending: Annotated[int, Field(ge=0, le=100)] = 0
 
 
 class ModbusSection(_Section):

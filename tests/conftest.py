@@ -29,6 +29,19 @@ def c1218_vectors() -> dict[str, Any]:
     return data
 
 
+@pytest.fixture(autouse=True)
+def _fieldkit_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every test (and every CLI it runs) keeps its database, settings and secrets to itself.
+
+    ``fieldkit check`` saves a visit by default: without this, tests would write into the
+    developer's own visit log. A test that sets FIELDKIT_HOME itself overrides it.
+    """
+    monkeypatch.setenv("FIELDKIT_HOME", str(tmp_path_factory.mktemp("fieldkit-home")))
+    monkeypatch.setenv("FIELDKIT_TECHNICIAN", "test technician")
+
+
 @pytest.fixture
 def sim() -> Iterator[Any]:
     """Start simulated meters: ``sim("healthy-2s", SimOptions(...), pty=False)``.

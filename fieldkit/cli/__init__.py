@@ -16,8 +16,11 @@ import sys
 import typer
 
 from fieldkit.cli import meter, tools
+from fieldkit.cli.adjust import adjust_app
 from fieldkit.cli.common import ascii_fallback
 from fieldkit.cli.maps import maps_app
+from fieldkit.cli.secrets import secrets_app
+from fieldkit.cli.visits import visits_app
 from fieldkit.cli.work_orders import work_orders_app
 
 __all__ = ["app", "main"]
@@ -33,6 +36,9 @@ app.command()(meter.read)
 app.command()(meter.check)
 app.add_typer(work_orders_app, name="work-orders")
 app.add_typer(maps_app, name="maps")
+app.add_typer(visits_app, name="visits")
+app.add_typer(adjust_app, name="adjust")
+app.add_typer(secrets_app, name="secrets")
 app.command()(tools.ports)
 app.command()(tools.demo)
 

@@ -20,6 +20,16 @@ import typer
 
 from fieldkit.checks import DEFAULT_POLICY, PolicyError, Thresholds, load_policy
 from fieldkit.cli.common import JsonOpt, as_utc_or_none, fail, given, print_document, usage_error
+from fieldkit.cli.secrets import stored_password
+from fieldkit.cli.visits import (
+    NoSaveOpt,
+    NoteOpt,
+    OutcomeOpt,
+    check_notes,
+    check_outcome,
+    save_check,
+    saved_line,
+)
 from fieldkit.cli.work_orders import stored_work_order, work_order_line
 from fieldkit.drivers.base import PROTOCOLS, CancelToken, ReadOutcome, create_driver, read_once
 from fieldkit.drivers.errors import DriverSettingsError
@@ -156,8 +166,19 @@ class MeterLink:
     quiet: bool
 
 
-def _link(protocol: str, port: str, capture: Path | None, quiet: bool, **options: Any) -> MeterLink:
+def _link(
+    protocol: str,
+    port: str,
+    capture: Path | None,
+    quiet: bool,
+    meter: str | None = None,
+    **options: Any,
+) -> MeterLink:
     settings = {name: value for name, value in options.items() if value is not None}
+    if "password" not in settings and "password_hex" not in settings:
+        kept = stored_password(meter)  # the laptop's own, for this meter or the fleet
+        if kept is not None:
+            settings["password"] = kept
     return MeterLink(protocol, port, settings, capture, quiet)
 
 
@@ -410,8 +431,11 @@ def check(
     detail: Annotated[
         bool, typer.Option("--detail", help="Show what each check measured and expected")
     ] = False,
+    outcome: OutcomeOpt = None,
+    note: NoteOpt = None,
+    no_save: NoSaveOpt = False,
 ) -> None:
-    """Read the meter and run the site checks against the work order's expectation."""
+    """Read the meter, run the site checks, and save the visit in the log."""
     if work_order is not None:
         typed = [flag for name, flag in EXPECTATION_OPTIONS.items() if given(ctx, name)]
         if typed:
@@ -422,6 +446,9 @@ def check(
     if (port is None) == (from_json is None):
         usage_error("give --port (read the meter) or --from-json (a saved read)")
     thresholds = _thresholds(policy)
+    closing, notes = check_outcome(outcome), check_notes(note)
+    if no_save and (closing is not None or notes):
+        usage_error("--no-save keeps no visit: drop --outcome and --note (or --no-save)")
     # The work order is looked up before the port is touched: a wrong id costs no meter read.
     order = None if work_order is None else stored_work_order(work_order)
     if order is not None:
@@ -451,6 +478,7 @@ def check(
             port,
             capture,
             quiet,
+            meter=order.meter_number if order is not None else meter_number,
             password=password,
             password_hex=password_hex,
             user_id=user_id,
@@ -476,19 +504,40 @@ def check(
         result = _meter_session(link, visit)
         if result.outcome is not None:
             _write_capture(link.capture, result.outcome)
-    _show_visit(result, order, as_json=as_json, detail=detail)
+    # Saved (COMMIT) before anything is shown: "saved" and visit_id are then true.
+    saved = None if no_save else save_check(result, order, closing, notes)
+    kept = None if isinstance(saved, str) else saved
+    _show_visit(
+        result,
+        order,
+        as_json=as_json,
+        detail=detail,
+        visit_id=None if kept is None else kept.visit_id,
+    )
+    if kept is not None and not as_json:
+        typer.echo(saved_line(kept))
     if result.outcome is not None and result.outcome.error is not None:
-        fail(str(result.outcome.error))
+        where = "" if kept is None else f" (visit {kept.visit_id[:8]} saved: {kept.outcome})"
+        if isinstance(saved, str):
+            where = f"; {saved}"
+        fail(f"{result.outcome.error}{where}")
+    if isinstance(saved, str):
+        fail(saved)
 
 
 def _show_visit(
-    result: VisitResult, order: WorkOrder | None, *, as_json: bool, detail: bool = False
+    result: VisitResult,
+    order: WorkOrder | None,
+    *,
+    as_json: bool,
+    detail: bool = False,
+    visit_id: str | None = None,
 ) -> None:
     document = result.document()
     if document is None:
         return
     if as_json:
-        print_document(document)
+        print_document(document.model_copy(update={"visit_id": visit_id}))
         return
     if order is not None:
         typer.echo(work_order_line(order))

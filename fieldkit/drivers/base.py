@@ -36,9 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import TracebackType
-from typing import Any, Literal, Protocol, Self, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Any, Literal, Protocol, Self
 
 from fieldkit.drivers.errors import DriverError, DriverSettingsError, KitFault, ReadCancelled
 from fieldkit.model import FrameRecord, MeterProtocol, MeterSnapshot
@@ -61,7 +59,6 @@ __all__ = [
     "Stage",
     "create_driver",
     "read_once",
-    "validate_settings",
 ]
 
 
@@ -315,27 +312,6 @@ def read_once(
         frames=session.frames,
         stats=session.stats,
     )
-
-
-S = TypeVar("S", bound=BaseModel)
-
-
-def validate_settings(model: type[S], settings: Mapping[str, Any], protocol: str) -> S:
-    """A driver's settings checked by its pydantic ``model``; None values mean "not given".
-
-    The first problem raises :class:`DriverSettingsError` naming the setting, in words a
-    technician reads (an option meant for another protocol: "not a C12.18 setting").
-    """
-    values = {k: v for k, v in settings.items() if v is not None}
-    try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        name = ".".join(str(p) for p in first["loc"]) or "settings"
-        if first["type"] == "extra_forbidden":
-            raise DriverSettingsError(name, f"not a {protocol} setting") from None
-        message = first["msg"].removeprefix("Value error, ")
-        raise DriverSettingsError(name, message) from None
 
 
 # Each protocol's package exposes ``create(port, settings, **runtime) -> MeterDriver``.

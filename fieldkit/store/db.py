@@ -19,15 +19,18 @@ from sqlite_utils import Database
 
 from fieldkit import paths
 from fieldkit.store import migrations
+from fieldkit.store.transaction import DiskFull, StoreError, write_transaction
 
 __all__ = [
     "DB_FILENAME",
     "LAPTOP_PRAGMAS",
+    "DiskFull",
     "StoreError",
     "close_database",
     "database",
     "database_path",
     "open_database",
+    "write_transaction",
 ]
 
 DB_FILENAME = "fieldkit.db"
@@ -43,10 +46,6 @@ LAPTOP_PRAGMAS: tuple[tuple[str, int], ...] = (
     ("journal_size_limit", 16 * 1024 * 1024),
     ("secure_delete", 1),  # purged customer data is overwritten, not left in free pages
 )
-
-
-class StoreError(Exception):
-    """The laptop database cannot be opened or written; the message is one line to act on."""
 
 
 def database_path() -> Path:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from sqlite_utils import Database, Migrations
 
+from fieldkit.store.transaction import write_transaction
+
 __all__ = ["MIGRATIONS", "apply"]
 
 MIGRATIONS = Migrations("fieldkit")
@@ -62,6 +64,161 @@ def m002_work_order_meter_class(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m003_visits(db: Database) -> None:
+    """The visit log, its adjustments and notes, the outbox, and the last trusted time.
+
+    A visit row is the evidence of one visit; ``status`` goes from 'open' to 'final' once,
+    and triggers refuse any change to a final visit or to what hangs off it. Every save
+    also appends an outbox row (the wire document of that revision, by client op id).
+    """
+    outcomes = "'resolved', 'follow_up', 'replace_meter', 'customer_side', 'no_access', 'no_comms'"
+    db.execute(
+        f"""
+        CREATE TABLE visits (
+            visit_id        TEXT PRIMARY KEY NOT NULL CHECK (length(visit_id) = 36),
+            revision        INTEGER NOT NULL CHECK (revision >= 1),
+            op_id           TEXT NOT NULL CHECK (length(op_id) = 36),
+            status          TEXT NOT NULL CHECK (status IN ('open', 'final')),
+            outcome         TEXT CHECK (outcome IS NULL OR outcome IN ({outcomes})),
+            corrects        TEXT REFERENCES visits (visit_id),
+            technician      TEXT NOT NULL,
+            started_at      TEXT NOT NULL,
+            ended_at        TEXT,
+            saved_at        TEXT NOT NULL,
+            work_order_id   TEXT,
+            account_number  TEXT,
+            premise_id      TEXT,
+            meter_number    TEXT,
+            meter_serial    TEXT,
+            read_result     TEXT CHECK (read_result IS NULL OR read_result IN
+                                ('complete', 'incomplete', 'failed', 'cancelled')),
+            error           TEXT,
+            error_kind      TEXT,
+            verdict         TEXT CHECK (verdict IS NULL OR verdict IN
+                                ('pass', 'warn', 'fail', 'skip')),
+            expectation     TEXT,
+            snapshot        TEXT,
+            capture         TEXT,
+            CHECK (status = 'open' OR (outcome IS NOT NULL AND ended_at IS NOT NULL))
+        ) STRICT
+        """
+    )
+    db.execute("CREATE INDEX visits_by_meter ON visits (meter_number, started_at)")
+    db.execute("CREATE INDEX visits_by_serial ON visits (meter_serial, started_at)")
+    db.execute("CREATE INDEX visits_by_start ON visits (started_at)")
+    db.execute(
+        """
+        CREATE TABLE visit_checks (
+            visit_id      TEXT NOT NULL REFERENCES visits (visit_id),
+            position      INTEGER NOT NULL,
+            check_id      TEXT NOT NULL,
+            status        TEXT NOT NULL CHECK (status IN ('pass', 'warn', 'fail', 'skip')),
+            message       TEXT NOT NULL,
+            measured      TEXT,
+            expected      TEXT,
+            likely_causes TEXT NOT NULL,
+            check_values  TEXT NOT NULL,
+            PRIMARY KEY (visit_id, position)
+        ) STRICT
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE visit_notes (
+            visit_id   TEXT NOT NULL REFERENCES visits (visit_id),
+            position   INTEGER NOT NULL,
+            at         TEXT NOT NULL,
+            technician TEXT NOT NULL,
+            text       TEXT NOT NULL CHECK (text <> ''),
+            PRIMARY KEY (visit_id, position)
+        ) STRICT
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE adjustments (
+            adjustment_id      TEXT PRIMARY KEY NOT NULL,
+            visit_id           TEXT NOT NULL REFERENCES visits (visit_id),
+            position           INTEGER NOT NULL,
+            kind               TEXT NOT NULL CHECK (kind IN ('set_clock', 'demand_reset')),
+            technician         TEXT NOT NULL,
+            started_at         TEXT NOT NULL,
+            finished_at        TEXT NOT NULL,
+            result             TEXT NOT NULL CHECK (result IN ('done', 'failed', 'refused')),
+            result_code        INTEGER,
+            result_message     TEXT NOT NULL,
+            response           TEXT NOT NULL,
+            error              TEXT,
+            before             TEXT,
+            after              TEXT,
+            reference_time     TEXT,
+            clock_source       TEXT,
+            trust_system_clock INTEGER NOT NULL CHECK (trust_system_clock IN (0, 1)),
+            lockout_override   TEXT,
+            capture            TEXT,
+            meter_serial       TEXT,
+            meter_number       TEXT,
+            UNIQUE (visit_id, position)
+        ) STRICT
+        """
+    )
+    db.execute("CREATE INDEX adjustments_by_meter ON adjustments (kind, meter_serial, started_at)")
+    db.execute(
+        """
+        CREATE TABLE outbox (
+            seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+            op_id          TEXT NOT NULL UNIQUE CHECK (length(op_id) = 36),
+            kind           TEXT NOT NULL,
+            entity_id      TEXT NOT NULL,
+            schema_version INTEGER NOT NULL,
+            body           TEXT NOT NULL,
+            created_at     TEXT NOT NULL,
+            acked_at       TEXT
+        ) STRICT
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE trusted_time (
+            id             INTEGER PRIMARY KEY CHECK (id = 1),
+            source         TEXT NOT NULL,
+            trusted_time   TEXT NOT NULL,
+            laptop_time    TEXT NOT NULL,
+            offset_seconds REAL NOT NULL
+        ) STRICT
+        """
+    )
+    final = "(SELECT status FROM visits WHERE visit_id = {row}.visit_id) = 'final'"
+    abort = "BEGIN SELECT RAISE(ABORT, 'a final visit cannot change; record a correction'); END"
+    db.execute(
+        f"CREATE TRIGGER visits_final_stays BEFORE UPDATE ON visits "
+        f"WHEN OLD.status = 'final' {abort}"
+    )
+    db.execute(
+        f"CREATE TRIGGER visits_final_kept BEFORE DELETE ON visits "
+        f"WHEN OLD.status = 'final' {abort}"
+    )
+    for table in ("visit_checks", "visit_notes", "adjustments"):
+        db.execute(
+            f"CREATE TRIGGER {table}_insert_final BEFORE INSERT ON {table} "
+            f"WHEN {final.format(row='NEW')} {abort}"
+        )
+        db.execute(
+            f"CREATE TRIGGER {table}_update_final BEFORE UPDATE ON {table} "
+            f"WHEN {final.format(row='OLD')} {abort}"
+        )
+        db.execute(
+            f"CREATE TRIGGER {table}_delete_final BEFORE DELETE ON {table} "
+            f"WHEN {final.format(row='OLD')} {abort}"
+        )
+    db.execute(
+        "CREATE TRIGGER outbox_body_kept BEFORE UPDATE OF op_id, kind, entity_id, "
+        "schema_version, body, created_at ON outbox "
+        "BEGIN SELECT RAISE(ABORT, 'an outbox operation never changes'); END"
+    )
+
+
 def apply(db: Database) -> None:
     """Bring the database up to the newest schema; a no-op when it is already there.
 
@@ -71,10 +228,5 @@ def apply(db: Database) -> None:
     """
     if not MIGRATIONS.pending(db):
         return
-    db.conn.execute("BEGIN IMMEDIATE")
-    try:
+    with write_transaction(db, "the upgrade of the database's schema"):
         MIGRATIONS.apply(db)  # re-reads what is pending, now under the write lock
-    except BaseException:
-        db.rollback()
-        raise
-    db.commit()

@@ -22,6 +22,7 @@ from sqlite_utils import Database
 
 from fieldkit.model import CLOSED_WORK_ORDER_STATUSES, ServiceType, WorkOrder, as_utc
 from fieldkit.store.db import StoreError
+from fieldkit.store.transaction import write_transaction
 
 __all__ = [
     "CLOSED_STATUSES",
@@ -114,28 +115,10 @@ def upsert_many(
     stamp = _iso(now or datetime.now(UTC))
     rows = [_to_row(order, source, stamp) for order in orders]
     table = db.table(TABLE)
-    try:
-        # IMMEDIATE takes the write lock up front: a deferred BEGIN that reads first fails
-        # at once with SQLITE_BUSY instead of waiting when the sync worker is writing.
-        db.conn.execute("BEGIN IMMEDIATE")
-        try:
-            with db.atomic():
-                before = table.count
-                table.upsert_all(rows, pk="work_order_id")
-                added = table.count - before
-        except BaseException:
-            db.rollback()
-            raise
-        db.commit()
-    except sqlite3.OperationalError as exc:
-        if exc.sqlite_errorname.startswith("SQLITE_BUSY"):
-            raise StoreError(
-                "the fieldkit database is busy (another fieldkit is writing to it): "
-                "nothing was saved, try again"
-            ) from exc
-        raise StoreError(f"could not save the work orders, nothing was saved: {exc}") from exc
-    except (sqlite3.Error, UnicodeEncodeError) as exc:  # the latter: a lone surrogate in text
-        raise StoreError(f"could not save the work orders, nothing was saved: {exc}") from exc
+    with write_transaction(db, "the work orders"):
+        before = table.count
+        table.upsert_all(rows, pk="work_order_id")
+        added = table.count - before
     return UpsertCounts(new=added, updated=len(rows) - added)
 
 

@@ -65,17 +65,28 @@ from fieldkit.model import (
 
 __all__ = [
     "DOCUMENTS",
+    "OUTCOMES",
     "SCHEMA_VERSION",
+    "AdjustmentDoc",
+    "AdjustmentKind",
     "CaptureDocument",
     "CheckDocument",
     "CheckResultDoc",
     "ExpectationDoc",
     "FrameDoc",
     "LinkStatsDoc",
+    "MeterStateDoc",
+    "NoteDoc",
+    "Outcome",
     "ReadDocument",
+    "ReadResult",
     "SchemaError",
     "SchemaVersionError",
     "SnapshotDoc",
+    "VisitDocument",
+    "VisitExportDocument",
+    "VisitListDocument",
+    "VisitSummaryDoc",
     "WorkOrderDoc",
     "WorkOrderDocument",
     "WorkOrderListDocument",
@@ -601,6 +612,98 @@ class WorkOrderDoc(_Doc):
         return WorkOrder(**self.model_dump(include=set(WorkOrderDoc.model_fields)))
 
 
+# --- visits ------------------------------------------------------------------------------
+
+# How a visit ended, as the office codes it.
+Outcome = Literal[
+    "resolved", "follow_up", "replace_meter", "customer_side", "no_access", "no_comms"
+]
+OUTCOMES: tuple[str, ...] = (
+    "resolved",
+    "follow_up",
+    "replace_meter",
+    "customer_side",
+    "no_access",
+    "no_comms",
+)
+ReadResult = Literal["complete", "incomplete", "failed", "cancelled"]
+AdjustmentKind = Literal["set_clock", "demand_reset"]
+
+
+class NoteDoc(_Doc):
+    """A technician's note on a visit."""
+
+    at: Moment
+    technician: str
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class MeterStateDoc(_Doc):
+    """What an adjustment changes, as read from the meter before or after it."""
+
+    read_at: Moment
+    meter_time: Moment | None = None
+    reference_time: Moment | None = None
+    drift_seconds: float | None = None
+    demand_kw: float | None = None
+    demand_resets: int | None = None
+
+
+class AdjustmentDoc(_Doc):
+    """One change made at the meter: who, when, before, after and what the meter answered.
+
+    ``result`` is ``done`` when the meter completed the procedure (``result_code`` 0),
+    ``failed`` when it answered another result code, ``refused`` when it refused to run it
+    at all (``error`` says why: a password level, a procedure it does not have).
+    """
+
+    adjustment_id: str = Field(min_length=1)
+    kind: AdjustmentKind
+    technician: str
+    started_at: Moment
+    finished_at: Moment
+    result: Literal["done", "failed", "refused"]
+    result_code: int | None = None
+    result_message: str = ""
+    response: HexBytes = b""
+    error: str | None = None
+    before: MeterStateDoc | None = None
+    after: MeterStateDoc | None = None
+    reference_time: Moment | None = Field(
+        default=None, description="the time set into the meter (set_clock)"
+    )
+    clock_source: str | None = Field(
+        default=None, description="why the laptop's clock was trusted (set_clock)"
+    )
+    trust_system_clock: bool = False
+    lockout_override: str | None = Field(
+        default=None, description="the reason given to reset demand again this billing period"
+    )
+    capture: CaptureDocument | None = Field(
+        default=None, description="the frames of the adjustment's session (passwords redacted)"
+    )
+
+    _hex = field_validator("response", mode="before")(_hex_bytes)
+
+
+class VisitSummaryDoc(_Doc):
+    """One line of ``visits list``: enough to find a visit and see how it ended."""
+
+    visit_id: str
+    status: Literal["open", "final"]
+    outcome: Outcome | None = None
+    started_at: Moment
+    ended_at: Moment | None = None
+    technician: str
+    work_order: str | None = None
+    meter_number: str | None = None
+    meter_serial: str | None = None
+    verdict: CheckStatus | None = None
+    read_result: ReadResult | None = None
+    adjustments: int = 0
+    corrects: str | None = None
+
+
 # --- documents ---------------------------------------------------------------------------
 
 
@@ -628,6 +731,9 @@ class CheckDocument(SnapshotDoc, _Versioned):
     work_order: str | None = None
     checks: list[CheckResultDoc] = []
     verdict: CheckStatus | None = None
+    visit_id: str | None = Field(
+        default=None, description="the visit this check was saved as (null with --no-save)"
+    )
 
     @classmethod
     def build(
@@ -699,6 +805,84 @@ class WorkOrderListDocument(_Versioned):
     work_orders: list[WorkOrderDoc] = []
 
 
+class VisitDocument(_Versioned):
+    """One visit to a meter: the outbox payload, ``visits show --json`` and ``visits export``.
+
+    A visit is saved at every step (read, adjustment, note, close): each save is a new
+    ``revision`` with its own client ``op_id`` (a UUID the server deduplicates on). A visit
+    whose ``status`` is ``final`` never changes again; a correction is a new visit whose
+    ``corrects`` names the one it corrects. A read that failed is a visit too: ``read_result``
+    ``failed``, the ``error`` and the ``capture`` say why nothing was read.
+    """
+
+    document: Literal["visit"] = "visit"
+    visit_id: str = Field(min_length=1)
+    op_id: str = Field(min_length=1, description="client op id of this revision (UUID)")
+    revision: int = Field(ge=1)
+    status: Literal["open", "final"]
+    outcome: Outcome | None = None
+    corrects: str | None = None
+    technician: str
+    started_at: Moment
+    ended_at: Moment | None = None
+    saved_at: Moment
+    work_order: str | None = None
+    account_number: str | None = None
+    premise_id: str | None = None
+    meter_number: str | None = None
+    meter_serial: str | None = None
+    read_result: ReadResult | None = Field(
+        default=None, description="null when the snapshot came from a saved file"
+    )
+    error: str | None = None
+    error_kind: str | None = None
+    expectation: ExpectationDoc | None = None
+    snapshot: SnapshotDoc | None = None
+    checks: list[CheckResultDoc] = []
+    verdict: CheckStatus | None = None
+    adjustments: list[AdjustmentDoc] = []
+    notes: list[NoteDoc] = []
+    capture: CaptureDocument | None = None
+
+    def summary(self) -> VisitSummaryDoc:
+        """The visit as one line of ``visits list``."""
+        return VisitSummaryDoc(
+            visit_id=self.visit_id,
+            status=self.status,
+            outcome=self.outcome,
+            started_at=self.started_at,
+            ended_at=self.ended_at,
+            technician=self.technician,
+            work_order=self.work_order,
+            meter_number=self.meter_number,
+            meter_serial=self.meter_serial,
+            verdict=self.verdict,
+            read_result=self.read_result,
+            adjustments=len(self.adjustments),
+            corrects=self.corrects,
+        )
+
+
+class VisitListDocument(_Versioned):
+    """``fieldkit visits list --json``: the visits on this laptop, newest first."""
+
+    document: Literal["visits"] = "visits"
+    visits: list[VisitSummaryDoc] = []
+
+
+class VisitExportDocument(_Versioned):
+    """``fieldkit visits export --format json``: every visit, whole, oldest first."""
+
+    document: Literal["visit_export"] = "visit_export"
+    exported_at: Moment
+    visits: list[VisitDocument] = []
+
+
+# An adjustment carries its session's capture, which is defined further down.
+AdjustmentDoc.model_rebuild()
+VisitDocument.model_rebuild()
+VisitExportDocument.model_rebuild()
+
 # Every top-level document by its ``document`` name.
 DOCUMENTS: dict[str, type[_Versioned]] = {
     "read": ReadDocument,
@@ -706,6 +890,9 @@ DOCUMENTS: dict[str, type[_Versioned]] = {
     "capture": CaptureDocument,
     "work_order": WorkOrderDocument,
     "work_orders": WorkOrderListDocument,
+    "visit": VisitDocument,
+    "visits": VisitListDocument,
+    "visit_export": VisitExportDocument,
 }
 
 _V0_CHECK_KEYS = frozenset({"checks", "verdict", "work_order"})

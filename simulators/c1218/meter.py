@@ -16,8 +16,10 @@ Choices where the reference leaves room (documented in ``docs/simulators.md``):
 - a read response that does not fit the granted packet size × packet count is answered
   ``onp`` (the client should read the table in parts with 0x3F);
 - Security without passwords in the scenario is accepted (any password, full access);
-- writes are refused with ``iar`` for every served table (no writable tables yet) and ``onp``
-  for tables the meter does not have; a bad write checksum is ``err``;
+- a full write of ST7 runs a standard procedure (:mod:`simulators.c1218.procedures`) when
+  the password's level allows it (``isc`` otherwise); its answer is read from ST8. Every
+  other write is refused with ``iar`` for a served table and ``onp`` for tables the meter
+  does not have; a bad write checksum is ``err``;
 - Wait keeps the channel open for max(traffic timeout, requested seconds);
 - busy answers and the stop-after fault count read requests, whatever their answer.
 """
@@ -41,6 +43,8 @@ from simulators.c1218.link import (
     MeterLink,
 )
 from simulators.c1218.options import MeterSettings, resolve_settings
+from simulators.c1218.physics import MeterClock
+from simulators.c1218.procedures import MeterState, run_procedure
 from simulators.c1218.services import (
     Identify,
     Logoff,
@@ -115,6 +119,7 @@ class C1218Meter:
         settings: MeterSettings | None = None,
         rng: random.Random | None = None,
         extra_tables: Mapping[int, bytes] | None = None,
+        state: MeterState | None = None,
     ) -> None:
         self.scenario = scenario
         self.settings = settings if settings is not None else resolve_settings(scenario)
@@ -126,13 +131,18 @@ class C1218Meter:
             rng=rng,
         )
         self.link = MeterLink(faults=self.faults)
+        # One state per physical meter: a server shares it across connections.
+        self.meter_state = state if state is not None else MeterState(MeterClock(scenario.clock))
         self.tables = MeterTables(
             scenario,
             started_at=started_at,
             extra_tables=extra_tables,
             mfg_tables=self.settings.mfg_tables,
             inconsistent=self.settings.inconsistent,
+            state=self.meter_state,
         )
+        self._user_id = 0
+        self._pending_reads = 0
         self.counters = MeterCounters()
         self.silent = self.settings.stop_after == 0
         self._silence_after_send = False
@@ -326,6 +336,7 @@ class C1218Meter:
                 return nok(ResponseCode.ISSS), None, None
             self.state = SessionState.SESSION
             self._level = 0
+            self._user_id = request.user_id
             return ok(), None, None
         if isinstance(request, Wait):
             if state is SessionState.BASE:
@@ -342,7 +353,7 @@ class C1218Meter:
             return self._security(request), None, None
         if isinstance(request, ReadFull | ReadPartial):
             return self._read(request, now), None, None
-        return self._write(request), None, None
+        return self._write(request, now), None, None
 
     def _after_terminate(self) -> None:
         # Only once the Terminate response has gone: it still uses the session's toggle
@@ -409,6 +420,10 @@ class C1218Meter:
             return nok(ResponseCode.ONP)
         if self._level < self._required_level(table_id):
             return nok(ResponseCode.ISC)
+        if table_id == 8 and self._pending_reads > 0 and len(data) >= 4:
+            # The procedure-pending fault: "accepted, not completed yet" for a few reads.
+            self._pending_reads -= 1
+            data = data[:3] + bytes((1,))
         if isinstance(request, ReadPartial):
             end = request.offset + request.count
             if end > len(data):
@@ -424,12 +439,34 @@ class C1218Meter:
                 return _malformed(data, self.settings.malformed_kind)
         return response
 
-    def _write(self, request: Write) -> bytes:
+    def _write(self, request: Write, now: float) -> bytes:
         if not self.tables.is_served(request.table_id):
             return nok(ResponseCode.ONP)
         if not request.checksum_ok:
             return nok(ResponseCode.ERR)
-        return nok(ResponseCode.IAR)
+        if request.table_id != 7 or request.offset is not None:
+            return nok(ResponseCode.IAR)
+        meter = self.scenario.meter
+        head = request.data[:2]
+        big = meter.data_order == "big"
+        number = int.from_bytes(head, "big" if big else "little") & 0x7FF if len(head) == 2 else 0
+        if self._level < self.scenario.security.level_for_procedure(number):
+            return nok(ResponseCode.ISC)
+        run = run_procedure(
+            request.data,
+            state=self.meter_state,
+            data_order=meter.data_order,
+            tm_format=meter.tm_format,
+            zone=self.meter_state.clock.zone,
+            now=now,
+            user_id=self._user_id,
+            forced_result=self.settings.procedure_result,
+        )
+        LOG.info("procedure %d (seq %d): result %d", number, run.sequence, run.result)
+        self.tables.st7_data = bytes(request.data)
+        self.tables.st8_data = run.st8()
+        self._pending_reads = self.settings.procedure_pending
+        return ok()
 
 
 def _malformed(data: bytes, kind: str) -> bytes:

@@ -53,16 +53,20 @@ class SimOptions:
     decline_negotiate: bool = False  # answer Negotiate sns: 64-byte single packets
     mfg_tables: int = 0  # list this many manufacturer tables in ST0 (a long ST0)
     inconsistent: int | None = None  # 11, 12, 15 or 16: that table disagrees with the rest
+    procedure_result: int | None = None
+    procedure_pending: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("corrupt_rate", "drop_rate"):
             rate = getattr(self, name)
             if rate is not None and not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {rate}")
-        for name in ("busy", "slow_ms", "stop_after", "turnaround_ms"):
+        for name in ("busy", "slow_ms", "stop_after", "turnaround_ms", "procedure_pending"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative, got {value}")
+        if self.procedure_result is not None and not 0 <= self.procedure_result <= 255:
+            raise ValueError(f"procedure_result is one byte, got {self.procedure_result}")
         if self.traffic_timeout is not None and self.traffic_timeout <= 0:
             raise ValueError(f"traffic_timeout must be positive, got {self.traffic_timeout}")
         if self.malformed_kind not in MALFORMED_KINDS:
@@ -102,6 +106,8 @@ class MeterSettings:
     decline_negotiate: bool = False
     mfg_tables: int = 0
     inconsistent: int | None = None
+    procedure_result: int | None = None
+    procedure_pending: int = 0
 
 
 _T = TypeVar("_T")
@@ -132,4 +138,6 @@ def resolve_settings(scenario: Scenario, options: SimOptions | None = None) -> M
         decline_negotiate=opts.decline_negotiate,
         mfg_tables=opts.mfg_tables,
         inconsistent=opts.inconsistent,
+        procedure_result=_pick(opts.procedure_result, faults.procedure_result),
+        procedure_pending=_pick(opts.procedure_pending, faults.procedure_pending),
     )

@@ -97,6 +97,11 @@ class MeterClock:
         real = datetime.fromtimestamp(now, UTC)
         return (real + timedelta(seconds=self.drift_seconds)).astimezone(self._zone)
 
+    @property
+    def zone(self) -> tzinfo:
+        """The zone the meter keeps its time in (UTC for a GMT meter)."""
+        return self._zone
+
     def in_dst(self, moment: datetime) -> bool:
         """True when ``moment`` falls in daylight saving time in the meter's zone."""
         if self.utc:

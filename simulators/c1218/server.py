@@ -28,6 +28,8 @@ from types import TracebackType
 from simulators.c1218.meter import C1218Meter
 from simulators.c1218.options import SimOptions, resolve_settings
 from simulators.c1218.pacing import WirePacer
+from simulators.c1218.physics import MeterClock
+from simulators.c1218.procedures import MeterState
 from simulators.scenario import Scenario, load_scenario
 
 __all__ = ["RunningSimulator", "SimOptions", "SimStats", "SimulatorError", "start"]
@@ -97,6 +99,8 @@ class _Loop:
         self.scenario = scenario
         self.settings = resolve_settings(scenario, options)
         self.started_at = time.time()
+        # The meter's clock, demand and new events survive a reconnect: it is one meter.
+        self.meter_state = MeterState(MeterClock(scenario.clock))
         # Fault dice shared by every connection, so a seeded run is repeatable as a whole.
         self.rng = random.Random(self.settings.seed)  # noqa: S311
         self.pacer = WirePacer(enabled=options.baud_pace)
@@ -153,7 +157,11 @@ class _Loop:
 
     def _attach_meter(self) -> None:
         meter = C1218Meter(
-            self.scenario, started_at=self.started_at, settings=self.settings, rng=self.rng
+            self.scenario,
+            started_at=self.started_at,
+            settings=self.settings,
+            rng=self.rng,
+            state=self.meter_state,
         )
         with self.lock:
             self.meter = meter
@@ -348,6 +356,11 @@ class RunningSimulator:
     def stats(self) -> SimStats:
         """Bytes and requests so far, over every connection."""
         return self._loop.stats()
+
+    @property
+    def meter_state(self) -> MeterState:
+        """What procedures have changed on the meter (clock, demand, events logged)."""
+        return self._loop.meter_state
 
     @property
     def alive(self) -> bool:

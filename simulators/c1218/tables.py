@@ -24,6 +24,7 @@ from simulators.c1218.physics import (
     instruments,
     registers_at,
 )
+from simulators.c1218.procedures import MeterState
 from simulators.c1218.sources import (
     BLOCK_DEMAND_FLAG,
     CONSTANTS_SELECTOR_ELECTRIC,
@@ -49,6 +50,9 @@ HISTORY_ENTRIES = 16
 EVENT_ENTRIES = 32
 LOG_DATA_LENGTH = 2  # HIST_DATA_LENGTH and EVENT_DATA_LENGTH
 _BASE_TABLES = (0, 1, 2, 3, 5, 11, 12, 16, 21, 22, 23, 27, 28, 51, 52, 55, 71, 76)
+_PROCEDURE_TABLES = (7, 8)  # ST7 PROC_INITIATE_TBL (write), ST8 PROC_RESPONSE_TBL (read)
+MAX_PROC_PARM_LENGTH = 8  # SP10: SET_MASK, a 6-byte LTIME_DATE, TIME_DATE_QUAL
+MAX_RESP_DATA_LEN = 12  # SP10: the time before and the time after
 
 # ST21 REG_FUNC1 bits
 _DATE_TIME_FIELD = 0x02
@@ -72,6 +76,8 @@ def standard_table_ids(scenario: Scenario) -> tuple[int, ...]:
     ids = set(_BASE_TABLES)
     if scenario.has_history:
         ids.add(74)
+    if scenario.meter.procedures:
+        ids.update(_PROCEDURE_TABLES)
     return tuple(sorted(ids))
 
 
@@ -165,6 +171,7 @@ class MeterTables:
         extra_tables: Mapping[int, bytes] | None = None,
         mfg_tables: int = 0,
         inconsistent: int | None = None,
+        state: MeterState | None = None,
     ) -> None:
         self.scenario = scenario
         # The standard-route table made to disagree with the others (a fault), or None.
@@ -177,7 +184,13 @@ class MeterTables:
             ni_format1=meter.ni_format1,
             ni_format2=meter.ni_format2,
         )
-        self.clock = MeterClock(scenario.clock)
+        # What procedures change lives in the state, shared by every connection to the meter.
+        self.state = state if state is not None else MeterState(MeterClock(scenario.clock))
+        self.clock = self.state.clock
+        # Times of what happened before the start keep the scenario's clock, set or not.
+        self.history_clock = MeterClock(scenario.clock)
+        self.st7_data = b""  # the last procedure request written
+        self.st8_data = b""  # its response, once run
         self.instruments: Instruments = instruments(scenario)
         self.sources: tuple[SourceDefinition, ...] = meter_sources(meter.model, meter.elements)
         self.extra: dict[int, bytes] = dict(extra_tables or {})
@@ -208,6 +221,8 @@ class MeterTables:
             51: lambda now: self.st51(),
             52: self.st52,
             55: self.st55,
+            7: lambda now: self.st7_data,
+            8: lambda now: self.st8_data,
             71: lambda now: self.st71(),
             74: lambda now: self.st74(),
             76: lambda now: self.st76(),
@@ -241,10 +256,16 @@ class MeterTables:
         format2 = meter.tm_format  # DATA_ACCESS_METHOD 0, ID_FORM 0 (string), INT_FORMAT 0
         format3 = meter.ni_format1 | meter.ni_format2 << 4
         head = bytes((format1, format2, format3)) + b"FKIT"
-        head += bytes((2, 0, 0, 0, 1, 0))  # electric, no default set/procs, STD_VERSION 1.0
-        head += bytes((len(std), len(mfg), 0, 0, 1, 0))  # DIM_* (1 mfg status byte), 0 pending
-        # STD_TBLS_USED, MFG_TBLS_USED, (no procedures), STD_TBLS_WRITE, MFG_TBLS_WRITE.
-        return head + std + mfg + bytes(len(std)) + bytes(len(mfg))
+        procs = _id_set(list(meter.procedures))
+        writable = bytearray(len(std))
+        if meter.procedures:
+            writable[7 // 8] |= 1 << (7 % 8)  # ST7 is how procedures are started
+        parm, resp = (MAX_PROC_PARM_LENGTH, MAX_RESP_DATA_LEN) if procs else (0, 0)
+        head += bytes((2, 0, parm, resp, 1, 0))  # electric, no default set, STD_VERSION 1.0
+        # DIM_* (1 mfg status byte), 0 pending
+        head += bytes((len(std), len(mfg), len(procs), 0, 1, 0))
+        # STD_TBLS_USED, MFG_TBLS_USED, STD_PROC_USED, (no MFG procs), the write sets.
+        return head + std + mfg + procs + bytes(writable) + bytes(len(mfg))
 
     def st1(self) -> bytes:
         """GENERAL_MFG_ID_TBL: manufacturer, model, versions, serial number."""
@@ -371,15 +392,24 @@ class MeterTables:
         """CURRENT_REG_DATA_TBL: demand resets, Wh/varh delivered/received, max demand."""
         c = self.codec
         regs = registers_at(
-            self.scenario, self.instruments, self.clock, started_at=self.started_at, now=now
+            self.scenario,
+            self.instruments,
+            self.history_clock,
+            started_at=self.started_at,
+            now=now,
         )
         # Registers show whole Wh: floor, so a value never runs ahead of the energy (the
         # epsilon keeps 18452.6 kWh = 18452600 Wh from flooring to ...599).
         sums = (regs.wh_delivered, regs.wh_received, regs.varh_delivered, regs.varh_received)
         fmt1 = c.ni_format1
         body = b"".join(c.ni1(v if fmt1 in (0, 1) else float(math.floor(v + 1e-6))) for v in sums)
-        demand = c.stime(regs.demand_time) + c.ni2(regs.demand_w)
-        return bytes((regs.demand_resets,)) + body + demand
+        demand_time, demand_w = regs.demand_time, regs.demand_w
+        if self.state.demand_reset_at is not None:
+            # A new billing period: no maximum yet since the reset.
+            demand_time, demand_w = self.state.demand_reset_at, 0.0
+        resets = (regs.demand_resets + self.state.demand_resets_done) % 256
+        demand = c.stime(demand_time) + c.ni2(demand_w)
+        return bytes((resets,)) + body + demand
 
     def st27(self) -> bytes:
         """PRESENT_REG_SELECT_TBL: demand source 4; present value j is source 5 + j."""
@@ -452,7 +482,7 @@ class MeterTables:
 
     def _log_table(self, entries: list[LoggedEvent], slots: int) -> bytes:
         c = self.codec
-        entry_size = len(c.ltime(self.clock.at(self.started_at))) + 8 + LOG_DATA_LENGTH
+        entry_size = len(c.ltime(self.history_clock.at(self.started_at))) + 8 + LOG_DATA_LENGTH
         body = bytearray(entry_size * slots)
         for n, ev in enumerate(entries):
             slot = n % slots  # circular: fill slots in order and wrap around
@@ -483,15 +513,21 @@ class MeterTables:
     def st74(self) -> bytes:
         """HISTORY_LOG_DATA_TBL: 11-byte header and 16 circular slots."""
         entries = event_log(
-            self.scenario.event, self.clock, log="history", started_at=self.started_at
+            self.scenario.event, self.history_clock, log="history", started_at=self.started_at
         )
         return self._log_table(entries, HISTORY_ENTRIES)
 
     def st76(self) -> bytes:
         """EVENT_LOG_DATA_TBL: 11-byte header and 32 circular slots."""
         entries = event_log(
-            self.scenario.event, self.clock, log="event", started_at=self.started_at
+            self.scenario.event, self.history_clock, log="event", started_at=self.started_at
         )
+        # Events the meter logged since it started (procedures), numbered after the others.
+        first = len(entries) + 1
+        entries += [
+            LoggedEvent(e.time, e.code, e.manufacturer, e.user_id, e.argument, first + n)
+            for n, e in enumerate(self.state.events)
+        ]
         return self._log_table(entries, EVENT_ENTRIES)
 
 

@@ -58,7 +58,7 @@ def test_termineter_nul_padding_and_a_wrong_password(sim: Any) -> None:
     conn = _connect(simulator.url)
     try:
         assert conn.start() is True
-        assert conn.login(username="TERMINTR", userid=1, password="NOT-THE-ONE") is False  # noqa: S106
+        assert conn.login(username="TERMINTR", userid=1, password="NOT-THE-ONE") is False
     finally:
         conn.close()
     conn = _connect(simulator.url)  # a new connection: the meter is back in its base state

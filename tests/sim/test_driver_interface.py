@@ -20,6 +20,7 @@ from fieldkit.drivers.base import (
 )
 from fieldkit.drivers.errors import DriverSettingsError, MeterRefused, ReadCancelled
 from simulators.c1218.options import SimOptions
+from simulators.scenario import load_scenario
 from tests.helpers import scenario_data
 
 pytestmark = pytest.mark.sim
@@ -114,8 +115,11 @@ def test_wrong_password_outcome_keeps_the_exchange(sim: Any) -> None:
 
 
 def test_a_procedure_the_meter_does_not_list_is_refused_without_writing(sim: Any) -> None:
-    # The simulated meter lists no procedures in ST0: the kit must not write ST7 at all.
-    simulator = sim("secured-2s")
+    # A meter that lists no procedures in ST0: the kit must not write ST7 at all.
+    scenario = load_scenario("secured-2s")
+    simulator = sim(
+        scenario.model_copy(update={"meter": scenario.meter.model_copy(update={"procedures": ()})})
+    )
     password = scenario_data("secured-2s")["security"]["passwords"][0]["text"]
     driver = create_driver("c1218", simulator.url, {"password": password})
     session = driver.session()

@@ -120,7 +120,7 @@ def test_busy_option_counts_busy_answers() -> None:
             exchange(sock, b"\x20", False, 13)
             exchange(sock, b"\x50\x00\x02" + b"TEST".ljust(10), True, 9)
             assert exchange(sock, b"\x30\x00\x00", False, 9) == b"\x06"
-            assert exchange(sock, b"\x30\x00\x00", True, 8 + 43)[0] == 0
+            assert exchange(sock, b"\x30\x00\x00", True, 8 + 45)[0] == 0  # ST0 is 41 bytes
         assert running.stats.busy_answers == 1
         assert running.stats.table_reads == 2
 

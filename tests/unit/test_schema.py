@@ -142,9 +142,9 @@ def test_work_order_round_trips() -> None:
     [
         ({"schema_version": 2, "document": "read"}, SchemaVersionError, "newer fieldkit (schema 2"),
         (
-            {"schema_version": 1, "document": "visit"},
+            {"schema_version": 1, "document": "tour"},
             SchemaVersionError,
-            "unknown document 'visit'",
+            "unknown document 'tour'",
         ),
         ({"schema_version": "1", "document": "read"}, SchemaError, "whole number"),
         ([], SchemaError, "not a fieldkit document"),

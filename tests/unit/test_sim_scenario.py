@@ -113,7 +113,9 @@ def test_2s_scenarios_faults() -> None:
     assert set(tamper.status.flags) == {"tamper_detect", "reverse_rotation"}
     assert 47 in {e.code for e in tamper.event}
     secured = load_scenario("secured-2s").security
-    assert sorted(p.level for p in secured.passwords) == [1, 3]
+    assert sorted(p.level for p in secured.passwords) == [1, 2, 3]
+    assert (secured.level_for_procedure(9), secured.level_for_procedure(10)) == (3, 2)
+    assert load_scenario("healthy-2s").security.level_for_procedure(9) == 0  # no passwords
 
 
 def test_defaults_of_a_minimal_file() -> None:

@@ -74,11 +74,12 @@ def test_st0_healthy_2s_byte_for_byte() -> None:
         "02"  # TM_FORMAT 2
         "88"  # NI_FORMAT1 8, NI_FORMAT2 8
         "464b4954"  # DEVICE_CLASS "FKIT"
-        "02 00 00 00 01 00"  # electric, no default set/procedures, version 1.0
-        "0a 00 00 00 01 00"  # 10 bytes of table set, 1 MFG status byte
-        # tables 0,1,2,3,5 | 11,12 | 16,21,22,23 | 27,28 | 51,52,55 | 71 | 76
-        "2f 18 e1 18 00 00 98 00 80 10"
-        "00000000000000000000"  # nothing writable
+        "02 00 08 0c 01 00"  # electric, no default set, SP10 needs 8 bytes / answers 12, v1.0
+        "0a 00 02 00 01 00"  # 10 bytes of table set, 2 of procedures, 1 MFG status byte
+        # tables 0,1,2,3,5,7 | 8,11,12 | 16,21,22,23 | 27,28 | 51,52,55 | 71 | 76
+        "af 19 e1 18 00 00 98 00 80 10"
+        "00 06"  # procedures 9 and 10
+        "80 00 00 00 00 00 00 00 00 00"  # ST7 is writable (it starts procedures)
     )
     assert st0 == expected
 

@@ -78,6 +78,7 @@ def test_migrations_apply_once_and_data_survives_reopen(tmp_path: Path) -> None:
             assert applied == [
                 ("fieldkit", "m001_work_orders"),
                 ("fieldkit", "m002_work_order_meter_class"),
+                ("fieldkit", "m003_visits"),
             ]
             assert get(db, "WO-1") is not None
 
@@ -142,8 +143,8 @@ def test_processes_opening_a_fresh_database_together_all_succeed(
     assert errors == []
     with database(path) as db:
         assert (
-            db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 2
-        )  # m001, m002
+            db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3
+        )  # m001, m002, m003
 
 
 def test_clean_close_leaves_one_file_to_back_up(tmp_path: Path) -> None:
@@ -173,5 +174,5 @@ def test_a_file_that_is_not_a_database_is_one_line_store_error(tmp_path: Path) -
 def test_fieldkit_home_that_is_a_file_is_one_line_store_error(tmp_path: Path) -> None:
     blocker = tmp_path / "home"
     blocker.write_text("oops")
-    with pytest.raises(StoreError, match="home is not a writable folder: it is a file"):
+    with pytest.raises(StoreError, match="is not a writable folder: it is a file"):
         open_database(blocker / "fieldkit.db")

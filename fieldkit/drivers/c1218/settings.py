@@ -17,11 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from fieldkit.drivers.base import validate_settings
 from fieldkit.drivers.c1218.client import SessionConfig
 from fieldkit.drivers.c1218.link import LinkConfig
 from fieldkit.drivers.c1218.services import PASSWORD_SIZE, USER_SIZE, baud_to_code, pad_password
 from fieldkit.drivers.errors import DriverError, DriverSettingsError
+from fieldkit.drivers.settings import validate_settings
 
 __all__ = ["C1218Settings", "parse_settings"]
 

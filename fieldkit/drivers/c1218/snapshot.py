@@ -261,12 +261,17 @@ def _registers(
     if st23 is None:
         return ()
     out: list[Register] = []
+    if st23.nbr_demand_resets is not None:
+        # ST23 NBR_DEMAND_RESETS: how a demand reset is verified (read before and after).
+        out.append(
+            Register("demand_resets", float(st23.nbr_demand_resets), "count", "Demand resets")
+        )
     if profile is None:
         reason = _NO_PROFILE_REGISTERS
         if catalog is not None:
             found, reason = _standard_register_list(ts, cfg, catalog, st21, st23, utc, meter_tz)
             if found:
-                return found
+                return (*out, *found)
         ts.missing("registers", reason)
         for n, value in enumerate(st23.total.summations):
             out.append(Register(f"summation_{n}", float(value), "raw", "ST23 summation"))

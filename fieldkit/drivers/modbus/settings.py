@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fieldkit.drivers.base import validate_settings
 from fieldkit.drivers.errors import DriverSettingsError
+from fieldkit.drivers.settings import validate_settings
 
 __all__ = ["BAUD_RATES", "ModbusSettings", "parse_settings"]
 
