@@ -15,10 +15,11 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from fieldkit.sync.schema import SCHEMA_VERSION
+from fieldkit.sync.schema import SCHEMA_VERSION, SyncPushDocument
 from syncserver.api.main import api_router
 from syncserver.core.config import Settings
 from syncserver.core.errors import ApiError
@@ -181,6 +182,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Health(status="ok", service="syncserver", version=installed)
 
     app.include_router(api_router, prefix=API_PREFIX)
+
+    def openapi() -> dict[str, Any]:
+        # The push route reads its body itself (for speed); publish its schema here.
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            push = SyncPushDocument.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(push.pop("$defs", {}))
+            components["SyncPushDocument"] = push
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -26,6 +26,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 import httpx
+import pydantic_core
 
 from fieldkit.sync.schema import (
     MAX_PUSH_OPS,
@@ -272,11 +273,9 @@ class SyncClient:
         too_large: list[PendingOp] = []
         size = 200
         for op in ops:
-            body = json.dumps(
-                {"op_id": op.op_id, "kind": op.kind, "document": op.document},
-                separators=(",", ":"),
-                ensure_ascii=False,
-            ).encode("utf-8")
+            body = pydantic_core.to_json(
+                {"op_id": op.op_id, "kind": op.kind, "document": op.document}
+            )
             if len(body) + 200 > self.max_body_bytes:
                 if not taken:
                     too_large.append(op)

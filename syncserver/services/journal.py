@@ -155,9 +155,16 @@ class Work:
                 detail=detail,
                 prev_hash=prev,
             )
-            entry.row_hash = prev = _row_hash(prev, _hashed_fields(entry))
-            rows.append(entry)
-        session.add_all(rows)
+            prev = _row_hash(prev, _hashed_fields(entry))
+            rows.append(
+                {
+                    **_hashed_fields(entry),
+                    "at": self.at,
+                    "prev_hash": entry.prev_hash,
+                    "row_hash": prev,
+                }
+            )
+        session.execute(insert(AuditLog), rows)
         head.last_seq, head.last_hash = seq, prev
         session.flush()
         self._audit.clear()

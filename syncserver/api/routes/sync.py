@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 
-from fieldkit.sync.schema import SyncPullDocument, SyncPushDocument, SyncPushResultDocument
+from fieldkit.sync.schema import SyncPullDocument, SyncPushResultDocument
 from syncserver.api.deps import DatabaseDep, DeviceDep, SettingsDep
 from syncserver.api.models import ApiErrorOut
+from syncserver.db.engine import Database
 from syncserver.services import sync
+from syncserver.services.users import Principal
 
 router = APIRouter(prefix="/sync", tags=["sync"])
 
@@ -18,12 +21,33 @@ _ERRORS: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.post("/push", response_model=SyncPushResultDocument, responses=_ERRORS)
-def push(
-    document: SyncPushDocument, device: DeviceDep, database: DatabaseDep
+@router.post(
+    "/push",
+    response_model=SyncPushResultDocument,
+    responses=_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/SyncPushDocument"}}
+            },
+        }
+    },
+)
+async def push(
+    request: Request, device: DeviceDep, database: DatabaseDep
 ) -> SyncPushResultDocument:
-    """Apply a batch of outbox ops (at most 100, 1 MiB); one answer per op, after COMMIT."""
-    return sync.push(database, device, document)
+    """Apply a batch of outbox ops (at most 100, 1 MiB); one answer per op, after COMMIT.
+
+    The body is a ``SyncPushDocument``, validated straight from its bytes (no Python tree
+    of the JSON is built first), in the thread pool like the rest of the work.
+    """
+    body = await request.body()
+    return await run_in_threadpool(_push, body, device, database)
+
+
+def _push(body: bytes, device: Principal, database: Database) -> SyncPushResultDocument:
+    return sync.push(database, device, sync.parse_push(body))
 
 
 @router.get("/pull", response_model=SyncPullDocument, responses=_ERRORS)
