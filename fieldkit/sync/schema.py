@@ -31,11 +31,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     PlainSerializer,
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema
@@ -65,28 +67,41 @@ from fieldkit.model import (
 
 __all__ = [
     "DOCUMENTS",
+    "MAX_PUSH_OPS",
     "OUTCOMES",
     "SCHEMA_VERSION",
+    "AccountDoc",
     "AdjustmentDoc",
     "AdjustmentKind",
     "CaptureDocument",
     "CheckDocument",
     "CheckResultDoc",
+    "EnrollRequestDocument",
+    "EnrollmentDocument",
     "ExpectationDoc",
     "FrameDoc",
     "LinkStatsDoc",
+    "MeterDoc",
     "MeterStateDoc",
     "NoteDoc",
+    "OpStatus",
     "Outcome",
     "ReadDocument",
     "ReadResult",
+    "RemovalDoc",
     "SchemaError",
     "SchemaVersionError",
     "SnapshotDoc",
+    "SyncOpDoc",
+    "SyncOpResultDoc",
+    "SyncPullDocument",
+    "SyncPushDocument",
+    "SyncPushResultDocument",
     "VisitDocument",
     "VisitExportDocument",
     "VisitListDocument",
     "VisitSummaryDoc",
+    "WorkOrderCommandDocument",
     "WorkOrderDoc",
     "WorkOrderDocument",
     "WorkOrderListDocument",
@@ -883,6 +898,159 @@ AdjustmentDoc.model_rebuild()
 VisitDocument.model_rebuild()
 VisitExportDocument.model_rebuild()
 
+
+# --- sync: the laptop's push and pull -----------------------------------------------------
+
+MAX_PUSH_OPS = 100
+"""At most this many ops in one push (the server also caps a request body at 1 MiB)."""
+
+OpStatus = Literal["applied", "duplicate", "rejected", "retry"]
+
+_OP_ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+
+
+class SyncOpDoc(_Doc):
+    """One outbox op: the laptop's id for it, what it is, and the document it carries.
+
+    ``op_id`` is the laptop's (a UUID): the server keeps every (device, op id) it has seen, for
+    ever, so a re-sent op is answered ``duplicate`` and applied once. ``kind`` says what
+    ``document`` is: ``visit`` (for now any JSON object with a ``visit_id``; it becomes the
+    visit document) or ``work_order_command`` (a :class:`WorkOrderCommandDocument`). A kind
+    this server does not know is answered ``retry``, never lost.
+    """
+
+    op_id: str = Field(min_length=1, max_length=100, pattern=_OP_ID)
+    kind: str = Field(min_length=1, max_length=64)
+    document: dict[str, JsonValue]
+
+
+class SyncPushDocument(_Versioned):
+    """``POST /api/v1/sync/push``: a batch of outbox ops from one device, oldest first."""
+
+    document: Literal["sync_push"] = "sync_push"
+    device_id: str = Field(min_length=1, max_length=100)
+    ops: list[SyncOpDoc] = Field(default=[], max_length=MAX_PUSH_OPS)
+
+    @model_validator(mode="after")
+    def _unique_op_ids(self) -> Self:
+        seen: set[str] = set()
+        for index, op in enumerate(self.ops):
+            if op.op_id in seen:
+                raise ValueError(f"ops.{index}.op_id {op.op_id!r} is twice in the batch")
+            seen.add(op.op_id)
+        return self
+
+
+class SyncOpResultDoc(_Doc):
+    """The server's answer for one op, sent only after the batch committed.
+
+    ``applied`` and ``duplicate``: the op is on the server (mark it acknowledged).
+    ``rejected``: it never will be (``code`` and ``reason`` say why; do not re-send it, show
+    it). ``retry``: send it again later (this op and every later one of the batch).
+    ``flags`` are what the office will see on a kept visit (e.g. ``work_order_cancelled``).
+    """
+
+    op_id: str
+    status: OpStatus
+    code: str | None = None
+    reason: str | None = None
+    flags: list[str] = []
+
+
+class SyncPushResultDocument(_Versioned):
+    """The answer to a push: one result per op, in the batch's order, and the server's clock."""
+
+    document: Literal["sync_push_result"] = "sync_push_result"
+    server_time: Moment
+    results: list[SyncOpResultDoc] = []
+
+
+class WorkOrderCommandDocument(_Versioned):
+    """An op of kind ``work_order_command``: the technician says what happened to an order.
+
+    The server applies it only if the order's state allows it (a cancelled order cannot be
+    completed); otherwise the op is ``rejected`` with the reason, and the visit stays.
+    """
+
+    document: Literal["work_order_command"] = "work_order_command"
+    work_order_id: str = Field(min_length=1, max_length=100)
+    command: Literal["arrive", "complete", "no_access"]
+    at: Moment
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class AccountDoc(_Doc):
+    """The customer account of a work order, as much as the technician needs of it."""
+
+    account_number: str
+    customer_name: str
+    phone: str | None = Field(default=None, description="only when the job needs it")
+    net_metering: bool = False
+
+
+class MeterDoc(_Doc):
+    """A meter as the office knows it: what the site checks expect (never its password)."""
+
+    meter_number: str
+    meter_serial: str | None = None
+    form: str | None = None
+    meter_class: str | None = None
+    service_type: ServiceType
+    nominal_voltage: float = Field(gt=0)
+    ct_ratio: float | None = Field(default=None, gt=0)
+    pt_ratio: float | None = Field(default=None, gt=0)
+    rotation: Rotation | None = None
+    high_leg: HighLeg | None = None
+    last_read_kwh: float | None = Field(default=None, ge=0)
+    last_read_at: Moment | None = None
+    account_number: str | None = None
+    premise_id: str | None = None
+    service_address: str | None = None
+
+
+class RemovalDoc(_Doc):
+    """A work order that left this technician's list: drop the laptop's copy."""
+
+    entity: Literal["work_order"] = "work_order"
+    id: str
+    reason: Literal["reassigned", "unassigned", "cancelled"]
+
+
+class SyncPullDocument(_Versioned):
+    """``GET /api/v1/sync/pull?cursor=N``: the technician's changes after ``N``.
+
+    Store ``cursor`` with the changes, in one transaction, and ask again from it while
+    ``more`` is true. A work order listed in ``removals`` is not in ``work_orders``.
+    """
+
+    document: Literal["sync_pull"] = "sync_pull"
+    cursor: int = Field(ge=0)
+    more: bool = False
+    server_time: Moment
+    work_orders: list[WorkOrderDoc] = []
+    accounts: list[AccountDoc] = []
+    meters: list[MeterDoc] = []
+    removals: list[RemovalDoc] = []
+
+
+class EnrollRequestDocument(_Versioned):
+    """``POST /api/v1/devices/enroll``: a laptop asks for its token with a one-time code."""
+
+    document: Literal["enroll_request"] = "enroll_request"
+    code: str = Field(min_length=1, max_length=64)
+    device_name: str = Field(min_length=1, max_length=100)
+
+
+class EnrollmentDocument(_Versioned):
+    """The answer to an enrolment: the device's own token, shown once; keep it secret."""
+
+    document: Literal["enrollment"] = "enrollment"
+    device_id: str
+    token: str
+    technician: str
+    server_time: Moment
+
+
 # Every top-level document by its ``document`` name.
 DOCUMENTS: dict[str, type[_Versioned]] = {
     "read": ReadDocument,
@@ -893,6 +1061,12 @@ DOCUMENTS: dict[str, type[_Versioned]] = {
     "visit": VisitDocument,
     "visits": VisitListDocument,
     "visit_export": VisitExportDocument,
+    "sync_push": SyncPushDocument,
+    "sync_push_result": SyncPushResultDocument,
+    "sync_pull": SyncPullDocument,
+    "work_order_command": WorkOrderCommandDocument,
+    "enroll_request": EnrollRequestDocument,
+    "enrollment": EnrollmentDocument,
 }
 
 _V0_CHECK_KEYS = frozenset({"checks", "verdict", "work_order"})

@@ -6,15 +6,17 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 from fastapi.testclient import TestClient
 
+from syncserver.core.config import Settings
 from syncserver.main import create_app
 
 
-def test_healthz_in_process() -> None:
-    client = TestClient(create_app())
+def test_healthz_in_process(tmp_path: Path) -> None:
+    client = TestClient(create_app(Settings(db=str(tmp_path / "s.db"))))
     response = client.get("/healthz")
     assert response.status_code == 200
     body = response.json()
@@ -22,8 +24,8 @@ def test_healthz_in_process() -> None:
     assert body["service"] == "syncserver"
 
 
-def test_unknown_route_is_404_json() -> None:
-    response = TestClient(create_app()).get("/no-such-thing")
+def test_unknown_route_is_404_json(tmp_path: Path) -> None:
+    response = TestClient(create_app(Settings(db=str(tmp_path / "s.db")))).get("/no-such-thing")
     assert response.status_code == 404
     assert response.json() == {"detail": "Not Found"}
 
@@ -34,10 +36,22 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_syncserver_serve_runs_and_answers() -> None:
+def test_syncserver_serve_runs_and_answers(tmp_path: Path) -> None:
     port = _free_port()
+    db = tmp_path / "served.db"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "syncserver", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "syncserver",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--db",
+            str(db),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -52,6 +66,8 @@ def test_syncserver_serve_runs_and_answers() -> None:
                     raise
                 time.sleep(0.1)
         assert response.json()["status"] == "ok"
+        # It migrated the database it was given before serving.
+        assert db.exists()
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -1,0 +1,347 @@
+"""How fast the office server takes in visits over HTTP, against a plain insert.
+
+Pushes ``--visits`` realistic visits (about 40 readings, 20 check results and 50 meter
+events each, ~15 kB of JSON) from ``--devices`` enrolled devices at once, each through the
+real sync client (``fieldkit.sync.client``: batches of at most 100 ops and 1 MiB) to a real
+``syncserver serve`` on 127.0.0.1 — SQLite with one worker, PostgreSQL with two (a
+throwaway cluster with fsync on). Then inserts the same rows (visits, applied_ops and the
+hash-chained audit rows, in transactions of the same size) in one process on a fresh
+database of the same engine, and prints visits/s for both and their ratio. Target: ≥ 0.5.
+
+Run: ``.venv/bin/python benchmarks/sync_ingest.py [--engine sqlite|postgresql|both]
+[--visits 10000] [--devices 10]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pydantic_core
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fieldkit.sync.client import Credentials, PendingOp, SyncClient  # noqa: E402
+from syncserver.db.engine import Database  # noqa: E402
+from syncserver.db.migrate import upgrade  # noqa: E402
+from syncserver.db.models import AppliedOp, AuditLog, Visit  # noqa: E402
+from syncserver.services import imports, users  # noqa: E402
+from syncserver.services.journal import Actor, canonical, unit_of_work  # noqa: E402
+
+CHECKS = [
+    "meter_identity",
+    "service_voltage",
+    "voltage_imbalance",
+    "polarity",
+    "phase_angle",
+    "cross_phase",
+    "clock_drift",
+    "status_flags",
+    "reverse_energy",
+    "meter_temperature",
+]
+
+
+def make_visit(n: int, device: int) -> dict[str, Any]:
+    """One visit document of realistic size and shape."""
+    at = datetime(2026, 12, 1, 8, tzinfo=UTC) + timedelta(minutes=n)
+    return {
+        "schema_version": 1,
+        "document": "visit",
+        "visit_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"visit/{device}/{n}")),
+        "work_order_id": "WO-2026-10404",
+        "meter_number": "M2S-0012345",
+        "started_at": at.isoformat(),
+        "outcome": "completed",
+        "note": "Meter base checked; seal replaced.",
+        "readings": [
+            {
+                "name": ["voltage", "current", "power_factor", "frequency"][i % 4],
+                "element": "ABC"[i % 3],
+                "value": 120.0 + i * 0.37,
+                "unit": ["V", "A", "", "Hz"][i % 4],
+                "at": (at + timedelta(seconds=i)).isoformat(),
+            }
+            for i in range(40)
+        ],
+        "results": [
+            {
+                "id": CHECKS[i % len(CHECKS)],
+                "status": ["pass", "warn", "fail", "skip"][i % 4],
+                "message": f"{CHECKS[i % len(CHECKS)]} measured within the expected band ({i})",
+                "measured": 119.8 + i,
+                "expected": 120.0,
+                "likely_causes": ["loose jaw", "CT wiring"][: i % 3],
+                "values": [{"name": "voltage", "value": 119.8 + i, "unit": "V", "element": "A"}],
+            }
+            for i in range(20)
+        ],
+        "events": [
+            {
+                "code": 1 + i % 40,
+                "name": f"event {1 + i % 40}",
+                "at": (at - timedelta(hours=i)).isoformat(),
+                "user_id": i % 3,
+                "log": "history" if i % 2 else "event",
+                "sequence": i,
+            }
+            for i in range(50)
+        ],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(db: str, devices: int) -> list[Credentials]:
+    database = Database(db)
+    upgrade(database)
+    creds = []
+    with unit_of_work(database, Actor("cli", "bench")) as work:
+        users.create_user(work, "demo-tech", "technician", "benchmark password")
+        imports.import_accounts(work, ROOT / "examples" / "cis-accounts.csv")
+        imports.import_work_orders(work, ROOT / "examples" / "cis-work-orders.csv")
+        for d in range(devices):
+            code = users.create_enroll_code(work, "demo-tech", 15)
+            device, _, token = users.enroll_device(work, code, f"bench laptop {d}")
+            creds.append(Credentials("", device.device_id, token, "demo-tech"))
+    database.dispose()
+    return creds
+
+
+class Outbox:
+    def __init__(self, ops: list[PendingOp]) -> None:
+        self.ops = ops
+        self.position = 0
+        self.rejected = 0
+
+    def pending(self, limit: int) -> list[PendingOp]:
+        return self.ops[self.position : self.position + limit]
+
+    def mark(self, acknowledged: Any, rejected: Any) -> None:
+        self.position += len(acknowledged) + len(rejected)
+        self.rejected += len(rejected)
+
+    def count_pending(self) -> int:
+        return len(self.ops) - self.position
+
+
+def over_http(db: str, visits: int, devices: int, workers: int) -> tuple[float, int]:
+    creds = prepare(db, devices)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "syncserver",
+            "serve",
+            "--db",
+            db,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=ROOT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(url + "/healthz", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the server did not start") from None
+                time.sleep(0.1)
+        per = visits // devices
+        boxes = [
+            Outbox([PendingOp(str(uuid.uuid4()), "visit", make_visit(n, d)) for n in range(per)])
+            for d in range(devices)
+        ]
+        errors: list[str] = []
+
+        def run(d: int) -> None:
+            c = creds[d]
+            with SyncClient(
+                Credentials(url, c.device_id, c.token, c.technician), timeout=120
+            ) as client:
+                result = client.push(boxes[d])
+            if result.pending or result.rejected:
+                errors.append(
+                    f"device {d}: {result.pending} pending, {len(result.rejected)} rejected"
+                )
+
+        threads = [threading.Thread(target=run, args=(d,)) for d in range(devices)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+        if errors:
+            raise SystemExit("; ".join(errors))
+        return elapsed, per * devices
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def plain_insert(db: str, visits: int, devices: int) -> float:
+    """The same rows, inserted in one process with SQLAlchemy Core, batches of 60."""
+    from sqlalchemy import insert, select, update
+
+    from syncserver.db.models import AuditHead, Device, Meter, WorkOrder
+
+    prepare(db, devices)
+    database = Database(db)
+    with database.read() as session:
+        device_pks = list(session.execute(select(Device.id)).scalars())
+        technician = session.execute(select(Device.technician_id)).scalars().first()
+        order = session.execute(
+            select(WorkOrder).where(WorkOrder.work_order_id == "WO-2026-10404")
+        ).scalar_one()
+        meter = session.execute(
+            select(Meter.id).where(Meter.meter_number == "M2S-0012345")
+        ).scalar_one()
+    per = visits // devices
+    rows = []
+    for d in range(devices):
+        for n in range(per):
+            body = pydantic_core.to_json(make_visit(n, d))
+            rows.append(
+                (
+                    device_pks[d],
+                    str(uuid.uuid4()),
+                    body,
+                    hashlib.sha256(b"visit\n" + body).hexdigest(),
+                )
+            )
+    now = datetime.now(UTC)
+    batch = 60
+    started = time.perf_counter()
+    for i in range(0, len(rows), batch):
+        chunk = rows[i : i + batch]
+        with database.write() as session:
+            session.execute(
+                insert(AppliedOp),
+                [
+                    {
+                        "device_pk": d,
+                        "op_id": o,
+                        "kind": "visit",
+                        "body_sha256": h,
+                        "status": "applied",
+                        "flags": "",
+                        "applied_at": now,
+                    }
+                    for d, o, _, h in chunk
+                ],
+            )
+            session.execute(
+                insert(Visit),
+                [
+                    {
+                        "visit_id": o,
+                        "device_pk": d,
+                        "technician_id": technician,
+                        "work_order_pk": order.id,
+                        "claimed_work_order": "WO-2026-10404",
+                        "account_id": order.account_id,
+                        "meter_id": meter,
+                        "meter_number": "M2S-0012345",
+                        "started_at": now,
+                        "received_at": now,
+                        "flags": "",
+                        "review_status": "new",
+                        "body_sha256": h,
+                        "body": b.decode(),
+                    }
+                    for d, o, b, h in chunk
+                ],
+            )
+            head = session.execute(select(AuditHead).with_for_update()).scalar_one()
+            seq, prev = head.last_seq, head.last_hash
+            audit = []
+            for _, o, _, h in chunk:
+                seq += 1
+                detail = canonical({"sha256": h, "flags": []})
+                row = {
+                    "seq": seq,
+                    "at": now.isoformat(),
+                    "actor_type": "device",
+                    "actor_id": "x",
+                    "action": "visit.create",
+                    "entity": "visit",
+                    "entity_id": o,
+                    "detail": detail,
+                }
+                digest = hashlib.sha256((prev + canonical(row)).encode()).hexdigest()
+                audit.append({**row, "at": now, "prev_hash": prev, "row_hash": digest})
+                prev = digest
+            session.execute(insert(AuditLog), audit)
+            session.execute(update(AuditHead).values(last_seq=seq, last_hash=prev))
+    elapsed = time.perf_counter() - started
+    database.dispose()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--visits", type=int, default=10_000)
+    parser.add_argument("--devices", type=int, default=10)
+    args = parser.parse_args()
+    size = len(json.dumps(make_visit(0, 0)))
+    print(f"{args.visits} visits of {size / 1000:.1f} kB from {args.devices} devices, 127.0.0.1")
+    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    for engine in engines:
+        with tempfile.TemporaryDirectory(prefix="fk-bench-") as folder:
+            stop = None
+            if engine == "sqlite":
+                http_db, plain_db, workers = f"{folder}/http.db", f"{folder}/plain.db", 1
+            else:
+                from tests.server.conftest import start_postgres
+
+                server, stop = start_postgres(fsync=True)
+                server.admin("CREATE DATABASE http")
+                server.admin("CREATE DATABASE plain")
+                http_db, plain_db, workers = server.url("http"), server.url("plain"), 2
+            try:
+                elapsed, count = over_http(http_db, args.visits, args.devices, workers)
+                plain = plain_insert(plain_db, args.visits, args.devices)
+            finally:
+                if stop is not None:
+                    stop()
+        http_rate, plain_rate = count / elapsed, count / plain
+        print(
+            f"{engine:10s} workers={workers}  http {http_rate:7.0f} visits/s ({elapsed:5.1f} s)   "
+            f"plain insert {plain_rate:7.0f} visits/s ({plain:5.1f} s)   "
+            f"ratio {http_rate / plain_rate:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""``/sync``: a device pushes its outbox and pulls its technician's feed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from fieldkit.sync.schema import SyncPullDocument, SyncPushResultDocument
+from syncserver.api.deps import DatabaseDep, DeviceDep, SettingsDep
+from syncserver.api.models import ApiErrorOut
+from syncserver.db.engine import Database
+from syncserver.services import sync
+from syncserver.services.users import Principal
+
+router = APIRouter(prefix="/sync", tags=["sync"])
+
+_ERRORS: dict[int | str, dict[str, object]] = {
+    code: {"model": ApiErrorOut} for code in (400, 401, 403, 409, 413, 422, 426)
+}
+
+
+@router.post(
+    "/push",
+    response_model=SyncPushResultDocument,
+    responses=_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/SyncPushDocument"}}
+            },
+        }
+    },
+)
+async def push(
+    request: Request, device: DeviceDep, database: DatabaseDep
+) -> SyncPushResultDocument:
+    """Apply a batch of outbox ops (at most 100, 1 MiB); one answer per op, after COMMIT.
+
+    The body is a ``SyncPushDocument``, validated straight from its bytes (no Python tree
+    of the JSON is built first), in the thread pool like the rest of the work.
+    """
+    body = await request.body()
+    return await run_in_threadpool(_push, body, device, database)
+
+
+def _push(body: bytes, device: Principal, database: Database) -> SyncPushResultDocument:
+    return sync.push(database, device, sync.parse_push(body))
+
+
+@router.get("/pull", response_model=SyncPullDocument, responses=_ERRORS)
+def pull(
+    device: DeviceDep,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    cursor: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+) -> SyncPullDocument:
+    """The technician's work orders (and their accounts and meters) changed after ``cursor``."""
+    wanted = settings.pull_limit if limit is None else min(limit, settings.pull_limit)
+    return sync.pull(database, device, cursor, wanted)

@@ -1,0 +1,307 @@
+"""The tables, one schema for SQLite and PostgreSQL (the Alembic migrations create them).
+
+Ids the outside world knows (account number, meter number, work-order id, visit id, device
+id, op id) are unique text columns; rows refer to each other by integer keys.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "Account",
+    "ApiToken",
+    "AppliedOp",
+    "AuditHead",
+    "AuditLog",
+    "Base",
+    "Device",
+    "EnrollCode",
+    "FeedHead",
+    "FeedRow",
+    "Meter",
+    "Premise",
+    "User",
+    "Visit",
+    "WorkOrder",
+    "WorkOrderAssignment",
+]
+
+# Constraint names are fixed so migrations name them the same on both engines.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# An integer primary key that is INTEGER (rowid) on SQLite and BIGINT on PostgreSQL.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC time on both engines (SQLite gives back naive times otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        from datetime import UTC
+
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Every table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    """A person: technician (devices push and pull), office (review) or admin."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ApiToken(Base):
+    """A personal API token of an office or admin user (only its SHA-256 is kept)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class EnrollCode(Base):
+    """A one-time enrolment code for a technician's next device."""
+
+    __tablename__ = "enroll_codes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    technician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Device(Base):
+    """An enrolled laptop: its own token (SHA-256 kept), its technician, revocation."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    technician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    enrolled_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Account(Base):
+    """A customer account from the CIS."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_number: Mapped[str] = mapped_column(String(64), unique=True)
+    customer_name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    net_metering: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Premise(Base):
+    """A premise / service point of an account, at a service address."""
+
+    __tablename__ = "premises"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    premise_id: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    service_address: Mapped[str] = mapped_column(String(300))
+
+
+class Meter(Base):
+    """A meter at a premise: what the site checks expect. The password is a reference only."""
+
+    __tablename__ = "meters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    meter_number: Mapped[str] = mapped_column(String(64), unique=True)
+    premise_pk: Mapped[int] = mapped_column(ForeignKey("premises.id"), index=True)
+    meter_serial: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    form: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    meter_class: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    service_type: Mapped[str] = mapped_column(String(16))
+    nominal_voltage: Mapped[float] = mapped_column(Float)
+    ct_ratio: Mapped[float | None] = mapped_column(Float, nullable=True)
+    pt_ratio: Mapped[float | None] = mapped_column(Float, nullable=True)
+    rotation: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    high_leg: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    last_read_kwh: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_read_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    password_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class WorkOrder(Base):
+    """An office work order; ``status`` changes only through the state machine."""
+
+    __tablename__ = "work_orders"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    work_order_id: Mapped[str] = mapped_column(String(100), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    priority: Mapped[str] = mapped_column(String(20))
+    technician_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id"), nullable=True, index=True
+    )
+    status: Mapped[str] = mapped_column(String(30))
+    scheduled_for: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    contact_customer: Mapped[bool] = mapped_column(Boolean, default=False)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WorkOrderAssignment(Base):
+    """Every technician a work order was ever given to (a visit for it is theirs to push)."""
+
+    __tablename__ = "work_order_assignments"
+    __table_args__ = (UniqueConstraint("work_order_pk", "technician_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    work_order_pk: Mapped[int] = mapped_column(ForeignKey("work_orders.id"))
+    technician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Visit(Base):
+    """A visit as the laptop saved it (``body`` is the whole document) and its review."""
+
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    visit_id: Mapped[str] = mapped_column(String(100), unique=True)
+    device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    technician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    work_order_pk: Mapped[int | None] = mapped_column(
+        ForeignKey("work_orders.id"), nullable=True, index=True
+    )
+    claimed_work_order: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id"), nullable=True, index=True
+    )
+    meter_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"), nullable=True, index=True)
+    meter_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    flags: Mapped[str] = mapped_column(String(400), default="")
+    review_status: Mapped[str] = mapped_column(String(20), default="new")
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+
+
+class AppliedOp(Base):
+    """Every op a device ever pushed and the answer it got, kept for ever (dedupe)."""
+
+    __tablename__ = "applied_ops"
+
+    device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    op_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    code: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    flags: Mapped[str] = mapped_column(String(400), default="")
+    applied_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class FeedHead(Base):
+    """A technician's last feed sequence number; its row lock orders the feed's commits."""
+
+    __tablename__ = "feed_heads"
+
+    technician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class FeedRow(Base):
+    """One change in a technician's feed: a work order to upsert or to remove."""
+
+    __tablename__ = "feed"
+
+    technician_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    work_order_pk: Mapped[int] = mapped_column(ForeignKey("work_orders.id"))
+    op: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AuditHead(Base):
+    """The audit chain's head (one row); its row lock makes appends one at a time."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditLog(Base):
+    """Append-only, hash-chained: ``row_hash = sha256(prev_hash + canonical row)``.
+
+    Triggers refuse UPDATE and DELETE on both engines.
+    """
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor_type: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    entity: Mapped[str] = mapped_column(String(40))
+    entity_id: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[str] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,560 @@
+"""Push and pull, as in ``shared/reference/sync-and-reliability.md`` §1.3.
+
+**Push**: one transaction per batch, a SAVEPOINT per op. Each op first claims its
+``(device, op id)`` in ``applied_ops`` with ``INSERT … ON CONFLICT DO NOTHING`` (both
+engines): a claim that finds the row already there is a re-send, answered ``duplicate``
+(the same body) or ``rejected`` ``op_id_reused`` (another body under the same id); the answer
+a rejected op got the first time is given again. A new op is checked and applied, and its
+answer stored with it, so a retry gets the same answer. A transient problem rolls that op's
+savepoint back and answers ``retry`` for it and every later op (order is kept). The route
+answers only after COMMIT. A rejected op never blocks the others.
+
+**Pull**: the technician's feed after the cursor, rendered from the current state and
+limited to what is theirs now; a reassigned or cancelled order comes as a removal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from fieldkit.sync.schema import (
+    MAX_PUSH_OPS,
+    SCHEMA_VERSION,
+    AccountDoc,
+    Moment,
+    OpStatus,
+    RemovalDoc,
+    SyncOpDoc,
+    SyncOpResultDoc,
+    SyncPullDocument,
+    SyncPushDocument,
+    SyncPushResultDocument,
+    WorkOrderCommandDocument,
+    WorkOrderDoc,
+    describe,
+)
+from syncserver.core.errors import ApiError, Conflict
+from syncserver.db.engine import Database
+from syncserver.db.models import (
+    AppliedOp,
+    FeedHead,
+    FeedRow,
+    Meter,
+    Premise,
+    Visit,
+    WorkOrder,
+    WorkOrderAssignment,
+)
+from syncserver.services.journal import Actor, Work, now, unit_of_work
+from syncserver.services.users import Principal
+from syncserver.services.work_orders import (
+    TECHNICIAN_COMMANDS,
+    account_doc,
+    apply_command,
+    load_views,
+    meter_doc,
+    work_order_doc,
+)
+
+__all__ = ["MIN_SCHEMA_VERSION", "pull", "push"]
+
+MIN_SCHEMA_VERSION = 1
+"""The oldest push a server accepts; an older client is told to upgrade (426)."""
+
+CLOCK_SKEW = timedelta(days=7)
+
+
+class VisitFields(BaseModel):
+    """What the server reads of a visit document (the rest is kept as it came)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    document: str | None = None
+    schema_version: int | None = Field(default=None, ge=0)
+    visit_id: str = Field(min_length=1, max_length=100)
+    work_order_id: str | None = Field(default=None, max_length=100)
+    meter_number: str | None = Field(default=None, max_length=64)
+    started_at: Moment | None = None
+
+
+@dataclass
+class Outcome:
+    """What one op came to."""
+
+    status: OpStatus
+    code: str | None = None
+    reason: str | None = None
+    flags: list[str] = field(default_factory=list)
+
+
+class _RawOp(SyncOpDoc):
+    # Parsed from JSON bytes, every value already is JSON: skip re-checking each one.
+    document: dict[str, Any]
+
+
+class _RawPush(SyncPushDocument):
+    ops: list[_RawOp] = Field(default=[], max_length=MAX_PUSH_OPS)  # type: ignore[assignment]
+
+
+def parse_push(body: bytes) -> SyncPushDocument:
+    """A push from its JSON bytes: a clear 4xx for another schema version or a bad batch."""
+    try:
+        return _RawPush.model_validate_json(body)
+    except ValidationError as exc:
+        try:
+            data = pydantic_core.from_json(body)
+        except ValueError:
+            raise ApiError("invalid_request", "the body is not JSON", status=422) from None
+        declared = data.get("schema_version") if isinstance(data, dict) else None
+        if (
+            isinstance(declared, int)
+            and not isinstance(declared, bool)
+            and declared > SCHEMA_VERSION
+        ):
+            raise ApiError(
+                "schema_unsupported",
+                f"the push is schema {declared}; this server reads up to {SCHEMA_VERSION}: "
+                "upgrade the server (nothing was applied, keep the ops)",
+            ) from None
+        raise ApiError("invalid_request", describe(exc), status=422) from None
+
+
+def check_version(document: SyncPushDocument) -> None:
+    """Refuse a push written for another schema, clearly and before anything is applied."""
+    if document.schema_version > SCHEMA_VERSION:
+        raise ApiError(
+            "schema_unsupported",
+            f"the push is schema {document.schema_version}; this server reads up to "
+            f"{SCHEMA_VERSION}: upgrade the server (nothing was applied, keep the ops)",
+        )
+    if document.schema_version < MIN_SCHEMA_VERSION:
+        raise ApiError(
+            "upgrade_required",
+            f"the push is schema {document.schema_version}; this server needs at least "
+            f"{MIN_SCHEMA_VERSION}: upgrade fieldkit (nothing was applied, keep the ops)",
+            status=426,
+        )
+
+
+def _forbidden_unless_device(principal: Principal) -> int:
+    if principal.device_pk is None:
+        raise ApiError("device_only", "only an enrolled device syncs", status=403)
+    return principal.device_pk
+
+
+def push(
+    database: Database, principal: Principal, document: SyncPushDocument
+) -> SyncPushResultDocument:
+    """Apply a batch and answer every op; the answer is built only after COMMIT."""
+    device_pk = _forbidden_unless_device(principal)
+    check_version(document)
+    if document.device_id != principal.device_id:
+        raise ApiError("wrong_device", "the batch names another device than the token", status=403)
+    assert principal.device_id is not None
+    with unit_of_work(database, Actor("device", principal.device_id)) as work:
+        results = _push_batch(work, principal, device_pk, document.ops)
+    return SyncPushResultDocument(server_time=now(), results=results)
+
+
+def _insert(work: Work) -> Any:
+    dialect = work.session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+@dataclass
+class _Lookups:
+    """What a batch of visits refers to, read in a few queries rather than per op."""
+
+    visits: dict[str, tuple[str, int]]
+    orders: dict[str, WorkOrder]
+    ever_assigned: set[int]
+    meters: dict[str, tuple[int, int]]
+    meters_by_id: dict[int, tuple[str, int]]
+    accounts_by_premise: dict[int, int]
+
+
+def _lookups(work: Work, principal: Principal, fields: list[VisitFields]) -> _Lookups:
+    session = work.session
+    visit_ids = [f.visit_id for f in fields]
+    order_ids = {f.work_order_id for f in fields if f.work_order_id is not None}
+    numbers = {f.meter_number for f in fields if f.meter_number is not None}
+    visits: dict[str, tuple[str, int]] = {}
+    if visit_ids:
+        for visit_id, sha, device in session.execute(
+            select(Visit.visit_id, Visit.body_sha256, Visit.device_pk).where(
+                Visit.visit_id.in_(visit_ids)
+            )
+        ):
+            visits[visit_id] = (sha, device)
+    orders: dict[str, WorkOrder] = {}
+    if order_ids:
+        for order in session.execute(
+            select(WorkOrder).where(WorkOrder.work_order_id.in_(order_ids))
+        ).scalars():
+            orders[order.work_order_id] = order
+    ever: set[int] = set()
+    if orders:
+        ever = set(
+            session.execute(
+                select(WorkOrderAssignment.work_order_pk).where(
+                    WorkOrderAssignment.technician_id == principal.user_id,
+                    WorkOrderAssignment.work_order_pk.in_([o.id for o in orders.values()]),
+                )
+            ).scalars()
+        )
+    meter_ids = {o.meter_id for o in orders.values()}
+    rows: list[Any] = []
+    if numbers or meter_ids:
+        rows = list(
+            session.execute(
+                select(Meter.id, Meter.meter_number, Meter.premise_pk).where(
+                    Meter.meter_number.in_(numbers) | Meter.id.in_(meter_ids)
+                )
+            ).all()
+        )
+    premises = {row[2] for row in rows}
+    accounts: dict[int, int] = {}
+    if premises:
+        for premise, account in session.execute(
+            select(Premise.id, Premise.account_id).where(Premise.id.in_(premises))
+        ):
+            accounts[premise] = account
+    return _Lookups(
+        visits,
+        orders,
+        ever,
+        {row[1]: (row[0], row[2]) for row in rows},
+        {row[0]: (row[1], row[2]) for row in rows},
+        accounts,
+    )
+
+
+def _push_batch(
+    work: Work, principal: Principal, device_pk: int, ops: list[SyncOpDoc]
+) -> list[SyncOpResultDoc]:
+    """One batch in a handful of statements: claim every op id at once, look up what the
+    visits refer to at once, insert the visits at once; a command runs on its own."""
+    if not ops:
+        return []
+    session = work.session
+    make_insert = _insert(work)
+    bodies = [pydantic_core.to_json(op.document) for op in ops]
+    digests = [
+        hashlib.sha256(op.kind.encode() + b"\n" + body).hexdigest()
+        for op, body in zip(ops, bodies, strict=True)
+    ]
+    # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT.
+    claimed = set(
+        session.execute(
+            make_insert(AppliedOp)
+            .values(
+                [
+                    {
+                        "device_pk": device_pk,
+                        "op_id": op.op_id,
+                        "kind": op.kind,
+                        "body_sha256": digest,
+                        "status": "applied",
+                        "flags": "",
+                        "applied_at": work.at,
+                    }
+                    for op, digest in zip(ops, digests, strict=True)
+                ]
+            )
+            .on_conflict_do_nothing()
+            .returning(AppliedOp.op_id)
+        ).scalars()
+    )
+    seen_before: dict[str, AppliedOp] = {}
+    if len(claimed) < len(ops):
+        for stored in session.execute(
+            select(AppliedOp).where(
+                AppliedOp.device_pk == device_pk,
+                AppliedOp.op_id.in_([op.op_id for op in ops if op.op_id not in claimed]),
+            )
+        ).scalars():
+            seen_before[stored.op_id] = stored
+    parsed: dict[int, VisitFields | Outcome] = {}
+    for index, op in enumerate(ops):
+        if op.op_id in claimed and op.kind == "visit":
+            parsed[index] = _visit_fields(op)
+    lookups = _lookups(work, principal, [f for f in parsed.values() if isinstance(f, VisitFields)])
+    outcomes: list[Outcome] = []
+    visit_rows: dict[int, dict[str, Any]] = {}
+    batch_visits: dict[str, str] = {}
+    retry_from: str | None = None
+    for index, op in enumerate(ops):
+        if retry_from is not None:
+            outcomes.append(
+                Outcome(
+                    "retry", "after_retry", f"an earlier op ({retry_from}) must be applied first"
+                )
+            )
+            continue
+        if op.op_id not in claimed:
+            outcomes.append(_replayed(seen_before[op.op_id], digests[index]))
+            continue
+        version = op.document.get("schema_version")
+        if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+            outcome = Outcome(
+                "retry",
+                "schema_unsupported",
+                f"the document is schema {version}; this server reads up to {SCHEMA_VERSION}",
+            )
+        elif op.kind == "visit":
+            fields = parsed[index]
+            if isinstance(fields, Outcome):
+                outcome = fields
+            else:
+                outcome, row = _visit(
+                    work, principal, lookups, batch_visits, fields, digests[index]
+                )
+                if row is not None:
+                    row["body"] = bodies[index].decode("utf-8")
+                    visit_rows[index] = row
+        elif op.kind == "work_order_command":
+            outcome = _apply_command(work, principal, op)
+        else:
+            outcome = Outcome(
+                "retry", "unknown_kind", f"this server does not know ops of kind {op.kind!r}"
+            )
+        if outcome.status == "retry":
+            retry_from = op.op_id
+        outcomes.append(outcome)
+    if visit_rows:
+        inserted = set(
+            session.execute(
+                make_insert(Visit)
+                .values(list(visit_rows.values()))
+                .on_conflict_do_nothing(index_elements=["visit_id"])
+                .returning(Visit.visit_id)
+            ).scalars()
+        )
+        for index, row in visit_rows.items():
+            if row["visit_id"] in inserted:
+                work.audit(
+                    "visit.create",
+                    "visit",
+                    row["visit_id"],
+                    sha256=row["body_sha256"],
+                    flags=outcomes[index].flags,
+                )
+            else:  # another device stored the same visit id a moment ago
+                outcomes[index] = Outcome(
+                    "rejected",
+                    "visit_id_conflict",
+                    f"visit {row['visit_id']} is already on the server",
+                )
+    pairs = list(zip(ops, outcomes, strict=True))
+    retried = [op.op_id for op, o in pairs if op.op_id in claimed and o.status == "retry"]
+    if retried:
+        session.execute(
+            delete(AppliedOp).where(AppliedOp.device_pk == device_pk, AppliedOp.op_id.in_(retried))
+        )
+    changed = [
+        {
+            "device_pk": device_pk,
+            "op_id": op.op_id,
+            "status": o.status,
+            "code": o.code,
+            "reason": o.reason,
+            "flags": ",".join(o.flags),
+        }
+        for op, o in pairs
+        if op.op_id in claimed and o.status != "retry" and (o.status != "applied" or o.flags)
+    ]
+    if changed:
+        session.execute(update(AppliedOp), changed)
+    return [
+        SyncOpResultDoc(
+            op_id=op.op_id, status=o.status, code=o.code, reason=o.reason, flags=o.flags
+        )
+        for op, o in pairs
+    ]
+
+
+def _replayed(stored: AppliedOp, digest: str) -> Outcome:
+    """The answer for an op this device sent before."""
+    if stored.body_sha256 != digest:
+        return Outcome(
+            "rejected", "op_id_reused", "this op id was sent before with another document"
+        )
+    if stored.status == "rejected":
+        return Outcome("rejected", stored.code, stored.reason)
+    return Outcome("duplicate", flags=[f for f in stored.flags.split(",") if f])
+
+
+def _visit_fields(op: SyncOpDoc) -> VisitFields | Outcome:
+    try:
+        fields = VisitFields.model_validate(op.document)
+    except ValidationError as exc:
+        return Outcome("rejected", "invalid_document", describe(exc))
+    if fields.document not in (None, "visit"):
+        return Outcome(
+            "rejected", "invalid_document", f"a visit op carries a {fields.document!r} document"
+        )
+    return fields
+
+
+def _visit(
+    work: Work,
+    principal: Principal,
+    lookups: _Lookups,
+    batch_visits: dict[str, str],
+    fields: VisitFields,
+    digest: str,
+) -> tuple[Outcome, dict[str, Any] | None]:
+    """What a new visit op comes to, and the row to insert for it."""
+    known = lookups.visits.get(fields.visit_id)
+    if fields.visit_id in batch_visits:
+        known = (batch_visits[fields.visit_id], principal.device_pk or 0)
+    if known is not None:
+        if known[0] == digest and known[1] == principal.device_pk:
+            return Outcome("duplicate"), None
+        conflict = f"visit {fields.visit_id} is already on the server"
+        return Outcome("rejected", "visit_id_conflict", conflict), None
+    batch_visits[fields.visit_id] = digest
+    flags: list[str] = []
+    order: WorkOrder | None = None
+    if fields.work_order_id is not None:
+        order = lookups.orders.get(fields.work_order_id)
+        if order is not None and order.technician_id != principal.user_id:
+            if order.id in lookups.ever_assigned:
+                flags.append("work_order_reassigned")
+            else:
+                order = None
+        if order is None:
+            flags.append("work_order_unknown")
+        elif order.status == "cancelled":
+            flags.append("work_order_cancelled")
+    meter_id: int | None = None
+    meter_number = fields.meter_number
+    premise_pk: int | None = None
+    if order is not None:
+        number, premise_pk = lookups.meters_by_id[order.meter_id]
+        meter_id = order.meter_id
+        if meter_number is not None and meter_number != number:
+            flags.append("meter_mismatch")
+        meter_number = meter_number or number
+    elif meter_number is not None and meter_number in lookups.meters:
+        meter_id, premise_pk = lookups.meters[meter_number]
+    account_id = order.account_id if order is not None else None
+    if account_id is None and premise_pk is not None:
+        account_id = lookups.accounts_by_premise.get(premise_pk)
+    if fields.started_at is not None and abs(fields.started_at - work.at) > CLOCK_SKEW:
+        flags.append("clock_skew")
+    row = {
+        "visit_id": fields.visit_id,
+        "device_pk": principal.device_pk,
+        "technician_id": principal.user_id,
+        "work_order_pk": None if order is None else order.id,
+        "claimed_work_order": fields.work_order_id,
+        "account_id": account_id,
+        "meter_id": meter_id,
+        "meter_number": meter_number,
+        "started_at": fields.started_at,
+        "received_at": work.at,
+        "flags": ",".join(flags),
+        "review_status": "new",
+        "reviewed_by": None,
+        "body_sha256": digest,
+    }
+    return Outcome("applied", flags=flags), row
+
+
+def _apply_command(work: Work, principal: Principal, op: SyncOpDoc) -> Outcome:
+    try:
+        command = WorkOrderCommandDocument.model_validate(op.document)
+    except ValidationError as exc:
+        return Outcome("rejected", "invalid_document", describe(exc))
+    if command.command not in TECHNICIAN_COMMANDS:
+        return Outcome("rejected", "not_allowed", f"a device cannot {command.command!r}")
+    order = work.session.execute(
+        select(WorkOrder).where(
+            WorkOrder.work_order_id == command.work_order_id,
+            WorkOrder.technician_id == principal.user_id,
+        )
+    ).scalar_one_or_none()
+    if order is None:
+        return Outcome(
+            "rejected",
+            "work_order_not_found",
+            f"work order {command.work_order_id} is not assigned to you",
+        )
+    transition = apply_command(work, order, command.command, at=command.at.isoformat())
+    if transition.status is None:
+        return Outcome("rejected", transition.code, transition.reason)
+    return Outcome("applied")
+
+
+def pull(database: Database, principal: Principal, cursor: int, limit: int) -> SyncPullDocument:
+    """The technician's changes after ``cursor``, at most ``limit`` feed rows."""
+    _forbidden_unless_device(principal)
+    technician = principal.user_id
+    with database.read() as session:
+        head = (
+            session.execute(
+                select(FeedHead.last_seq).where(FeedHead.technician_id == technician)
+            ).scalar_one_or_none()
+            or 0
+        )
+        if cursor > head:
+            raise Conflict(
+                "cursor_ahead",
+                f"cursor {cursor} is past this feed's end ({head}): the server was restored; "
+                "clear the work orders and pull from 0",
+            )
+        rows = session.execute(
+            select(FeedRow.seq, FeedRow.work_order_pk, FeedRow.op, FeedRow.reason)
+            .where(FeedRow.technician_id == technician, FeedRow.seq > cursor)
+            .order_by(FeedRow.seq)
+            .limit(limit + 1)
+        ).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        latest: dict[int, tuple[str, str | None]] = {}
+        for _, work_order_pk, op, reason in rows:
+            latest.pop(work_order_pk, None)
+            latest[work_order_pk] = (op, reason)
+        orders = {
+            o.id: o
+            for o in session.execute(
+                select(WorkOrder).where(WorkOrder.id.in_(list(latest)))
+            ).scalars()
+        }
+        removals: list[RemovalDoc] = []
+        current: list[WorkOrder] = []
+        for work_order_pk, (op, reason) in latest.items():
+            order = orders[work_order_pk]
+            if op == "remove":
+                removals.append(
+                    RemovalDoc.model_validate({"id": order.work_order_id, "reason": reason})
+                )
+            elif order.technician_id == technician and order.status != "cancelled":
+                current.append(order)
+        views = load_views(session, current)
+        work_orders: list[WorkOrderDoc] = [work_order_doc(v) for v in views]
+        accounts: dict[str, AccountDoc] = {}
+        meters: dict[str, Any] = {}
+        for view in views:
+            accounts.setdefault(view.account.account_number, account_doc(view))
+            meters.setdefault(
+                view.meter.meter_number, meter_doc(view.meter, view.premise, view.account)
+            )
+        return SyncPullDocument(
+            cursor=rows[-1][0] if rows else cursor,
+            more=more,
+            server_time=now(),
+            work_orders=work_orders,
+            accounts=list(accounts.values()),
+            meters=list(meters.values()),
+            removals=removals,
+        )
