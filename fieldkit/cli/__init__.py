@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from fieldkit.cli import meter, tools
+from fieldkit.cli import meter, tools, tui
 from fieldkit.cli.work_orders import work_orders_app
 
 __all__ = ["app", "main"]
@@ -32,6 +32,7 @@ app.command()(meter.check)
 app.add_typer(work_orders_app, name="work-orders")
 app.command()(tools.ports)
 app.command()(tools.demo)
+app.command()(tui.tui)
 
 
 def main() -> None:
