@@ -94,13 +94,20 @@ def _start_sim(scenario: str) -> tuple[subprocess.Popen[str], str]:
 
 
 async def _stall_once(url: str) -> tuple[float, float, float, int]:
+    from fieldkit.tui.messages import ReadFinished
     from fieldkit.tui.screens.checks import ChecksScreen
     from fieldkit.tui.screens.connect import ConnectScreen
     from fieldkit.tui.screens.site import SiteScreen
     from tests.tui.helpers import make_app, text_of, until
 
+    finished: list[float] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, ReadFinished):
+            finished.append(time.perf_counter())  # the result reaches the UI loop
+
     app = make_app(last_port=url)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(80, 24), message_hook=hook) as pilot:
         await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"))
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, SiteScreen))
@@ -110,11 +117,10 @@ async def _stall_once(url: str) -> tuple[float, float, float, int]:
         ticks: list[float] = []
         app.set_interval(0.01, lambda: ticks.append(time.perf_counter()))
         await pilot.pause(0.1)
-        connect = app.screen
         started = time.perf_counter()
         await pilot.press("f5")
-        await until(pilot, lambda: connect._last_result is not None, 60, "the read")  # type: ignore[attr-defined]
-        read_done = time.perf_counter()
+        await until(pilot, lambda: bool(finished), 60, "the read")
+        read_done = finished[0]
         await until(pilot, lambda: isinstance(app.screen, ChecksScreen), 10, "checks")
         await pilot.pause(0.3)
         shown = time.perf_counter()

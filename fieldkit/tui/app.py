@@ -21,7 +21,7 @@ import functools
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -29,13 +29,15 @@ from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 
-from fieldkit.checks import DEFAULT_POLICY, Thresholds
 from fieldkit.drivers.base import PROTOCOLS, create_driver
 from fieldkit.drivers.errors import DriverError
 from fieldkit.drivers.ports import PortInfo, list_ports
 from fieldkit.tui.prefs import Preferences
 from fieldkit.tui.services import FieldStore, SyncClient, SyncReport
 from fieldkit.tui.state import Clock, DriverFactory, VisitDraft
+
+if TYPE_CHECKING:
+    from fieldkit.checks import Thresholds
 
 __all__ = ["FieldkitApp"]
 
@@ -68,7 +70,7 @@ class FieldkitApp(App[None]):
         clock: Clock = _utc_now,
         port_lister: Callable[[], list[PortInfo]] = list_ports,
         preferences: Preferences | None = None,
-        thresholds: Thresholds = DEFAULT_POLICY,
+        thresholds: Thresholds | None = None,
         theme: str = "textual-dark",
     ) -> None:
         super().__init__()
@@ -78,9 +80,18 @@ class FieldkitApp(App[None]):
         self.clock = clock
         self.port_lister = port_lister
         self.preferences = preferences if preferences is not None else Preferences()
-        self.thresholds = thresholds
+        self._thresholds = thresholds
         self.draft: VisitDraft | None = None
         self.theme = theme
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The check thresholds: the ones given, else the kit's defaults (loaded on first use)."""
+        if self._thresholds is None:
+            from fieldkit.checks import DEFAULT_POLICY
+
+            self._thresholds = DEFAULT_POLICY
+        return self._thresholds
 
     def on_mount(self) -> None:
         from fieldkit.tui.screens.work_orders import WorkOrdersScreen

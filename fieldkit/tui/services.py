@@ -23,10 +23,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Literal, Protocol, get_args
 
 from fieldkit.model import CheckStatus, WorkOrder
-from fieldkit.visit import VisitResult
+
+if TYPE_CHECKING:
+    # The visit workflow (checks, wire schema) loads when the first read runs, not at start.
+    from fieldkit.visit import VisitResult
 
 __all__ = [
     "OUTCOME_CODES",

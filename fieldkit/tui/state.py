@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fieldkit.drivers.base import MeterDriver
 from fieldkit.model import SiteExpectation, WorkOrder
 from fieldkit.tui.services import Adjustment
-from fieldkit.visit import VisitResult
+
+if TYPE_CHECKING:
+    from fieldkit.visit import VisitResult
 
 __all__ = ["Clock", "DriverFactory", "LinkChoice", "VisitDraft"]
 
