@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from fieldkit.cli import meter, tools
+from fieldkit.cli import meter, tools, tui
 from fieldkit.cli.adjust import adjust_app
 from fieldkit.cli.common import ascii_fallback
 from fieldkit.cli.maps import maps_app
@@ -41,6 +41,7 @@ app.add_typer(adjust_app, name="adjust")
 app.add_typer(secrets_app, name="secrets")
 app.command()(tools.ports)
 app.command()(tools.demo)
+app.command()(tui.tui)
 
 
 def main() -> None:

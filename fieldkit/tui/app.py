@@ -1,0 +1,237 @@
+"""FieldkitApp: the technician's app, given its hardware and services.
+
+::
+
+    app = FieldkitApp(
+        driver_factory=create_driver,          # or a test's driver factory
+        store=StoreWithInMemoryVisits.on_database(),
+        sync_client=None,                       # issue 10
+        clock=lambda: datetime.now(UTC),
+    )
+    app.run()
+
+Every meter, database and network call runs in a thread worker (groups ``meter-io``,
+``db`` and ``sync``, so one never cancels another); the workers post messages back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from fieldkit.drivers.base import PROTOCOLS, create_driver
+from fieldkit.drivers.errors import DriverError
+from fieldkit.drivers.ports import PortInfo, list_ports
+from fieldkit.tui.prefs import Preferences
+from fieldkit.tui.services import FieldStore, SyncClient, SyncReport
+from fieldkit.tui.state import Clock, DriverFactory, VisitDraft
+
+if TYPE_CHECKING:
+    from fieldkit.checks import Thresholds
+
+__all__ = ["FieldkitApp"]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FieldkitApp(App[None]):
+    """The field kit's app: work orders → site → connect → checks → adjust → close."""
+
+    TITLE = "fieldkit"
+    CSS_PATH = Path(__file__).parent / "app.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", id="help"),
+        Binding("f2", "sync", "Sync", id="sync"),
+        Binding("f4", "toggle_dark", "Light/dark", id="toggle-dark"),
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    probe_state: reactive[str] = reactive("no meter connected")
+    sync_state: reactive[str] = reactive("…")
+
+    def __init__(
+        self,
+        *,
+        driver_factory: DriverFactory = create_driver,
+        store: FieldStore,
+        sync_client: SyncClient | None = None,
+        clock: Clock = _utc_now,
+        port_lister: Callable[[], list[PortInfo]] = list_ports,
+        preferences: Preferences | None = None,
+        thresholds: Thresholds | None = None,
+        theme: str = "textual-dark",
+    ) -> None:
+        super().__init__()
+        self.driver_factory = driver_factory
+        self.store = store
+        self.sync_client = sync_client
+        self.clock = clock
+        self.port_lister = port_lister
+        self.preferences = preferences if preferences is not None else Preferences()
+        self._thresholds = thresholds
+        self.draft: VisitDraft | None = None
+        self.theme = theme
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The check thresholds: the ones given, else the kit's defaults (loaded on first use)."""
+        if self._thresholds is None:
+            from fieldkit.checks import DEFAULT_POLICY
+
+            self._thresholds = DEFAULT_POLICY
+        return self._thresholds
+
+    def on_mount(self) -> None:
+        from fieldkit.tui.screens.work_orders import WorkOrdersScreen
+
+        self.push_screen(WorkOrdersScreen())
+        self.refresh_sync_state()
+        self.call_after_refresh(self._warm_up)
+
+    def _warm_up(self) -> None:
+        self._load_protocols()
+
+    @work(thread=True, group="warm-up", exit_on_error=False)
+    def _load_protocols(self) -> None:
+        """Build a throwaway driver per protocol while the list is on screen.
+
+        Loading a protocol's code (pydantic models, tables) holds the interpreter for tens
+        of milliseconds; done now, it never lands in the middle of a read. No port is
+        opened: nothing touches the wire before a session is entered.
+        """
+        for protocol in PROTOCOLS:
+            # The real read reports any problem, with the technician's settings.
+            with contextlib.suppress(DriverError):
+                self.driver_factory(protocol, "socket://127.0.0.1:9", {})
+
+    # --- visits -----------------------------------------------------------------------
+
+    def start_visit(self, draft: VisitDraft) -> None:
+        """Begin a visit and show its site."""
+        from fieldkit.tui.screens.site import SiteScreen
+
+        self.draft = draft
+        self.probe_state = "no meter connected"
+        self.push_screen(SiteScreen())
+
+    def end_visit(self) -> None:
+        """Forget the visit and go back to the work-order list."""
+        self.draft = None
+        self.probe_state = "no meter connected"
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        self.refresh_sync_state()
+        from fieldkit.tui.screens.work_orders import WorkOrdersScreen
+
+        if isinstance(self.screen, WorkOrdersScreen):
+            self.screen.reload()
+
+    # --- sync -------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="sync-state", exit_on_error=False)
+    def refresh_sync_state(self) -> None:
+        """Ask the store and the sync client what is waiting (a thread: both may block)."""
+        self.call_from_thread(self._set_sync_state, self.describe_sync())
+
+    def describe_sync(self, report: SyncReport | None = None) -> str:
+        """The indicator's sync text; blocking (store and client calls)."""
+        try:
+            items = self.store.sync_items()
+        except Exception as exc:  # a broken store must not take the indicator down
+            return f"store unreadable ({exc})"
+        pending = sum(1 for i in items if i.state == "pending")
+        rejected = sum(1 for i in items if i.state == "rejected")
+        parts = [f"{pending} pending"]
+        if rejected:
+            parts.append(f"{rejected} rejected")
+        if self.sync_client is None:
+            parts.append("not set up")
+        else:
+            last = self.sync_client.last_sync()
+            parts.append("never synced" if last is None else f"last {_hhmm(last)}")
+        if report is not None and report.error:
+            parts.append(f"failed: {report.error}")
+        return ", ".join(parts)
+
+    def _set_sync_state(self, text: str) -> None:
+        self.sync_state = text
+
+    # --- actions on every screen ------------------------------------------------------
+
+    def action_help(self) -> None:
+        """F1: the current screen's help and keys."""
+        from fieldkit.tui.screens.help import HelpScreen
+
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
+            return
+        title = getattr(screen, "TITLE_TEXT", "") or "fieldkit"
+        text = getattr(screen, "HELP", "") or ""
+        self.push_screen(HelpScreen(title, text, self.keys_of(screen)))
+
+    def action_sync(self) -> None:
+        """F2: pending and rejected items, last sync, sync now."""
+        from fieldkit.tui.screens.sync import SyncScreen
+
+        if not isinstance(self.screen, SyncScreen):
+            self.push_screen(SyncScreen())
+
+    def action_toggle_dark(self) -> None:
+        """F4: switch between the light and the dark theme (sun on the screen)."""
+        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+
+    def keys_of(self, screen: Screen[object]) -> list[tuple[str, str]]:
+        """Every key the screen answers to, with what it does (help and palette)."""
+        seen: dict[str, tuple[str, str]] = {}
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or not active.enabled:
+                continue
+            if binding.action in ("command_palette",):
+                continue
+            shown = self.get_key_display(binding)
+            label = seen.get(binding.action)
+            if label is None:
+                seen[binding.action] = (shown, binding.description)
+            elif shown not in label[0]:
+                seen[binding.action] = (f"{label[0]}, {shown}", label[1])
+        return list(seen.values())
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The palette finds every action of the current screen, then the app's own."""
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or not active.enabled:
+                continue
+            if binding.action == "command_palette":
+                continue
+            yield SystemCommand(
+                binding.description,
+                f"{binding.tooltip or binding.description} ({self.get_key_display(binding)})",
+                functools.partial(self._run_from_palette, binding.action, active.node),
+            )
+        for command in super().get_system_commands(screen):
+            if command.title in ("Quit", "Keys"):
+                continue  # the footer's ctrl+q and F1 already say these
+            yield command
+
+    async def _run_from_palette(self, action: str, node: object) -> None:
+        from textual.dom import DOMNode
+
+        await self.run_action(action, node if isinstance(node, DOMNode) else None)
+
+
+def _hhmm(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

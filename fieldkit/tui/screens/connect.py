@@ -1,0 +1,383 @@
+"""Connect: pick the probe, log on, and watch the meter's tables arrive; cancel at any time.
+
+The read runs in a thread worker (group ``meter-io``); the driver's progress callback posts
+:class:`~fieldkit.tui.messages.ReadProgressed` from the driver's thread, so the screen
+stays live however slow the meter is. Esc sets the :class:`CancelToken`; the driver stops
+at the next packet boundary (within half a second) and closes the port.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Input, Label, OptionList, ProgressBar, Select, Static
+from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
+
+from fieldkit.drivers.base import PROTOCOLS, CancelToken, Progress, Stage
+from fieldkit.drivers.errors import DriverError
+from fieldkit.drivers.ports import PortInfo
+from fieldkit.tui.messages import DriverWarning, ReadFinished, ReadProgressed, ReadRefused
+from fieldkit.tui.screens.base import FieldkitScreen
+from fieldkit.tui.state import LinkChoice
+from fieldkit.visit import VisitResult, run_visit
+
+__all__ = ["ConnectScreen", "describe_outcome", "port_label", "stage_line"]
+
+STEPS: tuple[Stage, ...] = (Stage.IDENTIFY, Stage.NEGOTIATE, Stage.LOGON, Stage.READ)
+
+
+def port_label(port: PortInfo) -> str:
+    """'/dev/ttyUSB0  0403:6001  FT232R USB UART  ← FTDI FT232R: usual in ANSI probes'."""
+    vid_pid = (
+        f"{port.vid:04X}:{port.pid:04X}" if port.vid is not None and port.pid is not None else "-"
+    )
+    mark = f"  ← {port.probe}" if port.probe else ""
+    return f"{port.device}  {vid_pid}  {port.description}{mark}"
+
+
+def stage_line(progress: Progress | None) -> str:
+    """Identify → Negotiate → Logon → Read, with ✓ for the stages passed and … for the current."""
+    if progress is None:
+        return " ".join(f"· {s.value.title()}" for s in STEPS)
+    current = STEPS.index(progress.stage) if progress.stage in STEPS else None
+    if progress.stage is Stage.CLOSE:
+        current = len(STEPS)
+    parts = []
+    for n, stage in enumerate(STEPS):
+        if current is None or n > current:
+            mark = "·"
+        elif n < current:
+            mark = "✓"
+        else:
+            mark = "…"
+        parts.append(f"{mark} {stage.value.title()}")
+    return " ".join(parts)
+
+
+def describe_outcome(result: VisitResult) -> str:
+    """What happened at the meter, in words, with what to do next."""
+    outcome = result.outcome
+    if outcome is None or outcome.ok:
+        return "Read complete."
+    error = str(outcome.error)
+    got = "" if result.snapshot is None else _what_was_read(result)
+    if outcome.result == "cancelled":
+        return (
+            f"Read cancelled. {got}F5 reads again"
+            + ("; F6 goes on with what was read" if result.snapshot else "")
+            + "; F8 closes the visit."
+        )
+    if outcome.result == "incomplete":
+        return (
+            f"The meter stopped answering mid-read: {error}. {got}"
+            "F6 goes on with what was read (the checks judge what is there); F5 reads again."
+        )
+    return (
+        f"No read: {error}. Check the probe is seated and powered, the port, and the "
+        "password; F5 tries again, F8 closes the visit (no comms)."
+    )
+
+
+def _what_was_read(result: VisitResult) -> str:
+    outcome = result.outcome
+    frames = 0 if outcome is None else outcome.stats.round_trips
+    snap = result.snapshot
+    assert snap is not None
+    return (
+        f"What was read is kept ({snap.identity.manufacturer} {snap.identity.model}, "
+        f"{len(snap.unavailable)} items missing, {frames} round trips). "
+    )
+
+
+class ConnectScreen(FieldkitScreen):
+    """The probe, the protocol, the password, then the read as it happens."""
+
+    TITLE_TEXT = "Connect"
+    HELP = (
+        "Choose the probe from the ports this laptop sees (VID:PID shown; known optical "
+        "probe chips are marked) or type a port URL (`/dev/ttyUSB0`, `COM3`, "
+        "`socket://host:port`). The last choice is remembered. Type the meter password "
+        "if the meter has one; it is kept for this visit only.\n\n"
+        "**F5** reads the meter: Identify → Negotiate → Logon, then each table as it "
+        "arrives. **Esc** cancels a read at any moment (the port is closed within half a "
+        "second). If the meter stops answering, what was read is kept: **F6** goes on to "
+        "the checks with it. **F8** closes the visit without a read."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f5,ctrl+r", "read", "Read meter", id="connect-read"),
+        Binding("escape", "cancel_or_back", "Cancel / back", id="connect-cancel"),
+        Binding("f6", "keep", "Use what was read", id="connect-keep"),
+        Binding("f8", "close_visit", "Close visit", id="connect-close"),
+        Binding("f3", "rescan", "Rescan ports", id="connect-rescan"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._token: CancelToken | None = None
+        self._worker: Worker[None] | None = None
+        self._last_result: VisitResult | None = None
+        self._ports: list[PortInfo] = []
+        self._choice: LinkChoice | None = None
+
+    def heading(self) -> str:
+        return f"Connect · {self.draft.title}"
+
+    def compose_body(self) -> ComposeResult:
+        prefs = self.fk.preferences
+        with Horizontal(id="connect-body"):
+            with Vertical(id="connect-form"):
+                yield Static("Probe", classes="section-title")
+                yield OptionList(id="connect-ports")
+                yield Label("Port or URL")
+                yield Input(
+                    value=prefs.last_port or "",
+                    placeholder="/dev/ttyUSB0, COM3, socket://host:port",
+                    id="connect-port",
+                )
+                with Horizontal(classes="row"):
+                    with Vertical():
+                        yield Label("Protocol")
+                        yield Select(
+                            [(p, p) for p in PROTOCOLS],
+                            value=prefs.last_protocol
+                            if prefs.last_protocol in PROTOCOLS
+                            else PROTOCOLS[0],
+                            allow_blank=False,
+                            id="connect-protocol",
+                        )
+                    with Vertical():
+                        yield Label("Password")
+                        yield Input(password=True, placeholder="none", id="connect-password")
+            with Vertical(id="connect-progress"):
+                yield Static("Read", classes="section-title")
+                yield Static(stage_line(None), id="connect-stages")
+                yield ProgressBar(total=1, show_eta=False, id="connect-bar")
+                yield Static("", id="connect-link", markup=False)
+                with VerticalScroll(id="connect-tables-box"):
+                    yield Static("", id="connect-tables", markup=False)
+                yield Static("Press F5 to read the meter.", id="connect-message", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#connect-port", Input).focus()
+        self.action_rescan()
+
+    # --- ports ------------------------------------------------------------------------
+
+    def action_rescan(self) -> None:
+        """F3: list the serial ports again (a thread: enumeration can be slow)."""
+        self._scan()
+
+    @work(thread=True, exclusive=True, group="ports", exit_on_error=False)
+    def _scan(self) -> None:
+        try:
+            ports = self.fk.port_lister()
+        except Exception as exc:  # pyserial's enumeration fails in odd ways on odd systems
+            self.app.call_from_thread(self._show_ports, [], f"cannot list ports: {exc}")
+            return
+        self.app.call_from_thread(self._show_ports, ports, None)
+
+    def _show_ports(self, ports: list[PortInfo], problem: str | None) -> None:
+        self._ports = ports
+        options = self.query_one("#connect-ports", OptionList)
+        options.clear_options()
+        if problem is not None:
+            options.add_option(Option(problem, disabled=True))
+        elif not ports:
+            options.add_option(
+                Option("no serial ports found: plug the probe in, F3 rescans", disabled=True)
+            )
+        for n, port in enumerate(ports):
+            options.add_option(Option(port_label(port), id=f"port-{n}"))
+        last = self.fk.preferences.last_port
+        for n, port in enumerate(ports):
+            if port.device == last:
+                options.highlighted = n
+
+    @on(OptionList.OptionSelected, "#connect-ports")
+    def _port_picked(self, event: OptionList.OptionSelected) -> None:
+        option_id = event.option.id or ""
+        if option_id.startswith("port-"):
+            port = self._ports[int(option_id.removeprefix("port-"))]
+            self.query_one("#connect-port", Input).value = port.device
+
+    # --- the read ---------------------------------------------------------------------
+
+    @property
+    def reading(self) -> bool:
+        """True while a read is running."""
+        return self._token is not None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "read":
+            return not self.reading
+        if action == "keep":
+            return (
+                not self.reading
+                and self._last_result is not None
+                and self._last_result.snapshot is not None
+            )
+        if action == "close_visit":
+            return not self.reading
+        return True
+
+    def action_read(self) -> None:
+        """F5: read the meter with the chosen port, protocol and password."""
+        if self.reading:
+            return
+        port = self.query_one("#connect-port", Input).value.strip()
+        if not port:
+            self._say("Choose a port from the list or type its URL first.")
+            self.query_one("#connect-port", Input).focus()
+            return
+        protocol = str(self.query_one("#connect-protocol", Select).value)
+        password = self.query_one("#connect-password", Input).value or None
+        choice = LinkChoice(protocol=protocol, port=port, password=password)
+        self._choice = choice
+        self._token = CancelToken()
+        self._last_result = None
+        self.query_one("#connect-tables", Static).update("")
+        self.query_one("#connect-link", Static).update("")
+        self.query_one("#connect-stages", Static).update(stage_line(None))
+        bar = self.query_one("#connect-bar", ProgressBar)
+        bar.update(total=1, progress=0)  # no indeterminate animation: frames cost
+        self._say(f"Connecting to {port}… (Esc cancels)")
+        self.fk.probe_state = f"connecting to {port}"
+        self.refresh_bindings()
+        self._worker = self._read(choice, self._token)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="meter-io",
+        exit_on_error=False,
+        description="Reading the meter",
+    )
+    def _read(self, choice: LinkChoice, token: CancelToken) -> None:
+        draft = self.draft
+        try:
+            driver = self.fk.driver_factory(
+                choice.protocol,
+                choice.port,
+                choice.settings(),
+                on_warning=lambda text: self.post_message(DriverWarning(text)),
+            )
+        except DriverError as exc:
+            self.post_message(ReadRefused(str(exc)))
+            return
+        items: list[str] = []
+
+        def progress(step: Progress) -> None:
+            if step.stage is Stage.READ and step.item and (not items or items[-1] != step.item):
+                items.append(step.item)
+            self.post_message(ReadProgressed(step, tuple(items)))
+
+        result = run_visit(
+            driver,
+            draft.expectation,
+            self.fk.thresholds,
+            work_order_id=draft.work_order_id,
+            progress=progress,
+            cancel=token,
+        )
+        self.post_message(ReadFinished(result))
+
+    @on(ReadProgressed)
+    def _progressed(self, event: ReadProgressed) -> None:
+        if not self.reading:
+            return
+        step = event.progress
+        self.query_one("#connect-stages", Static).update(stage_line(step))
+        bar = self.query_one("#connect-bar", ProgressBar)
+        if step.items_total:
+            bar.update(total=step.items_total, progress=step.items_done)
+        lines = [f"✓ {item}" for item in event.items[:-1]]
+        if event.items:
+            lines.append(
+                f"… {event.items[-1]}" if step.stage is Stage.READ else f"✓ {event.items[-1]}"
+            )
+        self.query_one("#connect-tables", Static).update("\n".join(lines))
+        self.query_one("#connect-tables-box", VerticalScroll).scroll_end(animate=False)
+        self.query_one("#connect-link", Static).update(
+            f"{step.bytes_tx} bytes sent, {step.bytes_rx} received, {step.round_trips} round trips"
+        )
+        total = f"/{step.items_total}" if step.items_total else ""
+        where = f"{step.stage.value}" + (
+            f" {step.items_done}{total}" if step.stage is Stage.READ else ""
+        )
+        port = self.query_one("#connect-port", Input).value.strip()
+        self.fk.probe_state = f"{port}: {where}"
+
+    @on(DriverWarning)
+    def _driver_warning(self, event: DriverWarning) -> None:
+        self.notify(event.text, title="Meter", severity="warning")
+
+    @on(ReadRefused)
+    def _refused(self, event: ReadRefused) -> None:
+        self._token = None
+        self.fk.probe_state = "no meter connected"
+        self._say(f"Cannot read: {event.message}")
+        self.refresh_bindings()
+
+    @on(ReadFinished)
+    def _finished(self, event: ReadFinished) -> None:
+        result = event.result
+        self._token = None
+        self._last_result = result
+        self.draft.result = result
+        self.draft.link = self._choice
+        self.refresh_bindings()
+        outcome = result.outcome
+        port = "" if outcome is None else outcome.port
+        if outcome is not None and outcome.ok:
+            self.fk.preferences.remember(outcome.port, outcome.protocol)
+            self.fk.probe_state = f"{port}: read complete"
+            bar = self.query_one("#connect-bar", ProgressBar)
+            bar.update(total=1, progress=1)
+        elif outcome is not None:
+            self.fk.probe_state = f"{port}: {outcome.result}"
+        self._say(describe_outcome(result))
+        if outcome is not None and outcome.result in ("complete", "incomplete"):
+            self._show_checks()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self._worker and event.state is WorkerState.ERROR:
+            self._token = None
+            self.fk.probe_state = "no meter connected"
+            self._say(f"The read stopped on an unexpected error: {event.worker.error!r}")
+            self.refresh_bindings()
+
+    def _say(self, text: str) -> None:
+        self.query_one("#connect-message", Static).update(text)
+
+    def _show_checks(self) -> None:
+        from fieldkit.tui.screens.checks import ChecksScreen
+
+        self.app.push_screen(ChecksScreen())
+
+    def action_cancel_or_back(self) -> None:
+        """Esc: cancel the read now; with no read running, back to the site."""
+        if self._token is not None:
+            self._token.cancel("cancelled by the technician")
+            self._say("Cancelling… (the port closes at the next packet)")
+            return
+        self.app.pop_screen()
+
+    def action_keep(self) -> None:
+        """F6: go on to the checks with what was read."""
+        if self._last_result is not None and self._last_result.snapshot is not None:
+            self._show_checks()
+
+    def action_close_visit(self) -> None:
+        """F8: close the visit (no comms) without a read."""
+        from fieldkit.tui.screens.close import CloseScreen
+
+        self.app.push_screen(CloseScreen())
+
+    def on_unmount(self) -> None:
+        if self._token is not None:
+            self._token.cancel("the app closed the connect screen")

@@ -1,0 +1,110 @@
+"""Sync: what has not reached the office (pending, and rejected with the reason), sync now."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Static
+
+from fieldkit.tui.screens.base import FieldkitScreen
+from fieldkit.tui.services import SyncItem, SyncReport
+from fieldkit.tui.text import moment
+
+__all__ = ["SyncScreen"]
+
+
+class SyncScreen(FieldkitScreen):
+    """The outbox as the technician sees it."""
+
+    TITLE_TEXT = "Sync"
+    HELP = (
+        "Visits waiting to go to the office (pending) and any the office refused "
+        "(rejected, with its reason). **s** syncs now when this laptop is enrolled; "
+        "**Esc** goes back."
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "sync_now", "Sync now", id="sync-now"),
+        Binding("escape", "back", "Back", id="sync-back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._busy = False
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="sync-summary", markup=False)
+        table: DataTable[str] = DataTable(id="sync-items", cursor_type="row")
+        yield table
+        yield Static("", id="sync-message", markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#sync-items", DataTable)
+        for column in ("State", "Item", "Reason"):
+            table.add_column(column, key=column.lower())
+        self._load(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "sync_now":
+            return self.fk.sync_client is not None and not self._busy
+        return True
+
+    @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
+    def _load(self, report: SyncReport | None) -> None:
+        items = self.fk.store.sync_items()
+        client = self.fk.sync_client
+        last = None if client is None else client.last_sync()
+        state = self.fk.describe_sync(report)
+        self.app.call_from_thread(self._show, items, last, report, state)
+
+    def _show(
+        self, items: list[SyncItem], last: datetime | None, report: SyncReport | None, state: str
+    ) -> None:
+        self.fk.sync_state = state
+        table = self.query_one("#sync-items", DataTable)
+        table.clear()
+        for item in items:
+            table.add_row(item.state, item.summary, item.reason or "-", key=item.item_id)
+        if self.fk.sync_client is None:
+            summary = (
+                "This laptop is not set up to sync (enrolment and the sync client come "
+                "with issue 10): visits stay on the laptop."
+            )
+        else:
+            summary = f"Last sync: {'never' if last is None else moment(last)}"
+        self.query_one("#sync-summary", Static).update(summary)
+        if report is not None:
+            self.query_one("#sync-message", Static).update(
+                f"Sync failed: {report.error}"
+                if report.error
+                else f"Synced: {report.pushed} sent, {report.pulled} received, "
+                f"{report.rejected} rejected."
+            )
+
+    def action_sync_now(self) -> None:
+        """s: push the outbox and pull the feed now."""
+        if self.fk.sync_client is None or self._busy:
+            return
+        self._busy = True
+        self.refresh_bindings()
+        self.query_one("#sync-message", Static).update("Syncing…")
+        self._sync()
+
+    @work(thread=True, exclusive=True, group="sync-now", exit_on_error=False)
+    def _sync(self) -> None:
+        client = self.fk.sync_client
+        assert client is not None
+        report = client.sync_now()
+        self.app.call_from_thread(self._synced, report)
+
+    def _synced(self, report: SyncReport) -> None:
+        self._busy = False
+        self.refresh_bindings()
+        self._load(report)
+
+    def action_back(self) -> None:
+        """Esc: back."""
+        self.app.pop_screen()

@@ -1,0 +1,140 @@
+"""SVG snapshots of every screen at 80×24 and 120×40, in the dark and the light theme.
+
+Deterministic: a fixed clock, fixed work orders, a replayed read saved by the first release
+(no simulator timing), no ports from the machine, no blinking cursors. ``pytest
+--snapshot-update tests/tui/test_snapshots.py`` rewrites them after a deliberate change
+(a Textual bump changes them too: update them in the same commit).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from textual.widgets import Input, Select, TextArea
+
+from fieldkit.tui.screens.adjust import AdjustScreen
+from fieldkit.tui.screens.checks import ChecksScreen
+from fieldkit.tui.screens.close import CloseScreen
+from fieldkit.tui.screens.connect import ConnectScreen
+from tests.tui.helpers import (
+    ORDERS,
+    ReplayDriver,
+    fixture_snapshot,
+    make_app,
+    replay_factory,
+    text_of,
+    until,
+)
+
+SIZES = [(80, 24), (120, 40)]
+THEMES = ["textual-dark", "textual-light"]
+PORT = "socket://127.0.0.1:5000"
+# The reversed-CT read of the first release, and an order for that very meter.
+SNAPSHOT = fixture_snapshot("read-reversed-ct-16s.json")
+ORDER = dataclasses.replace(ORDERS[0], meter_number="M16-0065432", meter_serial=None)
+
+
+@pytest.fixture(autouse=True)
+def _no_blinking(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A blinking cursor makes snapshots depend on timing.
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+    for widget in (Input, TextArea):
+        monkeypatch.setattr(widget, "cursor_blink", False, raising=False)
+
+
+Steps = Callable[[Any], Awaitable[None]]
+
+
+async def _work_orders(pilot: Any) -> None:
+    app = pilot.app
+    await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"))
+
+
+async def _site(pilot: Any) -> None:
+    await _work_orders(pilot)
+    await pilot.press("enter")
+    await until(pilot, lambda: "saved on this laptop" in text_of(pilot.app, "#site-visits-status"))
+
+
+async def _connect(pilot: Any) -> None:
+    await _site(pilot)
+    await pilot.press("c")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConnectScreen))
+    await until(pilot, lambda: pilot.app.screen.query_one("#connect-ports").option_count > 0)
+
+
+async def _checks(pilot: Any) -> None:
+    await _connect(pilot)
+    await pilot.press("f5")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ChecksScreen))
+    # The polarity check, to show its likely causes.
+    pilot.app.screen.query_one("#checks-table").move_cursor(row=9)
+
+
+async def _phasors(pilot: Any) -> None:
+    await _checks(pilot)
+    await pilot.press("2")
+
+
+async def _adjust(pilot: Any) -> None:
+    await _checks(pilot)
+    await pilot.press("a")
+    await until(pilot, lambda: isinstance(pilot.app.screen, AdjustScreen))
+    await pilot.press("c")
+    await pilot.pause()
+    await pilot.press("ctrl+y")
+    await until(pilot, lambda: "refused" in text_of(pilot.app, "#adjust-message"))
+
+
+async def _close(pilot: Any) -> None:
+    await _checks(pilot)
+    await pilot.press("v")
+    await until(pilot, lambda: isinstance(pilot.app.screen, CloseScreen))
+    pilot.app.screen.query_one("#close-outcome", Select).value = "replace_meter"
+    notes = pilot.app.screen.query_one("#close-notes", TextArea)
+    notes.text = "CT on B reversed at the test switch; corrected, meter to be exchanged."
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: "SAVED" in text_of(pilot.app, "#close-status"))
+
+
+SCREENS: dict[str, Steps] = {
+    "work_orders": _work_orders,
+    "site": _site,
+    "connect": _connect,
+    "checks": _checks,
+    "phasors": _phasors,
+    "adjust": _adjust,
+    "close": _close,
+}
+
+
+@pytest.mark.parametrize("theme", THEMES, ids=["dark", "light"])
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_screen(snap_compare: Any, screen: str, size: tuple[int, int], theme: str) -> None:
+    from fieldkit.drivers.ports import PortInfo
+
+    driver = ReplayDriver(
+        SNAPSHOT,
+        refuse="the meter does not list standard procedure 10 (set clock) in ST0",
+    )
+    app = make_app(
+        driver_factory=replay_factory(driver),
+        orders=(ORDER, *ORDERS[1:]),
+        last_port=PORT,
+        theme=theme,
+    )
+    app.port_lister = lambda: [
+        PortInfo(
+            "/dev/ttyUSB0",
+            "FT232R USB UART",
+            0x0403,
+            0x6001,
+            "A50285BI",
+            "FTDI FT232R: usual in ANSI optical probes",
+        ),
+    ]
+    assert snap_compare(app, terminal_size=size, run_before=SCREENS[screen])

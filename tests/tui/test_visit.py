@@ -1,0 +1,362 @@
+"""Pilot tests: whole visits against the simulated meter, asserting on what the screen shows."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from textual.widgets import Input, Select, TextArea
+
+from fieldkit.tui.screens.adjust import AdjustScreen
+from fieldkit.tui.screens.checks import ChecksScreen
+from fieldkit.tui.screens.close import CloseScreen
+from fieldkit.tui.screens.connect import ConnectScreen
+from fieldkit.tui.screens.dialogs import ConfirmDialog
+from fieldkit.tui.screens.help import HelpScreen
+from fieldkit.tui.screens.site import SiteScreen
+from fieldkit.tui.screens.work_orders import WorkOrdersScreen
+from fieldkit.tui.services import ServiceError, StoreWithInMemoryVisits, VisitRecord
+from simulators.c1218.options import SimOptions
+from tests.tui.helpers import ORDERS, make_app, quick_timeout_factory, screen_text, text_of, until
+
+pytestmark = [pytest.mark.anyio, pytest.mark.sim]
+
+
+async def _to_connect(app: Any, pilot: Any) -> None:
+    await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"), what="orders")
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, SiteScreen), what="site")
+    await pilot.press("c")
+    await until(pilot, lambda: isinstance(app.screen, ConnectScreen), what="connect")
+
+
+async def _read(app: Any, pilot: Any, timeout: float = 20.0) -> None:
+    await pilot.press("f5")
+    await until(pilot, lambda: isinstance(app.screen, ChecksScreen), timeout, "checks")
+
+
+async def _choose_outcome(app: Any, pilot: Any, outcome: str) -> None:
+    select = app.screen.query_one("#close-outcome", Select)
+    select.focus()
+    await pilot.press("enter")
+    await pilot.pause()
+    order = ["resolved", "follow_up", "replace_meter", "customer_side", "no_access", "no_comms"]
+    current = select.value if select.value in order else None
+    steps = order.index(outcome) + 1 - (0 if current is None else order.index(current) + 1)
+    for _ in range(steps):
+        await pilot.press("down")
+    await pilot.press("enter")
+    await until(pilot, lambda: select.value == outcome, what=f"outcome {outcome}")
+
+
+async def test_a_whole_visit_pick_connect_check_close(sim: Any) -> None:
+    simulator = sim("healthy-16s")
+    store = StoreWithInMemoryVisits.with_orders(ORDERS)
+    app = make_app(last_port=simulator.url, store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"))
+        shown = screen_text(app)
+        assert "900 Mill Road, Unit B" in shown
+        assert "today" in shown
+        assert "overdue" in shown
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SiteScreen))
+        shown = screen_text(app)
+        for fact in ("CL20", "3ph-4w-wye", "120 V", "51230.7 kWh on 2026-11-03", "1:1 / 1:1"):
+            assert fact in shown
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConnectScreen))
+        # The last port is remembered.
+        assert app.screen.query_one("#connect-port", Input).value == simulator.url
+        await _read(app, pilot)
+        assert text_of(app, "#checks-verdict").startswith("PASS · 0 failed")
+        shown = screen_text(app)
+        assert "meter identity" in shown
+        assert "WRONG METER" not in shown
+        assert "read complete" in text_of(app, "#indicator")
+        await pilot.press("2")
+        await pilot.pause()
+        shown = screen_text(app)
+        for label in ("VA", "VB", "VC", "IA", "IB", "IC", "○", "expected 3ph-4w-wye"):
+            assert label in shown
+        await pilot.press("3")
+        await pilot.pause()
+        assert "SIM-16S" in screen_text(app)
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        await _choose_outcome(app, pilot, "resolved")
+        app.screen.query_one("#close-notes", TextArea).focus()
+        await pilot.press("o", "k")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "SAVED as memory-1" in text_of(app, "#close-status"))
+        assert "in memory only" in text_of(app, "#close-status")
+        [(visit_id, visit)] = store.visits.visits()
+        assert visit_id == "memory-1"
+        assert (visit.outcome, visit.notes, visit.work_order_id) == ("resolved", "ok", "WO-1001")
+        assert visit.result is not None
+        assert visit.result.read_ok
+        await until(pilot, lambda: "1 pending" in text_of(app, "#indicator"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen))
+        # The site now lists the visit just saved.
+        await pilot.press("enter")
+        await until(pilot, lambda: "1 saved on this laptop" in text_of(app, "#site-visits-status"))
+        assert "resolved" in screen_text(app)
+
+
+async def test_a_meter_that_stops_answering_mid_read_leaves_a_visit_to_close(sim: Any) -> None:
+    simulator = sim("healthy-16s", SimOptions(stop_after=6))
+    store = StoreWithInMemoryVisits.with_orders(ORDERS)
+    app = make_app(last_port=simulator.url, store=store, driver_factory=quick_timeout_factory())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await pilot.press("f5")
+        await until(pilot, lambda: "ST21" in text_of(app, "#connect-tables"), what="tables")
+        # The meter is silent now: the app still answers keys while the driver waits.
+        connect = app.screen
+        assert isinstance(connect, ConnectScreen)
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), 5.0, "help")
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is connect, 5.0, "connect")
+        assert connect.reading, "the read should still be waiting for the silent meter"
+        await until(pilot, lambda: isinstance(app.screen, ChecksScreen), 30, "checks")
+        banner = text_of(app, "#checks-incomplete")
+        assert banner.startswith("INCOMPLETE READ")
+        assert "could not keep the session" in banner
+        assert "incomplete" in text_of(app, "#indicator")
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        assert "incomplete read" in text_of(app, "#close-summary")
+        await _choose_outcome(app, pilot, "follow_up")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "SAVED" in text_of(app, "#close-status"))
+        [(_, visit)] = store.visits.visits()
+        assert visit.result is not None
+        assert visit.result.snapshot is not None
+        assert visit.result.snapshot.incomplete
+
+
+async def test_cancel_stops_a_read_within_a_second_and_the_app_stays(sim: Any) -> None:
+    simulator = sim("healthy-16s", SimOptions(slow_ms=300))
+    app = make_app(last_port=simulator.url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await pilot.press("f5")
+        await until(pilot, lambda: "ST1" in text_of(app, "#connect-tables"), what="reading")
+        started = time.monotonic()
+        await pilot.press("escape")
+        await until(pilot, lambda: "Read cancelled" in text_of(app, "#connect-message"), 5.0)
+        # The whole read takes over 5 s at 300 ms a request; a cancel ends it far sooner
+        # (the driver's promise is half a second; CI machines are slower).
+        assert time.monotonic() - started < 3.0
+        assert isinstance(app.screen, ConnectScreen)
+        assert "cancelled" in text_of(app, "#indicator")
+        screen = app.screen
+        assert screen.check_action("read", ()) is True
+        # Esc again goes back: no read is running.
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, SiteScreen))
+
+
+async def test_a_wrong_meter_is_the_first_thing_on_the_checks_screen(sim: Any) -> None:
+    simulator = sim("reversed-ct-16s")  # another meter number than WO-1001's
+    app = make_app(last_port=simulator.url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await _read(app, pilot)
+        shown = screen_text(app)
+        assert "WRONG METER?" in shown
+        assert shown.index("WRONG METER?") < shown.index("FAIL ·")
+        assert "M16-0054321" in text_of(app, "#checks-wrong-meter")
+
+
+async def test_no_answer_at_all_says_so_and_closes_as_no_comms(sim: Any) -> None:
+    simulator = sim("healthy-16s")
+    url = simulator.url
+    simulator.stop()  # nothing listens on the port any more
+    app = make_app(last_port=url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await pilot.press("f5")
+        await until(pilot, lambda: "No read:" in text_of(app, "#connect-message"))
+        assert isinstance(app.screen, ConnectScreen)
+        await pilot.press("f8")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        assert app.screen.query_one("#close-outcome", Select).value == "no_comms"
+
+
+async def test_adjust_shows_before_and_after_and_runs_the_procedure(sim: Any) -> None:
+    simulator = sim("healthy-16s")
+    store = StoreWithInMemoryVisits.with_orders(ORDERS)
+    app = make_app(last_port=simulator.url, store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await _read(app, pilot)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AdjustScreen))
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        shown = screen_text(app)
+        assert "Set the meter's clock?" in shown
+        assert "(meter fast) at the read" in text_of(app, "#confirm-before")
+        assert "laptop's time" in text_of(app, "#confirm-after")
+        # Enter on the focused Cancel button sends nothing.
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, AdjustScreen))
+        assert "cancelled, nothing was sent" in text_of(app, "#adjust-message")
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "9.60 kW" in text_of(app, "#confirm-before")
+        await pilot.press("ctrl+y")
+        # The simulated meter has no passwords, so it runs SP9 for anyone.
+        await until(pilot, lambda: "done" in text_of(app, "#adjust-message"))
+        message = text_of(app, "#adjust-message")
+        assert "the meter answered 'completed'" in message
+        [adjustment] = app.draft.adjustments
+        assert (adjustment.procedure, adjustment.ok) == ("demand_reset", True)
+        await pilot.press("escape")
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        assert "1 adjustment(s) tried, 1 done" in text_of(app, "#close-summary")
+        await _choose_outcome(app, pilot, "follow_up")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "SAVED" in text_of(app, "#close-status"))
+        [(_, visit)] = store.visits.visits()
+        assert [a.procedure for a in visit.adjustments] == ["demand_reset"]
+
+
+async def test_a_read_only_password_is_refused_in_words(sim: Any) -> None:
+    """A reader's password may read the meter but not reset its demand: say so, record it."""
+    simulator = sim("secured-2s")
+    app = make_app(last_port=simulator.url, store=StoreWithInMemoryVisits.with_orders(ORDERS))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        app.screen.query_one("#connect-password", Input).value = "READER01"
+        await _read(app, pilot)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AdjustScreen))
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("ctrl+y")
+        await until(pilot, lambda: "refused" in text_of(app, "#adjust-message"))
+        message = text_of(app, "#adjust-message")
+        assert "allows reading only" in message
+        [adjustment] = app.draft.adjustments
+        assert (adjustment.procedure, adjustment.ok) == ("demand_reset", False)
+
+
+class _SlowStore(StoreWithInMemoryVisits):
+    """Commits only when the test says so, or refuses."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        super().__init__(StoreWithInMemoryVisits.with_orders(ORDERS)._work_orders)
+        self.release = threading.Event()
+        self.refuse = refuse
+
+    def save_visit(self, visit: VisitRecord) -> str:
+        if not self.release.wait(10):
+            raise ServiceError("timed out")
+        if self.refuse:
+            raise ServiceError("disk full")
+        return super().save_visit(visit)
+
+
+@pytest.mark.parametrize("refuse", [False, True])
+async def test_saved_appears_only_after_the_store_returned(refuse: bool) -> None:
+    store = _SlowStore(refuse=refuse)
+    app = make_app(store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SiteScreen))
+        await pilot.press("v")  # no access: close without reading
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        await _choose_outcome(app, pilot, "no_access")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "Saving" in text_of(app, "#close-status"))
+        await pilot.pause(0.3)
+        assert "SAVED" not in text_of(app, "#close-status")
+        store.release.set()
+        if refuse:
+            await until(pilot, lambda: "NOT SAVED: disk full" in text_of(app, "#close-status"))
+            assert store.visits.visits() == []
+            assert app.screen.check_action("save", ()) is True
+        else:
+            await until(pilot, lambda: "SAVED as memory-1" in text_of(app, "#close-status"))
+            assert app.screen.check_action("save", ()) is False
+
+
+async def test_search_filters_and_an_ad_hoc_visit_needs_a_meter_number() -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"))
+        await pilot.press("slash", *"alder")
+        await pilot.pause()
+        assert text_of(app, "#wo-status").startswith("1 of 3 open orders")
+        assert "Depot" not in screen_text(app)
+        await pilot.press("enter", "escape")
+        await pilot.pause()
+        assert text_of(app, "#wo-status").startswith("3 of 3")
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "meter number" in text_of(app, "#adhoc-error")
+        await pilot.press(*"X123")
+        app.screen.query_one("#adhoc-voltage", Input).value = "240"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, SiteScreen))
+        assert "ad-hoc visit · meter X123" in text_of(app, "#screen-title")
+
+
+async def test_the_palette_and_help_find_every_action_on_every_screen(sim: Any) -> None:
+    simulator = sim("healthy-16s")
+    app = make_app(last_port=simulator.url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        seen: list[str] = []
+
+        def check_screen() -> None:
+            screen = app.screen
+            keys = app.keys_of(screen)
+            titles = {c.title for c in app.get_system_commands(screen)}
+            for _, what in keys:
+                assert what in titles, f"{what} missing from the palette on {screen}"
+            # Everything in the footer is in the help too.
+            assert {"Help", "Sync", "Quit"} <= {w for _, w in keys}
+            seen.append(type(screen).__name__)
+
+        await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"))
+        check_screen()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SiteScreen))
+        check_screen()
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ConnectScreen))
+        check_screen()
+        await _read(app, pilot)
+        check_screen()
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        shown = screen_text(app)
+        assert "Adjust" in shown
+        assert "Close visit" in shown
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ChecksScreen))
+        # Really through the palette: open it, type, run.
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Adjust")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, AdjustScreen), what="adjust")
+        check_screen()
+        assert seen == [
+            "WorkOrdersScreen",
+            "SiteScreen",
+            "ConnectScreen",
+            "ChecksScreen",
+            "AdjustScreen",
+        ]
