@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -103,11 +108,54 @@ def work_orders_list(as_json: JsonOpt = False) -> None:
         )
         for o in orders
     ]
-    # Plain aligned columns, never wrapped or cut: ids must survive grep and narrow terminals.
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for line in fit_columns(rows, _output_width()):
+        typer.echo(line)
+
+
+def _output_width() -> int:
+    """The terminal's width; unlimited when the list goes to a file or a pipe (grep)."""
+    if not os.environ.get("COLUMNS") and not sys.stdout.isatty():
+        return 1 << 16
+    return shutil.get_terminal_size().columns
+
+
+# Columns a narrow terminal gives up first; the id, meter and service always stay.
+_DROPPABLE = (2, 1, 5)  # status, kind, scheduled
+_MIN_ADDRESS = 16
+
+
+def fit_columns(rows: Sequence[tuple[str, ...]], width: int) -> list[str]:
+    """Aligned columns that fit ``width``: ids and numbers are never cut or wrapped.
+
+    Columns the technician can do without go first (status, kind, scheduled); the last
+    column (the address) wraps under its own indent.
+    """
+    keep = list(range(len(rows[0])))
+
+    def fixed_width(columns: list[int]) -> int:
+        return sum(max(len(r[i]) for r in rows) + 2 for i in columns[:-1])
+
+    for column in _DROPPABLE:
+        if fixed_width(keep) + _MIN_ADDRESS <= width:
+            break
+        keep.remove(column)
+    widths = [max(len(r[i]) for r in rows) for i in keep[:-1]]
+    indent = sum(w + 2 for w in widths)
+    below = indent + _MIN_ADDRESS > width  # a phone over SSH: the address on its own lines
+    if below:
+        indent = 4
+    room = max(width - indent, _MIN_ADDRESS)
+    lines = []
     for row in rows:
-        padded = [row[i].ljust(width) for i, width in enumerate(widths)]
-        typer.echo("  ".join([*padded, row[-1]]))
+        head = "  ".join(row[i].ljust(w) for i, w in zip(keep, widths, strict=False))
+        wrapped = textwrap.wrap(row[keep[-1]], room, break_long_words=False) or [""]
+        if below:
+            lines.append(head.rstrip())
+            lines += [" " * indent + part for part in wrapped]
+            continue
+        lines.append(f"{head}  {wrapped[0]}".rstrip())
+        lines += [" " * indent + more for more in wrapped[1:]]
+    return lines
 
 
 @work_orders_app.command("show")

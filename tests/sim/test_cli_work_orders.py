@@ -148,7 +148,10 @@ def test_import_list_show_and_reimport(tmp_path: Path) -> None:
     ids = [o["work_order_id"] for o in json.loads(listed.stdout)["work_orders"]]
     assert ids == ["WO-2026-10411", "WO-2026-10412", "WO-2026-10413"]  # the completed one is not
 
-    table = fk(tmp_path, "work-orders", "list").stdout
+    # Piped, with no COLUMNS: one row a line, whole, for grep.
+    table = run_cli(
+        "work-orders", "list", env={"FIELDKIT_HOME": str(tmp_path), "COLUMNS": ""}
+    ).stdout
     assert "WO-2026-10412" in table
     assert "900 Mill Road, Unit B, Springfield" in table
     assert "WO-2026-10399" not in table
@@ -227,3 +230,22 @@ def test_bad_file_is_one_line_and_leaves_the_database_as_it_was(tmp_path: Path, 
     assert expected in line
     assert result.stdout == ""
     assert stored_rows(tmp_path) == before
+
+
+@pytest.mark.parametrize("columns", [120, 80, 60])
+def test_list_follows_the_terminal_width(tmp_path: Path, columns: int) -> None:
+    assert fk(tmp_path, "work-orders", "import", str(EXAMPLE)).code == 0
+    result = run_cli(
+        "work-orders", "list", env={"FIELDKIT_HOME": str(tmp_path), "COLUMNS": str(columns)}
+    )
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    text = result.stdout
+    # Ids and meter numbers are whole on every width; the address wraps, never the ids.
+    for order_id in ("WO-2026-10411", "WO-2026-10412", "WO-2026-10413"):
+        assert order_id in text
+    assert "M16-0065432" in text
+    assert "Springfield" in text
+    if columns == 60:
+        assert "status" not in lines[0]  # given up first on a narrow screen
