@@ -40,10 +40,14 @@ bench: $(STAMP)
 
 ## The long campaigns: the C12.18 link-fault sessions (2000), the fuzz targets (60,000
 ## inputs each), the kill -9 loop over `fieldkit check` (1000 cycles), disk full, the
-## secrets canary. Figures in .reliability/ and docs/reliability.md. CI runs the fast slice.
+## secrets canary, sync through the fault proxy (10 devices x 200 visits, server
+## restarts). Figures in .reliability/ and docs/reliability.md. CI runs the fast slice.
 KILL_CYCLES ?= 1000
+SYNC_DEVICES ?= 10
+SYNC_VISITS ?= 200
 reliability: $(STAMP)
 	FIELDKIT_FUZZ_EXAMPLES=60000 FIELDKIT_RELIABILITY_SESSIONS=2000 \
+	FIELDKIT_SYNC_DEVICES=$(SYNC_DEVICES) FIELDKIT_SYNC_VISITS=$(SYNC_VISITS) \
 	FIELDKIT_KILL_CYCLES=$(KILL_CYCLES) $(BIN)/pytest -n 2 -q -s --timeout 7200 \
 		tests/reliability tests/sim/test_secrets_canary.py
 

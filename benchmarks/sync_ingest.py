@@ -57,49 +57,70 @@ CHECKS = [
 
 
 def make_visit(n: int, device: int) -> dict[str, Any]:
-    """One visit document of realistic size and shape."""
+    """One visit document (a whole ``VisitDocument``) of realistic size: a snapshot with 40
+    readings (registers and phase values) and 50 log events, and 20 check results."""
     at = datetime(2026, 12, 1, 8, tzinfo=UTC) + timedelta(minutes=n)
+    visit_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"visit/{device}/{n}"))
     return {
         "schema_version": 1,
         "document": "visit",
-        "visit_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"visit/{device}/{n}")),
-        "work_order_id": "WO-2026-10404",
-        "meter_number": "M2S-0012345",
+        "visit_id": visit_id,
+        "op_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"op/{device}/{n}")),
+        "revision": 1,
+        "status": "final",
+        "outcome": "resolved",
+        "technician": "demo-tech",
         "started_at": at.isoformat(),
-        "outcome": "completed",
-        "note": "Meter base checked; seal replaced.",
-        "readings": [
-            {
-                "name": ["voltage", "current", "power_factor", "frequency"][i % 4],
-                "element": "ABC"[i % 3],
-                "value": 120.0 + i * 0.37,
-                "unit": ["V", "A", "", "Hz"][i % 4],
-                "at": (at + timedelta(seconds=i)).isoformat(),
-            }
-            for i in range(40)
-        ],
-        "results": [
+        "ended_at": (at + timedelta(minutes=20)).isoformat(),
+        "saved_at": (at + timedelta(minutes=20)).isoformat(),
+        "work_order": "WO-2026-10404",
+        "meter_number": "M2S-0012345",
+        "read_result": "complete",
+        "verdict": "pass",
+        "notes": [{"at": at.isoformat(), "technician": "demo-tech", "text": "Seal replaced."}],
+        "snapshot": {
+            "protocol": "c1218",
+            "read_at": at.isoformat(),
+            "identity": {
+                "manufacturer": "FKIT",
+                "model": "SIM-2S",
+                "serial_number": "SN2S000000012345",
+                "meter_id": "M2S-0012345",
+            },
+            "registers": [
+                {"id": f"kwh_tier_{i}", "value": 17612.6 + i * 0.37, "unit": "kWh"}
+                for i in range(34)
+            ],
+            "phases": [
+                {"phase": p, "voltage": 120.0 + i, "current": 3.2 + i, "power_factor": 0.98}
+                for i, p in enumerate("ABC")
+            ],
+            "frequency": 60.0,
+            "temperature_c": 31.5,
+            "total_active_power": 1.2,
+            "events": [
+                {
+                    "code": 1 + i % 40,
+                    "name": f"event {1 + i % 40}",
+                    "timestamp": (at - timedelta(hours=i)).isoformat(),
+                    "user_id": i % 3,
+                    "log": "history" if i % 2 else "event",
+                    "sequence": i,
+                }
+                for i in range(50)
+            ],
+        },
+        "checks": [
             {
                 "id": CHECKS[i % len(CHECKS)],
                 "status": ["pass", "warn", "fail", "skip"][i % 4],
                 "message": f"{CHECKS[i % len(CHECKS)]} measured within the expected band ({i})",
-                "measured": 119.8 + i,
-                "expected": 120.0,
+                "measured": f"{119.8 + i:.1f} V",
+                "expected": "120 V",
                 "likely_causes": ["loose jaw", "CT wiring"][: i % 3],
                 "values": [{"name": "voltage", "value": 119.8 + i, "unit": "V", "element": "A"}],
             }
             for i in range(20)
-        ],
-        "events": [
-            {
-                "code": 1 + i % 40,
-                "name": f"event {1 + i % 40}",
-                "at": (at - timedelta(hours=i)).isoformat(),
-                "user_id": i % 3,
-                "log": "history" if i % 2 else "event",
-                "sequence": i,
-            }
-            for i in range(50)
         ],
     }
 

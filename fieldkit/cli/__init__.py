@@ -20,6 +20,7 @@ from fieldkit.cli.adjust import adjust_app
 from fieldkit.cli.common import ascii_fallback
 from fieldkit.cli.maps import maps_app
 from fieldkit.cli.secrets import secrets_app
+from fieldkit.cli.sync import enroll, sync_app
 from fieldkit.cli.visits import visits_app
 from fieldkit.cli.work_orders import work_orders_app
 
@@ -39,6 +40,8 @@ app.add_typer(maps_app, name="maps")
 app.add_typer(visits_app, name="visits")
 app.add_typer(adjust_app, name="adjust")
 app.add_typer(secrets_app, name="secrets")
+app.command()(enroll)
+app.add_typer(sync_app, name="sync")
 app.command()(tools.ports)
 app.command()(tools.demo)
 app.command()(tui.tui)

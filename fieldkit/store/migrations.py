@@ -219,6 +219,34 @@ def m003_visits(db: Database) -> None:
     )
 
 
+@MIGRATIONS()
+def m004_sync(db: Database) -> None:
+    """What the sync keeps on the laptop: each outbox op's rejection (an op the server will
+    never take stays in the outbox, marked, with the server's reason) and one ``sync_state``
+    row: the enrolled server and device (the token itself lives in the secrets), the feed
+    cursor saved with each pulled page, and when the last sync ended and how."""
+    db.execute("ALTER TABLE outbox ADD COLUMN rejected_at TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN reject_code TEXT")
+    db.execute("ALTER TABLE outbox ADD COLUMN reject_reason TEXT")
+    db.execute(
+        "CREATE INDEX outbox_pending ON outbox (seq) WHERE acked_at IS NULL AND rejected_at IS NULL"
+    )
+    db.execute(
+        """
+        CREATE TABLE sync_state (
+            id             INTEGER PRIMARY KEY CHECK (id = 1),
+            server_url     TEXT,
+            device_id      TEXT,
+            technician     TEXT,
+            enrolled_at    TEXT,
+            cursor         INTEGER NOT NULL DEFAULT 0 CHECK (cursor >= 0),
+            last_sync_at   TEXT,
+            last_error     TEXT
+        ) STRICT
+        """
+    )
+
+
 def apply(db: Database) -> None:
     """Bring the database up to the newest schema; a no-op when it is already there.
 

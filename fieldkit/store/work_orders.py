@@ -29,9 +29,12 @@ __all__ = [
     "KINDS",
     "SOURCES",
     "UpsertCounts",
+    "delete_many",
+    "delete_source",
     "get",
     "list_open",
     "upsert_many",
+    "upsert_within",
 ]
 
 TABLE = "work_orders"
@@ -103,6 +106,15 @@ def upsert_many(
     every row's ``updated_at``. Raises ValueError for a bad source or an id twice in the
     batch, and :class:`StoreError` when the database refuses the batch (nothing is saved).
     """
+    with write_transaction(db, "the work orders"):
+        return upsert_within(db, orders, source, now=now)
+
+
+def upsert_within(
+    db: Database, orders: Sequence[WorkOrder], source: str, *, now: datetime | None = None
+) -> UpsertCounts:
+    """:func:`upsert_many` inside a :func:`write_transaction` the caller holds (the sync
+    pull writes a page's orders, its removals and its cursor in one transaction)."""
     if source not in SOURCES:
         raise ValueError(f"work order source must be one of {', '.join(SOURCES)}, not {source!r}")
     seen: set[str] = set()
@@ -115,11 +127,28 @@ def upsert_many(
     stamp = _iso(now or datetime.now(UTC))
     rows = [_to_row(order, source, stamp) for order in orders]
     table = db.table(TABLE)
-    with write_transaction(db, "the work orders"):
-        before = table.count
-        table.upsert_all(rows, pk="work_order_id")
-        added = table.count - before
+    before = table.count
+    table.upsert_all(rows, pk="work_order_id")
+    added = table.count - before
     return UpsertCounts(new=added, updated=len(rows) - added)
+
+
+def delete_many(db: Database, work_order_ids: Sequence[str]) -> int:
+    """Drop these orders (inside the caller's write transaction); how many were here.
+
+    Visits keep the id of their work order as text, so a dropped order loses no evidence."""
+    gone = 0
+    for work_order_id in work_order_ids:
+        gone += db.execute(
+            f"DELETE FROM {TABLE} WHERE work_order_id = ?",  # noqa: S608
+            [work_order_id],
+        ).rowcount
+    return gone
+
+
+def delete_source(db: Database, source: str) -> int:
+    """Drop every order a source wrote (inside the caller's write transaction)."""
+    return db.execute(f"DELETE FROM {TABLE} WHERE source = ?", [source]).rowcount  # noqa: S608
 
 
 def _to_row(order: WorkOrder, source: str, updated_at: str) -> dict[str, Any]:

@@ -46,8 +46,10 @@ __all__ = [
     "Outbox",
     "PendingOp",
     "Rejection",
+    "ServerUnreachable",
     "SyncClient",
     "SyncError",
+    "SyncRefused",
     "SyncResult",
     "TokenStore",
     "TrustedTime",
@@ -59,7 +61,19 @@ MAX_BODY_BYTES = 1_000_000  # the server takes 1 MiB; keep a margin for the enve
 
 
 class SyncError(Exception):
-    """Sync could not go on (no server, revoked device, version mismatch); one line."""
+    """Sync could not go on (no server, revoked device, version mismatch); one line.
+
+    ``result``, when set, is what the sync had done before it stopped (all of it kept)."""
+
+    result: SyncResult | None = None
+
+
+class ServerUnreachable(SyncError):
+    """No answer from the server (refused, cut, timed out, or 5xx/429 every attempt)."""
+
+
+class SyncRefused(SyncError):
+    """The server answered and refused (revoked token, version mismatch, bad request)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +163,7 @@ class TrustedTime:
 class SyncResult:
     """What one sync did."""
 
+    sent: int = 0
     acknowledged: int = 0
     duplicates: int = 0
     rejected: list[Rejection] = field(default_factory=list)
@@ -244,11 +259,13 @@ class SyncClient:
                 if response.status_code < 400:
                     return response
                 if response.status_code != 429 and response.status_code < 500:
-                    raise SyncError(_refusal(response))
+                    raise SyncRefused(_refusal(response))
                 last = f"the server answered {response.status_code}"
             if attempt + 1 < self.max_attempts:
                 self._sleep(self._backoff(attempt, response))
-        raise SyncError(f"{last} (gave up after {self.max_attempts} attempts; nothing is lost)")
+        raise ServerUnreachable(
+            f"{last} (gave up after {self.max_attempts} attempts; nothing is lost)"
+        )
 
     def _keep_time(
         self, result: SyncResult, response: httpx.Response, server_time: datetime | None
@@ -316,6 +333,7 @@ class SyncClient:
                 content=body,
                 headers={"Content-Type": "application/json"},
             )
+            result.sent += len(taken)
             answer = _document(response, SyncPushResultDocument)
             self._keep_time(result, response, answer.server_time)
             result.batches += 1
@@ -375,7 +393,7 @@ class SyncClient:
         return result
 
 
-class _CursorAhead(SyncError):
+class _CursorAhead(SyncRefused):
     """409 cursor_ahead: the server was restored; start the feed again."""
 
 
@@ -450,12 +468,12 @@ def enroll(
             headers={"Content-Type": "application/json"},
         )
     except httpx.TransportError as exc:
-        raise SyncError(f"cannot reach {server_url}: {type(exc).__name__}") from None
+        raise ServerUnreachable(f"cannot reach {server_url}: {type(exc).__name__}") from None
     finally:
         if http is None:
             client.close()
     if response.status_code >= 400:
-        raise SyncError(_refusal(response))
+        raise SyncRefused(_refusal(response))
     answer: EnrollmentDocument = _document(response, EnrollmentDocument)
     credentials = Credentials(
         server_url.rstrip("/"), answer.device_id, answer.token, answer.technician

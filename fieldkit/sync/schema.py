@@ -97,6 +97,9 @@ __all__ = [
     "SyncPullDocument",
     "SyncPushDocument",
     "SyncPushResultDocument",
+    "SyncRejectionDoc",
+    "SyncReportDocument",
+    "SyncStatusDocument",
     "VisitDocument",
     "VisitExportDocument",
     "VisitListDocument",
@@ -1051,6 +1054,59 @@ class EnrollmentDocument(_Versioned):
     server_time: Moment
 
 
+class SyncRejectionDoc(_Doc):
+    """An op the server refused for good (kept on the laptop, never re-sent), or one it
+    asked to have again later (``retry``)."""
+
+    op_id: str
+    kind: str | None = None
+    entity_id: str | None = None
+    code: str | None = None
+    reason: str | None = None
+    at: Moment | None = None
+
+
+class SyncReportDocument(_Versioned):
+    """``fieldkit sync --json``: what one sync did."""
+
+    document: Literal["sync_report"] = "sync_report"
+    ok: bool
+    server_url: str | None = None
+    technician: str | None = None
+    sent: int = Field(ge=0, description="ops sent in this sync (re-sends included)")
+    acknowledged: int = Field(ge=0, description="ops the server has now (applied or duplicate)")
+    duplicates: int = Field(ge=0, description="of those, ops it already had")
+    rejected: list[SyncRejectionDoc] = []
+    retry: list[SyncRejectionDoc] = []
+    flagged: dict[str, list[str]] = {}
+    pending: int = Field(ge=0, description="ops still waiting in the outbox")
+    work_orders: int = Field(ge=0, description="work orders pulled (new or changed)")
+    removals: int = Field(ge=0, description="work orders that left this laptop's list")
+    cursor: int = Field(ge=0)
+    server_time: Moment | None = None
+    clock_offset_seconds: float | None = Field(
+        default=None, description="laptop − server: positive when the laptop is fast"
+    )
+    error: str | None = None
+
+
+class SyncStatusDocument(_Versioned):
+    """``fieldkit sync status --json``: where this laptop's sync stands."""
+
+    document: Literal["sync_status"] = "sync_status"
+    enrolled: bool
+    server_url: str | None = None
+    device_id: str | None = None
+    technician: str | None = None
+    last_sync_at: Moment | None = None
+    last_error: str | None = None
+    pending: int = Field(ge=0)
+    cursor: int = Field(ge=0)
+    rejected: list[SyncRejectionDoc] = []
+    trusted_time: Moment | None = None
+    clock_offset_seconds: float | None = None
+
+
 # Every top-level document by its ``document`` name.
 DOCUMENTS: dict[str, type[_Versioned]] = {
     "read": ReadDocument,
@@ -1064,6 +1120,8 @@ DOCUMENTS: dict[str, type[_Versioned]] = {
     "sync_push": SyncPushDocument,
     "sync_push_result": SyncPushResultDocument,
     "sync_pull": SyncPullDocument,
+    "sync_report": SyncReportDocument,
+    "sync_status": SyncStatusDocument,
     "work_order_command": WorkOrderCommandDocument,
     "enroll_request": EnrollRequestDocument,
     "enrollment": EnrollmentDocument,

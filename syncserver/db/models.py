@@ -213,7 +213,9 @@ class WorkOrderAssignment(Base):
 
 
 class Visit(Base):
-    """A visit as the laptop saved it (``body`` is the whole document) and its review."""
+    """A visit as the laptop saved it (``body`` is the whole document of its latest
+    ``revision``: each save on the laptop is a new revision, and a newer one replaces the
+    body) and its review."""
 
     __tablename__ = "visits"
 
@@ -237,6 +239,8 @@ class Visit(Base):
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     body_sha256: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    status: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
 
 class AppliedOp(Base):

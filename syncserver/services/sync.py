@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pydantic_core
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -29,7 +29,6 @@ from fieldkit.sync.schema import (
     MAX_PUSH_OPS,
     SCHEMA_VERSION,
     AccountDoc,
-    Moment,
     OpStatus,
     RemovalDoc,
     SyncOpDoc,
@@ -37,6 +36,7 @@ from fieldkit.sync.schema import (
     SyncPullDocument,
     SyncPushDocument,
     SyncPushResultDocument,
+    VisitDocument,
     WorkOrderCommandDocument,
     WorkOrderDoc,
     describe,
@@ -72,17 +72,17 @@ MIN_SCHEMA_VERSION = 1
 CLOCK_SKEW = timedelta(days=7)
 
 
-class VisitFields(BaseModel):
-    """What the server reads of a visit document (the rest is kept as it came)."""
+@dataclass(frozen=True, slots=True)
+class VisitFields:
+    """What the server reads of a visit document (validated whole as a ``VisitDocument``;
+    the body is kept as it came)."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    document: str | None = None
-    schema_version: int | None = Field(default=None, ge=0)
-    visit_id: str = Field(min_length=1, max_length=100)
-    work_order_id: str | None = Field(default=None, max_length=100)
-    meter_number: str | None = Field(default=None, max_length=64)
-    started_at: Moment | None = None
+    visit_id: str
+    revision: int
+    status: str
+    work_order_id: str | None
+    meter_number: str | None
+    started_at: datetime | None
 
 
 @dataclass
@@ -173,7 +173,7 @@ def _insert(work: Work) -> Any:
 class _Lookups:
     """What a batch of visits refers to, read in a few queries rather than per op."""
 
-    visits: dict[str, tuple[str, int]]
+    visits: dict[str, tuple[str, int, int]]
     orders: dict[str, WorkOrder]
     ever_assigned: set[int]
     meters: dict[str, tuple[int, int]]
@@ -186,14 +186,14 @@ def _lookups(work: Work, principal: Principal, fields: list[VisitFields]) -> _Lo
     visit_ids = [f.visit_id for f in fields]
     order_ids = {f.work_order_id for f in fields if f.work_order_id is not None}
     numbers = {f.meter_number for f in fields if f.meter_number is not None}
-    visits: dict[str, tuple[str, int]] = {}
+    visits: dict[str, tuple[str, int, int]] = {}
     if visit_ids:
-        for visit_id, sha, device in session.execute(
-            select(Visit.visit_id, Visit.body_sha256, Visit.device_pk).where(
+        for visit_id, sha, device, revision in session.execute(
+            select(Visit.visit_id, Visit.body_sha256, Visit.device_pk, Visit.revision).where(
                 Visit.visit_id.in_(visit_ids)
             )
         ):
-            visits[visit_id] = (sha, device)
+            visits[visit_id] = (sha, device, revision)
     orders: dict[str, WorkOrder] = {}
     if order_ids:
         for order in session.execute(
@@ -289,7 +289,7 @@ def _push_batch(
     lookups = _lookups(work, principal, [f for f in parsed.values() if isinstance(f, VisitFields)])
     outcomes: list[Outcome] = []
     visit_rows: dict[int, dict[str, Any]] = {}
-    batch_visits: dict[str, str] = {}
+    batch_visits: dict[str, tuple[str, int, int]] = {}
     retry_from: str | None = None
     for index, op in enumerate(ops):
         if retry_from is not None:
@@ -319,6 +319,10 @@ def _push_batch(
                 )
                 if row is not None:
                     row["body"] = bodies[index].decode("utf-8")
+                    # Only the newest revision of a visit in the batch is written.
+                    for earlier, other in list(visit_rows.items()):
+                        if other["visit_id"] == row["visit_id"]:
+                            del visit_rows[earlier]
                     visit_rows[index] = row
         elif op.kind == "work_order_command":
             outcome = _apply_command(work, principal, op)
@@ -330,29 +334,7 @@ def _push_batch(
             retry_from = op.op_id
         outcomes.append(outcome)
     if visit_rows:
-        inserted = set(
-            session.execute(
-                make_insert(Visit)
-                .values(list(visit_rows.values()))
-                .on_conflict_do_nothing(index_elements=["visit_id"])
-                .returning(Visit.visit_id)
-            ).scalars()
-        )
-        for index, row in visit_rows.items():
-            if row["visit_id"] in inserted:
-                work.audit(
-                    "visit.create",
-                    "visit",
-                    row["visit_id"],
-                    sha256=row["body_sha256"],
-                    flags=outcomes[index].flags,
-                )
-            else:  # another device stored the same visit id a moment ago
-                outcomes[index] = Outcome(
-                    "rejected",
-                    "visit_id_conflict",
-                    f"visit {row['visit_id']} is already on the server",
-                )
+        _write_visits(work, make_insert, lookups, visit_rows, outcomes)
     pairs = list(zip(ops, outcomes, strict=True))
     retried = [op.op_id for op, o in pairs if op.op_id in claimed and o.status == "retry"]
     if retried:
@@ -393,35 +375,119 @@ def _replayed(stored: AppliedOp, digest: str) -> Outcome:
 
 
 def _visit_fields(op: SyncOpDoc) -> VisitFields | Outcome:
+    """The op's document checked whole as a visit; a bad one is rejected (kept on the
+    laptop, shown there with this reason)."""
+    declared = op.document.get("document")
+    if declared not in (None, "visit"):
+        return Outcome(
+            "rejected", "invalid_document", f"a visit op carries a {declared!r} document"
+        )
     try:
-        fields = VisitFields.model_validate(op.document)
+        doc = VisitDocument.model_validate(op.document)
     except ValidationError as exc:
         return Outcome("rejected", "invalid_document", describe(exc))
-    if fields.document not in (None, "visit"):
-        return Outcome(
-            "rejected", "invalid_document", f"a visit op carries a {fields.document!r} document"
+    if len(doc.visit_id) > 100 or (doc.work_order is not None and len(doc.work_order) > 100):
+        return Outcome("rejected", "invalid_document", "the visit or work order id is too long")
+    if doc.meter_number is not None and len(doc.meter_number) > 64:
+        return Outcome("rejected", "invalid_document", "the meter number is too long")
+    return VisitFields(
+        visit_id=doc.visit_id,
+        revision=doc.revision,
+        status=doc.status,
+        work_order_id=doc.work_order,
+        meter_number=doc.meter_number,
+        started_at=doc.started_at,
+    )
+
+
+def _write_visits(
+    work: Work,
+    make_insert: Any,
+    lookups: _Lookups,
+    visit_rows: dict[int, dict[str, Any]],
+    outcomes: list[Outcome],
+) -> None:
+    """Insert the batch's new visits and move known ones to their newer revision."""
+    session = work.session
+    new = {i: r for i, r in visit_rows.items() if r["visit_id"] not in lookups.visits}
+    newer = {i: r for i, r in visit_rows.items() if r["visit_id"] in lookups.visits}
+    if new:
+        inserted = set(
+            session.execute(
+                make_insert(Visit)
+                .values(list(new.values()))
+                .on_conflict_do_nothing(index_elements=["visit_id"])
+                .returning(Visit.visit_id)
+            ).scalars()
         )
-    return fields
+        for index, row in new.items():
+            if row["visit_id"] in inserted:
+                work.audit(
+                    "visit.create",
+                    "visit",
+                    row["visit_id"],
+                    sha256=row["body_sha256"],
+                    revision=row["revision"],
+                    flags=outcomes[index].flags,
+                )
+            else:  # another device stored the same visit id a moment ago
+                outcomes[index] = Outcome(
+                    "rejected",
+                    "visit_id_conflict",
+                    f"visit {row['visit_id']} is already on the server",
+                )
+    for index, row in newer.items():
+        changes = {k: v for k, v in row.items() if k not in ("visit_id", "review_status")}
+        changes.pop("reviewed_by", None)
+        moved = session.execute(
+            update(Visit)
+            .where(
+                Visit.visit_id == row["visit_id"],
+                Visit.device_pk == row["device_pk"],
+                Visit.revision < row["revision"],
+            )
+            .values(**changes)
+            .returning(Visit.visit_id)
+        ).scalar_one_or_none()
+        if moved is not None:
+            work.audit(
+                "visit.revise",
+                "visit",
+                row["visit_id"],
+                sha256=row["body_sha256"],
+                revision=row["revision"],
+                flags=outcomes[index].flags,
+            )
+        else:  # a newer revision got there first (a concurrent re-send): it stays
+            outcomes[index] = Outcome("applied", flags=[*outcomes[index].flags, "superseded"])
 
 
 def _visit(
     work: Work,
     principal: Principal,
     lookups: _Lookups,
-    batch_visits: dict[str, str],
+    batch_visits: dict[str, tuple[str, int, int]],
     fields: VisitFields,
     digest: str,
 ) -> tuple[Outcome, dict[str, Any] | None]:
     """What a new visit op comes to, and the row to insert for it."""
-    known = lookups.visits.get(fields.visit_id)
-    if fields.visit_id in batch_visits:
-        known = (batch_visits[fields.visit_id], principal.device_pk or 0)
+    known = batch_visits.get(fields.visit_id) or lookups.visits.get(fields.visit_id)
     if known is not None:
-        if known[0] == digest and known[1] == principal.device_pk:
-            return Outcome("duplicate"), None
-        conflict = f"visit {fields.visit_id} is already on the server"
-        return Outcome("rejected", "visit_id_conflict", conflict), None
-    batch_visits[fields.visit_id] = digest
+        sha, device, revision = known
+        if device != principal.device_pk:
+            conflict = f"visit {fields.visit_id} is already on the server from another device"
+            return Outcome("rejected", "visit_id_conflict", conflict), None
+        if fields.revision < revision:  # a later revision is already here: nothing to do
+            return Outcome("applied", flags=["superseded"]), None
+        if fields.revision == revision:
+            if sha == digest:
+                return Outcome("duplicate"), None
+            conflict = (
+                f"revision {revision} of visit {fields.visit_id} is already on the server "
+                "with other content"
+            )
+            return Outcome("rejected", "revision_conflict", conflict), None
+    batch_visits[fields.visit_id] = (digest, principal.device_pk or 0, fields.revision)
     flags: list[str] = []
     order: WorkOrder | None = None
     if fields.work_order_id is not None:
@@ -466,6 +532,8 @@ def _visit(
         "review_status": "new",
         "reviewed_by": None,
         "body_sha256": digest,
+        "revision": fields.revision,
+        "status": fields.status,
     }
     return Outcome("applied", flags=flags), row
 

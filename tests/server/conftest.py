@@ -335,18 +335,26 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
 
 
 def visit(visit_id: str, work_order: str | None = "WO-2026-10404", **extra: Any) -> dict[str, Any]:
-    """A visit document as the laptop would push it (the generic form for now)."""
+    """A visit document (``VisitDocument``) as the laptop pushes it: revision 1, final."""
     document: dict[str, Any] = {
         "schema_version": 1,
         "document": "visit",
         "visit_id": visit_id,
+        "op_id": f"op-of-{visit_id}",
+        "revision": 1,
+        "status": "final",
+        "outcome": "resolved",
+        "technician": "demo-tech",
         "started_at": "2026-12-03T09:00:00Z",
+        "ended_at": "2026-12-03T09:20:00Z",
+        "saved_at": "2026-12-03T09:20:00Z",
         "meter_number": "M2S-0012345",
-        "readings": [{"name": "voltage", "value": 240.1, "unit": "V", "element": "A"}],
+        "verdict": "pass",
+        "notes": [{"at": "2026-12-03T09:10:00Z", "technician": "demo-tech", "text": "ok"}],
         **extra,
     }
     if work_order is not None:
-        document["work_order_id"] = work_order
+        document["work_order"] = work_order
     return document
 
 

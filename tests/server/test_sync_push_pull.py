@@ -373,7 +373,7 @@ def test_reads_are_scoped_and_need_a_token(world: World) -> None:
     ).json()
     assert [v["visit_id"] for v in by_meter] == [v["visit_id"] for v in by_account] == ["o-visit"]
     full = api.get("/api/v1/visits/o-visit", headers=world.office).json()
-    assert full["document"]["readings"][0]["value"] == 240.1
+    assert full["document"]["notes"][0]["text"] == "ok"
     assert full["work_order_id"] == "WO-2026-10404"
     assert full["review_status"] == "new"
     assert (

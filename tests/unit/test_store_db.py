@@ -79,6 +79,7 @@ def test_migrations_apply_once_and_data_survives_reopen(tmp_path: Path) -> None:
                 ("fieldkit", "m001_work_orders"),
                 ("fieldkit", "m002_work_order_meter_class"),
                 ("fieldkit", "m003_visits"),
+                ("fieldkit", "m004_sync"),
             ]
             assert get(db, "WO-1") is not None
 
@@ -143,8 +144,8 @@ def test_processes_opening_a_fresh_database_together_all_succeed(
     assert errors == []
     with database(path) as db:
         assert (
-            db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 3
-        )  # m001, m002, m003
+            db.execute("SELECT count(*) FROM _sqlite_migrations").fetchone()[0] == 4
+        )  # m001, m002, m003, m004
 
 
 def test_clean_close_leaves_one_file_to_back_up(tmp_path: Path) -> None:

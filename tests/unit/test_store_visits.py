@@ -322,7 +322,7 @@ def test_a_database_of_an_earlier_release_gets_the_visit_log(
     _release_database(path, *release)
     with database(path) as db:
         names = [r[0] for r in db.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
-        assert names[-1] == "m003_visits"
+        assert names[-1] == "m004_sync"
         assert set(db.table_names()) >= {"visits", "visit_checks", "adjustments", "outbox"}
         saved = log.save(db, new_visit(outcome="resolved"))
         upsert_many(db, [ORDER], "csv")
