@@ -46,10 +46,10 @@ KILL_CYCLES ?= 1000
 SYNC_DEVICES ?= 10
 SYNC_VISITS ?= 200
 reliability: $(STAMP)
-	FIELDKIT_FUZZ_EXAMPLES=60000 FIELDKIT_RELIABILITY_SESSIONS=2000 \
+	FIELDKIT_FUZZ_EXAMPLES=60000 FIELDKIT_RELIABILITY_SESSIONS=2000 FIELDKIT_SCHEMATHESIS_EXAMPLES=300 \
 	FIELDKIT_SYNC_DEVICES=$(SYNC_DEVICES) FIELDKIT_SYNC_VISITS=$(SYNC_VISITS) \
 	FIELDKIT_KILL_CYCLES=$(KILL_CYCLES) $(BIN)/pytest -n 2 -q -s --timeout 7200 \
-		tests/reliability tests/sim/test_secrets_canary.py
+		tests/reliability tests/sim/test_secrets_canary.py tests/server/test_hostile_http.py
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
