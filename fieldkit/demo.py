@@ -9,6 +9,7 @@ hardware; the demo passes simulated hardware).
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,8 @@ def run_demo(scenario_name: str, console: Console | None = None) -> int:
     try:
         scenario = load_scenario(scenario_name)
     except ScenarioError as exc:
-        out.print(f"[red]fieldkit demo: {exc}[/]")
+        # One line on stderr, like every other usage error: stdout stays the demo's output.
+        sys.stderr.write(f"fieldkit: demo: {exc}\n")
         return 2  # a usage error: the scenario name is the user's
     with start(scenario) as simulator:
         out.rule(f"Simulated meter '{scenario.name}' on {simulator.url}")

@@ -186,3 +186,13 @@ def test_a_fieldkit_home_that_is_a_file_is_said_in_those_words(tmp_path: Path) -
     result = run_cli("work-orders", "list", env={**LAPTOP, "FIELDKIT_HOME": str(home)})
     assert result.code == 1
     assert f"FIELDKIT_HOME ({home}) is not a writable folder" in result.stderr
+
+
+def test_demo_with_an_unknown_scenario_is_a_one_line_usage_error() -> None:
+    result = run_cli("demo", "--scenario", "no-such-site")
+    assert result.code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("fieldkit: demo: ")
+    assert "no-such-site" in lines[0]
+    assert result.stdout == ""
