@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -166,6 +166,19 @@ class MeterLink:
     quiet: bool
 
 
+# Command parameters named differently from the driver setting they carry.
+_PARAMETER_OF = {"map": "map_name"}
+
+
+def _driver_options(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The driver settings among a command's parameters, by setting name (given or not)."""
+    return {
+        setting: parameters[_PARAMETER_OF.get(setting, setting)]
+        for setting in _SETTING_FLAGS
+        if setting not in ("protocol", "port")
+    }
+
+
 def _link(
     protocol: str,
     port: str,
@@ -292,29 +305,7 @@ def read(
     quiet: QuietOpt = False,
 ) -> None:
     """Read a meter once and print the snapshot."""
-    link = _link(
-        protocol,
-        port,
-        capture,
-        quiet,
-        password=password,
-        password_hex=password_hex,
-        user_id=user_id,
-        user=user,
-        baud=baud,
-        packet_size=packet_size,
-        packets=packets,
-        meter_tz=meter_tz,
-        response_timeout=response_timeout,
-        rts=rts,
-        dtr=dtr,
-        ignore_toggle=ignore_toggle,
-        map=map_name,
-        device_id=device_id,
-        parity=parity,
-        stop_bits=stop_bits,
-        retries=retries,
-    )
+    link = _link(protocol, port, capture, quiet, **_driver_options(locals()))
     outcome = _meter_session(link, read_once)
     _write_capture(link.capture, outcome)
     if outcome.snapshot is not None:
@@ -479,23 +470,7 @@ def check(
             capture,
             quiet,
             meter=order.meter_number if order is not None else meter_number,
-            password=password,
-            password_hex=password_hex,
-            user_id=user_id,
-            user=user,
-            baud=baud,
-            packet_size=packet_size,
-            packets=packets,
-            meter_tz=meter_tz,
-            response_timeout=response_timeout,
-            rts=rts,
-            dtr=dtr,
-            ignore_toggle=ignore_toggle,
-            map=map_name,
-            device_id=device_id,
-            parity=parity,
-            stop_bits=stop_bits,
-            retries=retries,
+            **_driver_options(locals()),
         )
 
         def visit(driver: Any, **kw: Any) -> VisitResult:
