@@ -4,8 +4,8 @@
 
     app = FieldkitApp(
         driver_factory=create_driver,          # or a test's driver factory
-        store=StoreWithInMemoryVisits.on_database(),
-        sync_client=None,                       # issue 10
+        store=VisitLogStore(),                  # the visit log with its outbox
+        sync_client=LaptopSync(),               # fieldkit.sync.laptop
         clock=lambda: datetime.now(UTC),
     )
     app.run()
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -34,7 +34,7 @@ from fieldkit.drivers.errors import DriverError
 from fieldkit.drivers.ports import PortInfo, list_ports
 from fieldkit.tui.prefs import Preferences
 from fieldkit.tui.services import FieldStore, SyncClient, SyncReport
-from fieldkit.tui.state import Clock, DriverFactory, VisitDraft
+from fieldkit.tui.state import Clock, DriverFactory, MeterLink, VisitDraft
 
 if TYPE_CHECKING:
     from fieldkit.checks import Thresholds
@@ -72,6 +72,8 @@ class FieldkitApp(App[None]):
         preferences: Preferences | None = None,
         thresholds: Thresholds | None = None,
         theme: str = "textual-dark",
+        meter_links: Mapping[str, MeterLink] | None = None,
+        quit_after_first_screen: bool = False,
     ) -> None:
         super().__init__()
         self.driver_factory = driver_factory
@@ -83,6 +85,11 @@ class FieldkitApp(App[None]):
         self._thresholds = thresholds
         self.draft: VisitDraft | None = None
         self.theme = theme
+        # Known meters (meter number, upper case → how to reach it): the demo's simulators.
+        self.meter_links: Mapping[str, MeterLink] = dict(meter_links or {})
+        # Headless runs (the demo's test): quit once the work orders are on screen.
+        self.quit_after_first_screen = quit_after_first_screen
+        self.first_screen_text: str | None = None
 
     @property
     def thresholds(self) -> Thresholds:
@@ -115,6 +122,11 @@ class FieldkitApp(App[None]):
             # The real read reports any problem, with the technician's settings.
             with contextlib.suppress(DriverError):
                 self.driver_factory(protocol, "socket://127.0.0.1:9", {})
+
+    def first_screen_shown(self, text: str, *, failed: bool = False) -> None:
+        """The work orders are on screen: keep what they say and quit (headless runs)."""
+        self.first_screen_text = text
+        self.call_after_refresh(self.exit, None, 1 if failed else 0)
 
     # --- visits -----------------------------------------------------------------------
 

@@ -100,7 +100,7 @@ class VisitSummary:
     meter_number: str
     work_order_id: str | None
     closed_at: datetime
-    outcome: OutcomeCode
+    outcome: OutcomeCode | None  # None: a visit still open (a CLI check saved without one)
     verdict: CheckStatus | None
     notes: str
 

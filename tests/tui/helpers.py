@@ -28,7 +28,7 @@ from fieldkit.model import FrameRecord, MeterProtocol, MeterSnapshot, ServiceTyp
 from fieldkit.sync.schema import SnapshotDoc
 from fieldkit.tui.app import FieldkitApp
 from fieldkit.tui.prefs import Preferences
-from fieldkit.tui.services import StoreWithInMemoryVisits
+from fieldkit.tui.services import FieldStore, StoreWithInMemoryVisits
 
 FIXED_NOW = datetime(2026, 12, 3, 8, 0, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "v0.1.0"
@@ -212,7 +212,7 @@ def make_app(
     orders: tuple[WorkOrder, ...] = ORDERS,
     last_port: str | None = None,
     theme: str = "textual-dark",
-    store: StoreWithInMemoryVisits | None = None,
+    store: FieldStore | None = None,
 ) -> FieldkitApp:
     return FieldkitApp(
         driver_factory=driver_factory,

@@ -23,7 +23,7 @@ from fieldkit.drivers.errors import DriverError
 from fieldkit.drivers.ports import PortInfo
 from fieldkit.tui.messages import DriverWarning, ReadFinished, ReadProgressed, ReadRefused
 from fieldkit.tui.screens.base import FieldkitScreen
-from fieldkit.tui.state import LinkChoice
+from fieldkit.tui.state import LinkChoice, MeterLink
 from fieldkit.visit import VisitResult, run_visit
 
 __all__ = ["ConnectScreen", "describe_outcome", "port_label", "stage_line"]
@@ -127,15 +127,22 @@ class ConnectScreen(FieldkitScreen):
     def heading(self) -> str:
         return f"Connect · {self.draft.title}"
 
+    def _known_link(self) -> MeterLink | None:
+        """How this meter is reached, when the laptop knows it (the demo's simulators)."""
+        return self.fk.meter_links.get(self.draft.meter_number.strip().upper())
+
     def compose_body(self) -> ComposeResult:
         prefs = self.fk.preferences
+        known = self._known_link()
+        last_port = known.port if known is not None else prefs.last_port
+        last_protocol = known.protocol if known is not None else prefs.last_protocol
         with Horizontal(id="connect-body"):
             with Vertical(id="connect-form"):
                 yield Static("Probe", classes="section-title")
                 yield OptionList(id="connect-ports")
                 yield Label("Port or URL")
                 yield Input(
-                    value=prefs.last_port or "",
+                    value=last_port or "",
                     placeholder="/dev/ttyUSB0, COM3, socket://host:port",
                     id="connect-port",
                 )
@@ -144,15 +151,18 @@ class ConnectScreen(FieldkitScreen):
                         yield Label("Protocol")
                         yield Select(
                             [(p, p) for p in PROTOCOLS],
-                            value=prefs.last_protocol
-                            if prefs.last_protocol in PROTOCOLS
-                            else PROTOCOLS[0],
+                            value=last_protocol if last_protocol in PROTOCOLS else PROTOCOLS[0],
                             allow_blank=False,
                             id="connect-protocol",
                         )
                     with Vertical():
                         yield Label("Password")
-                        yield Input(password=True, placeholder="none", id="connect-password")
+                        yield Input(
+                            value=(known.password or "") if known is not None else "",
+                            password=True,
+                            placeholder="none",
+                            id="connect-password",
+                        )
             with Vertical(id="connect-progress"):
                 yield Static("Read", classes="section-title")
                 yield Static(stage_line(None), id="connect-stages")
@@ -236,7 +246,13 @@ class ConnectScreen(FieldkitScreen):
             return
         protocol = str(self.query_one("#connect-protocol", Select).value)
         password = self.query_one("#connect-password", Input).value or None
-        choice = LinkChoice(protocol=protocol, port=port, password=password)
+        known = self._known_link()
+        extra = (
+            known.settings
+            if known is not None and known.port == port and known.protocol == protocol
+            else ()
+        )
+        choice = LinkChoice(protocol=protocol, port=port, password=password, extra=extra)
         self._choice = choice
         self._token = CancelToken()
         self._last_result = None

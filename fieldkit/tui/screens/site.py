@@ -114,7 +114,7 @@ class SiteScreen(FieldkitScreen):
         for v in visits:
             table.add_row(
                 day(v.closed_at),
-                v.outcome.replace("_", " "),
+                "still open" if v.outcome is None else v.outcome.replace("_", " "),
                 "-" if v.verdict is None else v.verdict.value.upper(),
                 v.notes or "-",
                 key=v.visit_id,

@@ -69,12 +69,14 @@ class SyncScreen(FieldkitScreen):
         for item in items:
             table.add_row(item.state, item.summary, item.reason or "-", key=item.item_id)
         if self.fk.sync_client is None:
-            summary = (
-                "This laptop is not set up to sync (enrolment and the sync client come "
-                "with issue 10): visits stay on the laptop."
-            )
+            summary = "This app runs without a sync client: visits stay on the laptop."
         else:
-            summary = f"Last sync: {'never' if last is None else moment(last)}"
+            summary = (
+                "Last sync: never (enrol this laptop once: fieldkit enroll --server URL "
+                "--code CODE)"
+                if last is None
+                else f"Last sync: {moment(last)}"
+            )
         self.query_one("#sync-summary", Static).update(summary)
         if report is not None:
             self.query_one("#sync-message", Static).update(
