@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
-## The whole system on simulators (today: a simulated meter read and checked by the CLI).
+## The whole system on simulators: office server, meters, an enrolled laptop, the app.
 demo: $(STAMP)
-	$(BIN)/fieldkit demo
+	PYTHONPATH=$(CURDIR) $(BIN)/fieldkit demo
 
 ## Everything CI checks.
 test: lint typecheck contracts pytest

@@ -13,10 +13,7 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["METER_LINKS_FILE", "open_app", "tui"]
-
-# Known meters (meter number → protocol, URL, settings): ``fieldkit demo`` writes it.
-METER_LINKS_FILE = "meter-links.json"
+__all__ = ["open_app", "tui"]
 
 
 def open_app(*, light: bool = False, first_screen_only: bool = False) -> int:
@@ -34,8 +31,9 @@ def open_app(*, light: bool = False, first_screen_only: bool = False) -> int:
         sync_client=sync,
         preferences=Preferences.load(paths.home() / "tui.json"),
         theme="textual-light" if light else "textual-dark",
-        meter_links=MeterLink.load_all(paths.home() / METER_LINKS_FILE),
+        meter_links=MeterLink.load_all(paths.meter_links_file()),
         quit_after_first_screen=first_screen_only,
+        handle_signals=not first_screen_only,
     )
     app.run(headless=first_screen_only)
     if first_screen_only and app.first_screen_text is not None:

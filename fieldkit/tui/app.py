@@ -16,8 +16,10 @@ Every meter, database and network call runs in a thread worker (groups ``meter-i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
+import signal
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,6 +76,7 @@ class FieldkitApp(App[None]):
         theme: str = "textual-dark",
         meter_links: Mapping[str, MeterLink] | None = None,
         quit_after_first_screen: bool = False,
+        handle_signals: bool = False,
     ) -> None:
         super().__init__()
         self.driver_factory = driver_factory
@@ -90,6 +93,8 @@ class FieldkitApp(App[None]):
         # Headless runs (the demo's test): quit once the work orders are on screen.
         self.quit_after_first_screen = quit_after_first_screen
         self.first_screen_text: str | None = None
+        # SIGTERM/SIGHUP quit like ctrl+q (the terminal restored); the demo relies on it.
+        self._handle_signals = handle_signals
 
     @property
     def thresholds(self) -> Thresholds:
@@ -106,6 +111,15 @@ class FieldkitApp(App[None]):
         self.push_screen(WorkOrdersScreen())
         self.refresh_sync_state()
         self.call_after_refresh(self._warm_up)
+        if self._handle_signals:
+            self._quit_on_signals()
+
+    def _quit_on_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            # Not on Windows, not off the main thread: there the default action stays.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.exit, None, 128 + signum)
 
     def _warm_up(self) -> None:
         self._load_protocols()

@@ -52,12 +52,14 @@ class LinkChoice:
 
 @dataclass(frozen=True, slots=True)
 class MeterLink:
-    """How a known meter is reached (the demo's simulators): protocol, URL, settings."""
+    """How a known meter is reached (the demo's simulators): protocol, URL, settings.
+
+    Passwords are never here: they are in the laptop's secrets (:mod:`fieldkit.secrets`).
+    """
 
     protocol: str
     port: str
     settings: tuple[tuple[str, Any], ...] = ()
-    password: str | None = None
 
     @classmethod
     def load_all(cls, path: Path) -> dict[str, MeterLink]:
@@ -74,13 +76,9 @@ class MeterLink:
                 continue
             protocol, port = entry.get("protocol"), entry.get("port")
             settings = entry.get("settings") or {}
-            password = entry.get("password")
             if isinstance(protocol, str) and isinstance(port, str) and isinstance(settings, dict):
                 links[str(meter).strip().upper()] = cls(
-                    protocol,
-                    port,
-                    tuple(sorted(settings.items())),
-                    password if isinstance(password, str) else None,
+                    protocol, port, tuple(sorted(settings.items()))
                 )
         return links
 

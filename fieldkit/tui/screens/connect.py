@@ -158,7 +158,7 @@ class ConnectScreen(FieldkitScreen):
                     with Vertical():
                         yield Label("Password")
                         yield Input(
-                            value=(known.password or "") if known is not None else "",
+                            value="",
                             password=True,
                             placeholder="none",
                             id="connect-password",
