@@ -87,11 +87,22 @@ def examples_dir() -> Path:
     raise DemoError("the example CIS files (cis-accounts.csv, cis-work-orders.csv) are missing")
 
 
+def _find_prctl() -> Callable[..., int] | None:
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux: the signal handlers are all there is
+        return None
+    return prctl
+
+
+# Looked up once here: the child between fork and exec must not load libraries.
+_PRCTL = _find_prctl()
+
+
 def _die_with_parent() -> None:
     """In a child, before exec: the kernel sends SIGTERM when the demo process dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def _free_port() -> int:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 from fieldkit.model import CheckStatus, WorkOrder, as_utc
 from fieldkit.tui.services import (
     Adjustment,
+    DatabaseWorkOrders,
     ServiceError,
     SyncItem,
     VisitRecord,
@@ -37,48 +38,16 @@ __all__ = ["PREVIOUS_VISITS_SHOWN", "VisitLogStore", "visit_document_of"]
 PREVIOUS_VISITS_SHOWN = 20
 
 
-class VisitLogStore:
+class VisitLogStore(DatabaseWorkOrders):
     """Work orders and the visit log with its outbox, in the laptop database at ``path``.
 
     ``path`` None: the database in ``FIELDKIT_HOME``. ``technician`` None: the settings'
     technician (``FIELDKIT_TECHNICIAN``, ``config.toml``, the login name), read at each save.
     """
 
-    def __init__(
-        self,
-        path: Path | None = None,
-        *,
-        technician: str | None = None,
-    ) -> None:
-        self._path = path
+    def __init__(self, path: Path | None = None, *, technician: str | None = None) -> None:
+        super().__init__(path)
         self._technician = technician
-
-    @property
-    def durable(self) -> bool:
-        """True: a visit is committed to the laptop's disk before its id is returned."""
-        return True
-
-    # --- work orders --------------------------------------------------------------------
-
-    def open_work_orders(self) -> list[WorkOrder]:
-        """The open orders, soonest scheduled first."""
-        from fieldkit import store
-
-        try:
-            with store.database(self._path) as db:
-                return store.list_open(db)
-        except store.StoreError as exc:
-            raise ServiceError(str(exc)) from exc
-
-    def work_order(self, work_order_id: str) -> WorkOrder | None:
-        """One order by id, or None."""
-        from fieldkit import store
-
-        try:
-            with store.database(self._path) as db:
-                return store.get(db, work_order_id)
-        except store.StoreError as exc:
-            raise ServiceError(str(exc)) from exc
 
     # --- visits -------------------------------------------------------------------------
 

@@ -114,8 +114,20 @@ SCREENS: dict[str, Steps] = {
 @pytest.mark.parametrize("theme", THEMES, ids=["dark", "light"])
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_screen(snap_compare: Any, screen: str, size: tuple[int, int], theme: str) -> None:
+def test_screen(
+    snap_compare: Any,
+    screen: str,
+    size: tuple[int, int],
+    theme: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import uuid
+
     from fieldkit.drivers.ports import PortInfo
+
+    # The saved visit's id is on the close screen: the same one every run.
+    ids = (uuid.UUID(int=n) for n in range(0x5EED0000, 0x5EEE0000))
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(ids))
 
     driver = ReplayDriver(
         SNAPSHOT,
