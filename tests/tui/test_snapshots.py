@@ -64,6 +64,9 @@ async def _connect(pilot: Any) -> None:
     await pilot.press("c")
     await until(pilot, lambda: isinstance(pilot.app.screen, ConnectScreen))
     await until(pilot, lambda: pilot.app.screen.query_one("#connect-ports").option_count > 0)
+    # The kept-password lookup runs in a worker: the snapshot waits for its line.
+    await until(pilot, lambda: text_of(pilot.app, "#connect-password-source") != "")
+    await pilot.pause()
 
 
 async def _checks(pilot: Any) -> None:
