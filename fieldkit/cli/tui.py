@@ -9,15 +9,18 @@ below the app free of Textual).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-__all__ = ["open_app", "tui"]
+__all__ = ["laptop_app", "open_app", "tui"]
+
+if TYPE_CHECKING:
+    from fieldkit.tui.app import FieldkitApp
 
 
-def open_app(*, light: bool = False, first_screen_only: bool = False) -> int:
-    """Run the app on this laptop's store and sync; its exit status."""
+def laptop_app(*, light: bool = False) -> FieldkitApp:
+    """The app on this laptop (``FIELDKIT_HOME``): its store, sync, preferences, known meters."""
     from fieldkit import paths
     from fieldkit.tui.app import FieldkitApp
     from fieldkit.tui.prefs import Preferences
@@ -25,32 +28,25 @@ def open_app(*, light: bool = False, first_screen_only: bool = False) -> int:
     from fieldkit.tui.sync_adapter import LaptopSync
     from fieldkit.tui.visit_store import VisitLogStore
 
-    sync = LaptopSync()
-    app = FieldkitApp(
+    return FieldkitApp(
         store=VisitLogStore(),
-        sync_client=sync,
+        sync_client=LaptopSync(),
         preferences=Preferences.load(paths.home() / "tui.json"),
         theme="textual-light" if light else "textual-dark",
         meter_links=MeterLink.load_all(paths.meter_links_file()),
-        quit_after_first_screen=first_screen_only,
-        handle_signals=not first_screen_only,
+        handle_signals=True,
     )
-    app.run(headless=first_screen_only)
-    if first_screen_only and app.first_screen_text is not None:
-        typer.echo(app.first_screen_text)
+
+
+def open_app(*, light: bool = False) -> int:
+    """Run the app on this laptop's store and sync; its exit status."""
+    app = laptop_app(light=light)
+    app.run()
     return app.return_code or 0
 
 
 def tui(
     light: Annotated[bool, typer.Option("--light", help="Start in the light theme")] = False,
-    first_screen_only: Annotated[
-        bool,
-        typer.Option(
-            "--first-screen-only",
-            help="Run headless, print the work-order list and quit (scripts, tests)",
-            hidden=True,
-        ),
-    ] = False,
 ) -> None:
     """Open the technician's app: work orders, connect, checks, adjust, close."""
-    raise typer.Exit(open_app(light=light, first_screen_only=first_screen_only))
+    raise typer.Exit(open_app(light=light))

@@ -75,7 +75,6 @@ class FieldkitApp(App[None]):
         thresholds: Thresholds | None = None,
         theme: str = "textual-dark",
         meter_links: Mapping[str, MeterLink] | None = None,
-        quit_after_first_screen: bool = False,
         handle_signals: bool = False,
     ) -> None:
         super().__init__()
@@ -90,9 +89,6 @@ class FieldkitApp(App[None]):
         self.theme = theme
         # Known meters (meter number, upper case → how to reach it): the demo's simulators.
         self.meter_links: Mapping[str, MeterLink] = dict(meter_links or {})
-        # Headless runs (the demo's test): quit once the work orders are on screen.
-        self.quit_after_first_screen = quit_after_first_screen
-        self.first_screen_text: str | None = None
         # SIGTERM/SIGHUP quit like ctrl+q (the terminal restored); the demo relies on it.
         self._handle_signals = handle_signals
 
@@ -136,11 +132,6 @@ class FieldkitApp(App[None]):
             # The real read reports any problem, with the technician's settings.
             with contextlib.suppress(DriverError):
                 self.driver_factory(protocol, "socket://127.0.0.1:9", {})
-
-    def first_screen_shown(self, text: str, *, failed: bool = False) -> None:
-        """The work orders are on screen: keep what they say and quit (headless runs)."""
-        self.first_screen_text = text
-        self.call_after_refresh(self.exit, None, 1 if failed else 0)
 
     # --- visits -----------------------------------------------------------------------
 

@@ -99,18 +99,10 @@ class WorkOrdersScreen(FieldkitScreen):
 
     def _show_error(self, message: str) -> None:
         self.query_one("#wo-status", Static).update(f"Cannot read the work orders: {message}")
-        if self.fk.quit_after_first_screen:
-            self.fk.first_screen_shown(f"cannot read the work orders: {message}", failed=True)
 
     def _show_orders(self, orders: list[WorkOrder]) -> None:
         self._orders = orders
         self._fill()
-        if self.fk.quit_after_first_screen:
-            listed = "\n".join(
-                f"{o.work_order_id}  {o.meter_number}  {o.service_address or '-'}" for o in orders
-            )
-            status = str(self.query_one("#wo-status", Static).render())
-            self.fk.first_screen_shown(f"{status}\n{listed}".rstrip())
 
     def _fill(self) -> None:
         table = self.query_one("#wo-table", DataTable)
