@@ -194,3 +194,34 @@ def test_the_demo_home_holds_the_office_and_the_laptop(demo: DemoSystem) -> None
     links = (Path(demo.laptop_env["FIELDKIT_HOME"]) / "meter-links.json").read_text()
     assert "READER01" not in links
     assert "M2S-0023456" in links
+
+
+async def test_a_visit_the_office_refuses_shows_as_rejected_with_the_offices_reason(
+    demo: DemoSystem, app: FieldkitApp
+) -> None:
+    # A nameplate number pasted twice over: longer than any meter number the office keeps.
+    pasted = "M2S-0012345" * 7
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"))
+        await pilot.press("n")
+        await pilot.pause()
+        app.screen.query_one("#adhoc-meter", Input).value = pasted
+        app.screen.query_one("#adhoc-voltage", Input).value = "240"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: isinstance(app.screen, SiteScreen))
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        await _choose_outcome(app, pilot, "no_access")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "SAVED as" in text_of(app, "#close-status"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen))
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, SyncScreen))
+        await pilot.press("s")
+        await until(pilot, lambda: "Synced:" in text_of(app, "#sync-message"), 30, "sync")
+        assert text_of(app, "#sync-message").endswith(", 1 rejected.")
+        await until(pilot, lambda: "rejected" in screen_text(app), what="the rejected row")
+        shown = screen_text(app)
+        assert "invalid_document: the meter number is too long" in shown
+        assert "1 rejected" in text_of(app, "#indicator")

@@ -43,7 +43,8 @@ class SyncScreen(FieldkitScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#sync-items", DataTable)
-        for column in ("State", "Item", "Reason"):
+        # The reason before the item: an item's summary can be wider than the screen.
+        for column in ("State", "Reason", "Item"):
             table.add_column(column, key=column.lower())
         self._load(None)
 
@@ -67,7 +68,7 @@ class SyncScreen(FieldkitScreen):
         table = self.query_one("#sync-items", DataTable)
         table.clear()
         for item in items:
-            table.add_row(item.state, item.summary, item.reason or "-", key=item.item_id)
+            table.add_row(item.state, item.reason or "-", item.summary, key=item.item_id)
         if self.fk.sync_client is None:
             summary = "This app runs without a sync client: visits stay on the laptop."
         else:
