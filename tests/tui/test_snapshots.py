@@ -103,6 +103,22 @@ async def _close(pilot: Any) -> None:
     await until(pilot, lambda: "SAVED" in text_of(pilot.app, "#close-status"))
 
 
+async def _sync(pilot: Any) -> None:
+    from fieldkit.tui.screens.sync import SyncScreen
+    from fieldkit.tui.sync_adapter import LaptopSync
+
+    await _close(pilot)
+    # The laptop's real sync, on a laptop not enrolled yet: what a new laptop shows.
+    pilot.app.sync_client = LaptopSync()
+    await pilot.press("enter")
+    await pilot.press("f2")
+    await until(pilot, lambda: isinstance(pilot.app.screen, SyncScreen))
+    await until(pilot, lambda: "Last sync" in text_of(pilot.app, "#sync-summary"))
+    await until(pilot, lambda: pilot.app.screen.query_one("#sync-items").row_count == 1)
+    await until(pilot, lambda: "never synced" in text_of(pilot.app, "#indicator"))
+    await pilot.pause()
+
+
 SCREENS: dict[str, Steps] = {
     "work_orders": _work_orders,
     "site": _site,
@@ -111,6 +127,7 @@ SCREENS: dict[str, Steps] = {
     "phasors": _phasors,
     "adjust": _adjust,
     "close": _close,
+    "sync": _sync,
 }
 
 
