@@ -34,6 +34,7 @@ from textual.screen import Screen
 from fieldkit.drivers.base import PROTOCOLS, create_driver
 from fieldkit.drivers.errors import DriverError
 from fieldkit.drivers.ports import PortInfo, list_ports
+from fieldkit.tui.credentials import KeptPasswords
 from fieldkit.tui.prefs import Preferences
 from fieldkit.tui.services import FieldStore, SyncClient, SyncReport
 from fieldkit.tui.state import Clock, DriverFactory, MeterLink, VisitDraft
@@ -89,6 +90,7 @@ class FieldkitApp(App[None]):
         self.theme = theme
         # Known meters (meter number, upper case → how to reach it): the demo's simulators.
         self.meter_links: Mapping[str, MeterLink] = dict(meter_links or {})
+        self.kept_passwords = KeptPasswords()
         # SIGTERM/SIGHUP quit like ctrl+q (the terminal restored); the demo relies on it.
         self._handle_signals = handle_signals
 

@@ -137,6 +137,7 @@ class ConnectScreen(FieldkitScreen):
         self._last_result: VisitResult | None = None
         self._ports: list[PortInfo] = []
         self._choice: LinkChoice | None = None
+        self._maps_loaded = False
 
     def heading(self) -> str:
         return f"Connect · {self.draft.title}"
@@ -204,7 +205,6 @@ class ConnectScreen(FieldkitScreen):
         self.query_one("#connect-port", Input).focus()
         self._show_map_row()
         self.action_rescan()
-        self._load_maps()
         self._load_password()
 
     # --- protocol, map and password -----------------------------------------------------
@@ -214,7 +214,11 @@ class ConnectScreen(FieldkitScreen):
 
     @on(Select.Changed, "#connect-protocol")
     def _show_map_row(self) -> None:
-        self.query_one("#connect-map-row").display = self._protocol() == "modbus"
+        modbus = self._protocol() == "modbus"
+        self.query_one("#connect-map-row").display = modbus
+        if modbus and not self._maps_loaded:
+            self._maps_loaded = True  # read the catalog once, and only for a Modbus meter
+            self._load_maps()
 
     @work(thread=True, exclusive=True, group="maps", exit_on_error=False)
     def _load_maps(self) -> None:
@@ -237,16 +241,9 @@ class ConnectScreen(FieldkitScreen):
 
     @work(thread=True, exclusive=True, group="secrets", exit_on_error=False)
     def _load_password(self) -> None:
-        """The password kept on this laptop for this meter (keyring or encrypted file)."""
-        from fieldkit import secrets
-
-        meter = self.draft.meter_number.strip() or None
-        try:
-            kept = secrets.meter_password(meter, 1)
-        except secrets.SecretsError as exc:
-            self.app.call_from_thread(self._show_password, None, f"Kept passwords: {exc}")
-            return
-        self.app.call_from_thread(self._show_password, kept, None)
+        """The password kept on this laptop for this meter (the Site screen asked ahead)."""
+        kept = self.fk.kept_passwords.lookup(self.draft.meter_number)
+        self.app.call_from_thread(self._show_password, kept.password, kept.problem)
 
     def _show_password(self, kept: str | None, problem: str | None) -> None:
         source = self.query_one("#connect-password-source", Static)
