@@ -38,20 +38,21 @@ SHOWN = ("WO-2026-10401", "M2S-0034567")
 
 
 class Terminal:
-    """``fieldkit demo`` on a new pty of 120×40; what it wrote, without escape codes."""
+    """``fieldkit ARGS`` on a new pty of 120×40; what it wrote, without escape codes."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
         env = {
             **os.environ,
+            **(env or {}),
             "PYTHONPATH": str(ROOT),
             "TERM": "xterm-256color",
             "COLUMNS": "120",
             "LINES": "40",
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fieldkit", "demo", *args],
+            [sys.executable, "-m", "fieldkit", *args],
             stdin=slave,
             stdout=slave,
             stderr=slave,
@@ -167,7 +168,7 @@ def _assert_all_stopped(pids: set[int], ports: set[int]) -> None:
 
 
 def test_the_demo_opens_the_app_on_the_offices_orders_and_ctrl_q_stops_everything() -> None:
-    terminal = Terminal()
+    terminal = Terminal("demo")
     try:
         pids, ports = _run_until_shown(terminal)
         # The app, the office server, the meters' process (and nothing is left over later).
@@ -185,7 +186,7 @@ def test_the_demo_opens_the_app_on_the_offices_orders_and_ctrl_q_stops_everythin
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_to_the_demo_stops_everything_it_started(signum: int) -> None:
-    terminal = Terminal()
+    terminal = Terminal("demo")
     try:
         pids, ports = _run_until_shown(terminal)
         terminal.proc.send_signal(signum)
@@ -197,7 +198,7 @@ def test_a_signal_to_the_demo_stops_everything_it_started(signum: int) -> None:
 
 @pytest.mark.slow
 def test_the_app_crashing_stops_everything_too() -> None:
-    terminal = Terminal()
+    terminal = Terminal("demo")
     try:
         pids, ports = _run_until_shown(terminal)
         app = max(p for p in pids if b"tui" in Path(f"/proc/{p}/cmdline").read_bytes())
@@ -210,7 +211,7 @@ def test_the_app_crashing_stops_everything_too() -> None:
 
 @pytest.mark.slow
 def test_the_demo_killed_outright_leaves_no_process_behind() -> None:
-    terminal = Terminal()
+    terminal = Terminal("demo")
     try:
         pids, ports = _run_until_shown(terminal)
         os.kill(terminal.proc.pid, signal.SIGKILL)  # no handler runs: the kernel's turn
