@@ -365,10 +365,11 @@ class _Stopped(Exception):
         self.signum = signum
 
 
-def run_demo_system(home: Path | None = None, *, app_args: tuple[str, ...] = ()) -> int:
+def run_demo_system(home: Path | None = None) -> int:
     """Start the whole system, run the app in the foreground, stop everything; its status.
 
-    ``home`` None: a new temporary directory, removed at the end; a given one is kept.
+    ``home`` None: a new temporary directory, removed at the end (kept, and named, when the
+    demo could not start: its logs say why); a given one is kept.
     """
     import shutil
     import tempfile
@@ -378,6 +379,7 @@ def run_demo_system(home: Path | None = None, *, app_args: tuple[str, ...] = ())
     system = DemoSystem(root, say=_say)
     app: subprocess.Popen[bytes] | None = None
     ended_by: list[int] = []
+    failed = False
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         ended_by.append(signum)
@@ -394,21 +396,17 @@ def run_demo_system(home: Path | None = None, *, app_args: tuple[str, ...] = ())
             raise DemoError(f"{root} is not empty: give a new or empty directory to --home")
         system.start()
         env = {**os.environ, **system.laptop_env}
-        app = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "fieldkit", "tui", *app_args],
+        app = subprocess.Popen(
+            [sys.executable, "-m", "fieldkit", "tui"],
             env=env,
             preexec_fn=_die_with_parent,  # the meters run in their own process
         )
-        while True:
-            try:
-                code = app.wait()
-                break
-            except _Stopped:  # pragma: no cover  # app is set: the handler does not raise
-                continue
+        code = app.wait()  # a signal now is passed on to the app (see on_signal)
         return 128 + ended_by[0] if ended_by and code != 0 else code
     except _Stopped as stopped:
         return 128 + stopped.signum
     except DemoError as exc:
+        failed = True
         sys.stderr.write(f"fieldkit: demo: {exc}\n")
         return 1
     finally:
@@ -419,8 +417,10 @@ def run_demo_system(home: Path | None = None, *, app_args: tuple[str, ...] = ())
         system.stop()
         for s, handler in previous.items():
             signal.signal(s, handler)
-        if temporary:
+        if temporary and not failed:
             shutil.rmtree(root, ignore_errors=True)
+        elif temporary:
+            _say(f"kept {root} (its logs say what went wrong)")
 
 
 # --- the meters' process ------------------------------------------------------------------

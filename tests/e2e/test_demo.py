@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import run_cli
 from tests.syncserver_process import ROOT
 
 pytestmark = [
@@ -219,3 +220,22 @@ def test_the_demo_killed_outright_leaves_no_process_behind() -> None:
     finally:
         terminal.close()
     _assert_all_stopped(pids, ports)
+
+
+def test_a_home_that_is_not_empty_is_refused_in_one_line_and_nothing_starts(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    result = run_cli("demo", "--home", str(tmp_path))
+    assert result.code == 1
+    assert result.stderr == (
+        f"fieldkit: demo: {tmp_path} is not empty: give a new or empty directory to --home\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_the_cli_read_demo_is_still_there() -> None:
+    result = run_cli("demo", "--cli", "--scenario", "healthy-2s")
+    assert result.code == 0, result.stderr
+    assert "fieldkit check (against the scenario's work order)" in result.stdout
+    assert "PASS" in result.stdout
