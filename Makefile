@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck contracts pytest bench reliability fmt lock clean
+.PHONY: demo test lint typecheck contracts pytest bench reliability fmt lock clean docs-images
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
-## The whole system on simulators (today: a simulated meter read and checked by the CLI).
+## The whole system on simulators: office server, meters, an enrolled laptop, the app.
 demo: $(STAMP)
-	$(BIN)/fieldkit demo
+	PYTHONPATH=$(CURDIR) $(BIN)/fieldkit demo
 
 ## Everything CI checks.
 test: lint typecheck contracts pytest
@@ -41,15 +41,22 @@ bench: $(STAMP)
 ## The long campaigns: the C12.18 link-fault sessions (2000), the fuzz targets (60,000
 ## inputs each), the kill -9 loop over `fieldkit check` (1000 cycles), disk full, the
 ## secrets canary, sync through the fault proxy (10 devices x 200 visits, server
-## restarts). Figures in .reliability/ and docs/reliability.md. CI runs the fast slice.
+## restarts), every demo meter read through the app. Figures in .reliability/ and
+## docs/reliability.md. CI runs the fast slice.
 KILL_CYCLES ?= 1000
 SYNC_DEVICES ?= 10
 SYNC_VISITS ?= 200
 reliability: $(STAMP)
 	FIELDKIT_FUZZ_EXAMPLES=60000 FIELDKIT_RELIABILITY_SESSIONS=2000 FIELDKIT_SCHEMATHESIS_EXAMPLES=300 \
 	FIELDKIT_SYNC_DEVICES=$(SYNC_DEVICES) FIELDKIT_SYNC_VISITS=$(SYNC_VISITS) \
-	FIELDKIT_KILL_CYCLES=$(KILL_CYCLES) $(BIN)/pytest -n 2 -q -s --timeout 7200 \
-		tests/reliability tests/sim/test_secrets_canary.py tests/server/test_hostile_http.py
+	FIELDKIT_KILL_CYCLES=$(KILL_CYCLES) FIELDKIT_DEMO_ALL_METERS=1 \
+	$(BIN)/pytest -n 2 -q -s --timeout 7200 \
+		tests/reliability tests/sim/test_secrets_canary.py tests/server/test_hostile_http.py \
+		tests/tui/test_whole_system.py
+
+## The field guide's screenshots: the app's 80x24 snapshots (update those first).
+docs-images: $(STAMP)
+	$(BIN)/python -m tests.tui.test_docs_images
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from platformdirs import user_data_path
 
-__all__ = ["home", "home_problem", "maps_dir", "profiles_dir"]
+__all__ = ["home", "home_problem", "maps_dir", "meter_links_file", "profiles_dir"]
 
 
 def home() -> Path:
@@ -42,3 +42,9 @@ def profiles_dir() -> Path:
 def maps_dir() -> Path:
     """A utility's own Modbus register maps, found before (and hiding) the shipped ones."""
     return home() / "maps"
+
+
+def meter_links_file() -> Path:
+    """Known meters (number → protocol, URL, driver settings): ``fieldkit demo`` writes it
+    for its simulators, and the app's Connect screen fills its form from it."""
+    return home() / "meter-links.json"

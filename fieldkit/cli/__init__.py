@@ -29,10 +29,21 @@ __all__ = ["app", "main"]
 app = typer.Typer(
     name="fieldkit",
     help="Field kit for electricity meters: read, check, and log site visits.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback(invoke_without_command=True)
+def _fieldkit(ctx: typer.Context) -> None:
+    """Field kit for electricity meters: read, check, and log site visits.
+
+    ``fieldkit`` alone opens the technician's app (as ``fieldkit tui``).
+    """
+    if ctx.invoked_subcommand is None:
+        raise typer.Exit(tui.open_app())
+
+
 app.command()(meter.read)
 app.command()(meter.check)
 app.add_typer(work_orders_app, name="work-orders")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,10 +34,32 @@ def ports(as_json: JsonOpt = False) -> None:
 
 
 def demo(
-    scenario: Annotated[str, typer.Option("--scenario", help="Simulator scenario")] = "healthy-16s",
+    cli: Annotated[
+        bool,
+        typer.Option("--cli", help="Only read and check one simulated meter with the CLI"),
+    ] = False,
+    scenario: Annotated[
+        str | None,
+        typer.Option("--scenario", help="Simulator scenario for --cli (implies it)"),
+    ] = None,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="Keep the demo (office, laptop) in this new or empty directory; "
+            "default: a temporary one, removed at the end",
+        ),
+    ] = None,
 ) -> None:
-    """Start a simulated meter, read it and check the site (no hardware needed)."""
-    from fieldkit.demo import run_demo  # the demo starts processes; keep it off the import path
+    """The whole system on simulators: office server, meters, an enrolled laptop, the app.
 
-    code = run_demo(scenario)
-    raise typer.Exit(code)
+    Quit the app (ctrl+q) and everything the demo started stops.
+    """
+    # The demo starts processes; keep it off the CLI's import path.
+    if cli or scenario is not None:
+        from fieldkit.demo import run_demo
+
+        raise typer.Exit(run_demo(scenario or "healthy-16s"))
+    from fieldkit.demo_system import run_demo_system
+
+    raise typer.Exit(run_demo_system(home))

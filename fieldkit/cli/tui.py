@@ -1,31 +1,52 @@
-"""``fieldkit tui``: the technician's app on this laptop's store and probes.
+"""``fieldkit tui`` (and ``fieldkit`` alone): the technician's app on this laptop.
 
-Textual is imported inside the command only: the rest of the CLI starts without it (an
-import contract keeps everything below the app free of Textual).
+The app gets the laptop's real services: the visit log with its outbox
+(:class:`~fieldkit.tui.visit_store.VisitLogStore`) and the sync commands'
+functions (:class:`~fieldkit.tui.sync_adapter.LaptopSync`). Textual is imported inside the
+command only: the rest of the CLI starts without it (an import contract keeps everything
+below the app free of Textual).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-__all__ = ["tui"]
+__all__ = ["laptop_app", "open_app", "tui"]
+
+if TYPE_CHECKING:
+    from fieldkit.tui.app import FieldkitApp
+
+
+def laptop_app(*, light: bool = False) -> FieldkitApp:
+    """The app on this laptop (``FIELDKIT_HOME``): its store, sync, preferences, known meters."""
+    from fieldkit import paths
+    from fieldkit.tui.app import FieldkitApp
+    from fieldkit.tui.prefs import Preferences
+    from fieldkit.tui.state import MeterLink
+    from fieldkit.tui.sync_adapter import LaptopSync
+    from fieldkit.tui.visit_store import VisitLogStore
+
+    return FieldkitApp(
+        store=VisitLogStore(),
+        sync_client=LaptopSync(),
+        preferences=Preferences.load(paths.home() / "tui.json"),
+        theme="textual-light" if light else "textual-dark",
+        meter_links=MeterLink.load_all(paths.meter_links_file()),
+        handle_signals=True,
+    )
+
+
+def open_app(*, light: bool = False) -> int:
+    """Run the app on this laptop's store and sync; its exit status."""
+    app = laptop_app(light=light)
+    app.run()
+    return app.return_code or 0
 
 
 def tui(
     light: Annotated[bool, typer.Option("--light", help="Start in the light theme")] = False,
 ) -> None:
     """Open the technician's app: work orders, connect, checks, adjust, close."""
-    from fieldkit import paths
-    from fieldkit.tui.app import FieldkitApp
-    from fieldkit.tui.prefs import Preferences
-    from fieldkit.tui.services import StoreWithInMemoryVisits
-
-    app = FieldkitApp(
-        store=StoreWithInMemoryVisits.on_database(),
-        preferences=Preferences.load(paths.home() / "tui.json"),
-        theme="textual-light" if light else "textual-dark",
-    )
-    app.run()
-    raise typer.Exit(app.return_code or 0)
+    raise typer.Exit(open_app(light=light))

@@ -80,7 +80,9 @@ class Progress:
 
     ``item`` names what is being read in the protocol's words ("ST23 current register
     data", "registers 0-79"); ``items_done``/``items_total`` count the reads planned for the
-    snapshot (the total is None until the driver knows it).
+    snapshot (the total is None until the driver knows it). ``baud`` is the line's speed now:
+    for C12.18 the speed the meter granted in Negotiate (9600 before it, or if it declined),
+    for Modbus the configured one; None on a link without one.
     """
 
     stage: Stage
@@ -90,6 +92,7 @@ class Progress:
     round_trips: int = 0
     items_done: int = 0
     items_total: int | None = None
+    baud: int | None = None
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -4,8 +4,8 @@
 
     app = FieldkitApp(
         driver_factory=create_driver,          # or a test's driver factory
-        store=StoreWithInMemoryVisits.on_database(),
-        sync_client=None,                       # issue 10
+        store=VisitLogStore(),                  # the visit log with its outbox
+        sync_client=LaptopSync(),               # fieldkit.sync.laptop
         clock=lambda: datetime.now(UTC),
     )
     app.run()
@@ -16,9 +16,11 @@ Every meter, database and network call runs in a thread worker (groups ``meter-i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
-from collections.abc import Callable, Iterable
+import signal
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -32,9 +34,10 @@ from textual.screen import Screen
 from fieldkit.drivers.base import PROTOCOLS, create_driver
 from fieldkit.drivers.errors import DriverError
 from fieldkit.drivers.ports import PortInfo, list_ports
+from fieldkit.tui.credentials import KeptPasswords
 from fieldkit.tui.prefs import Preferences
 from fieldkit.tui.services import FieldStore, SyncClient, SyncReport
-from fieldkit.tui.state import Clock, DriverFactory, VisitDraft
+from fieldkit.tui.state import Clock, DriverFactory, MeterLink, VisitDraft
 
 if TYPE_CHECKING:
     from fieldkit.checks import Thresholds
@@ -72,6 +75,8 @@ class FieldkitApp(App[None]):
         preferences: Preferences | None = None,
         thresholds: Thresholds | None = None,
         theme: str = "textual-dark",
+        meter_links: Mapping[str, MeterLink] | None = None,
+        handle_signals: bool = False,
     ) -> None:
         super().__init__()
         self.driver_factory = driver_factory
@@ -83,6 +88,11 @@ class FieldkitApp(App[None]):
         self._thresholds = thresholds
         self.draft: VisitDraft | None = None
         self.theme = theme
+        # Known meters (meter number, upper case → how to reach it): the demo's simulators.
+        self.meter_links: Mapping[str, MeterLink] = dict(meter_links or {})
+        self.kept_passwords = KeptPasswords()
+        # SIGTERM/SIGHUP quit like ctrl+q (the terminal restored); the demo relies on it.
+        self._handle_signals = handle_signals
 
     @property
     def thresholds(self) -> Thresholds:
@@ -99,6 +109,15 @@ class FieldkitApp(App[None]):
         self.push_screen(WorkOrdersScreen())
         self.refresh_sync_state()
         self.call_after_refresh(self._warm_up)
+        if self._handle_signals:
+            self._quit_on_signals()
+
+    def _quit_on_signals(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            # Not on Windows, not off the main thread: there the default action stays.
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self.exit, None, 128 + signum)
 
     def _warm_up(self) -> None:
         self._load_protocols()

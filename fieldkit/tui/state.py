@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fieldkit.drivers.base import MeterDriver
@@ -14,7 +16,7 @@ from fieldkit.tui.services import Adjustment
 if TYPE_CHECKING:
     from fieldkit.visit import VisitResult
 
-__all__ = ["Clock", "DriverFactory", "LinkChoice", "VisitDraft"]
+__all__ = ["Clock", "DriverFactory", "LinkChoice", "MeterLink", "VisitDraft"]
 
 Clock = Callable[[], datetime]
 
@@ -38,10 +40,47 @@ class LinkChoice:
     protocol: str
     port: str
     password: str | None = None
+    extra: tuple[tuple[str, Any], ...] = ()  # e.g. a Modbus map, from a known meter link
 
     def settings(self) -> dict[str, Any]:
         """Driver settings by name (only what was given: the driver holds the defaults)."""
-        return {} if not self.password else {"password": self.password}
+        given = dict(self.extra)
+        if self.password:
+            given["password"] = self.password
+        return given
+
+
+@dataclass(frozen=True, slots=True)
+class MeterLink:
+    """How a known meter is reached (the demo's simulators): protocol, URL, settings.
+
+    Passwords are never here: they are in the laptop's secrets (:mod:`fieldkit.secrets`).
+    """
+
+    protocol: str
+    port: str
+    settings: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def load_all(cls, path: Path) -> dict[str, MeterLink]:
+        """``{meter number: link}`` from a JSON file; missing or unreadable: empty."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        links: dict[str, MeterLink] = {}
+        if not isinstance(data, dict):
+            return links
+        for meter, entry in data.items():
+            if not isinstance(entry, dict):
+                continue
+            protocol, port = entry.get("protocol"), entry.get("port")
+            settings = entry.get("settings") or {}
+            if isinstance(protocol, str) and isinstance(port, str) and isinstance(settings, dict):
+                links[str(meter).strip().upper()] = cls(
+                    protocol, port, tuple(sorted(settings.items()))
+                )
+        return links
 
 
 @dataclass

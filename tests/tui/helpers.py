@@ -28,7 +28,8 @@ from fieldkit.model import FrameRecord, MeterProtocol, MeterSnapshot, ServiceTyp
 from fieldkit.sync.schema import SnapshotDoc
 from fieldkit.tui.app import FieldkitApp
 from fieldkit.tui.prefs import Preferences
-from fieldkit.tui.services import StoreWithInMemoryVisits
+from fieldkit.tui.services import FieldStore
+from fieldkit.tui.visit_store import VisitLogStore
 
 FIXED_NOW = datetime(2026, 12, 3, 8, 0, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "v0.1.0"
@@ -57,7 +58,7 @@ ORDERS: tuple[WorkOrder, ...] = (
         last_read_kwh=51230.7,
         last_read_at=datetime(2026, 11, 3, 8, 0, tzinfo=UTC),
         last_visit_at=datetime(2025, 6, 11, 8, 0, tzinfo=UTC),
-        scheduled_for="2026-12-03",
+        scheduled_for="2026-12-02",
         notes="MDMS flagged negative consumption on phase B",
     ),
     WorkOrder(
@@ -70,7 +71,7 @@ ORDERS: tuple[WorkOrder, ...] = (
         service_address="14 Alder Lane",
         form="2S",
         meter_class="CL200",
-        scheduled_for="2026-12-02",
+        scheduled_for="2026-12-03",
     ),
     WorkOrder(
         work_order_id="WO-1003",
@@ -206,17 +207,49 @@ def quick_timeout_factory(timeout: float = 0.3) -> Any:
     return factory
 
 
+def seeded_store(orders: tuple[WorkOrder, ...] = ORDERS) -> VisitLogStore:
+    """The app's real store on a new laptop database holding ``orders``.
+
+    In ``FIELDKIT_HOME`` (every test has its own); outside the tests (a benchmark) in a new
+    temporary directory, never in a real laptop's home.
+    """
+    import os
+    import tempfile
+
+    from fieldkit import paths, store
+
+    home = (
+        paths.home()
+        if os.environ.get("FIELDKIT_HOME")
+        else Path(tempfile.mkdtemp(prefix="fieldkit-tui-"))
+    )
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "fieldkit.db"
+    with store.database(path) as db:
+        store.upsert_many(db, list(orders), "csv", now=FIXED_NOW)
+    return VisitLogStore(path)
+
+
+def saved_visits(real: VisitLogStore) -> list[Any]:
+    """Every visit in the store's visit log (VisitDocuments), oldest first."""
+    from fieldkit import store
+    from fieldkit.store import visits
+
+    with store.database(real._path) as db:
+        return sorted(visits.iter_visits(db), key=lambda v: v.saved_at)
+
+
 def make_app(
     *,
     driver_factory: Any = create_driver,
     orders: tuple[WorkOrder, ...] = ORDERS,
     last_port: str | None = None,
     theme: str = "textual-dark",
-    store: StoreWithInMemoryVisits | None = None,
+    store: FieldStore | None = None,
 ) -> FieldkitApp:
     return FieldkitApp(
         driver_factory=driver_factory,
-        store=store or StoreWithInMemoryVisits.with_orders(orders),
+        store=store or seeded_store(orders),
         clock=fixed_clock,
         port_lister=list,
         preferences=Preferences(last_port=last_port),

@@ -17,9 +17,18 @@ from fieldkit.tui.screens.dialogs import ConfirmDialog
 from fieldkit.tui.screens.help import HelpScreen
 from fieldkit.tui.screens.site import SiteScreen
 from fieldkit.tui.screens.work_orders import WorkOrdersScreen
-from fieldkit.tui.services import ServiceError, StoreWithInMemoryVisits, VisitRecord
+from fieldkit.tui.services import ServiceError, VisitRecord
+from fieldkit.tui.visit_store import VisitLogStore
 from simulators.c1218.options import SimOptions
-from tests.tui.helpers import ORDERS, make_app, quick_timeout_factory, screen_text, text_of, until
+from tests.tui.helpers import (
+    make_app,
+    quick_timeout_factory,
+    saved_visits,
+    screen_text,
+    seeded_store,
+    text_of,
+    until,
+)
 
 pytestmark = [pytest.mark.anyio, pytest.mark.sim]
 
@@ -53,7 +62,7 @@ async def _choose_outcome(app: Any, pilot: Any, outcome: str) -> None:
 
 async def test_a_whole_visit_pick_connect_check_close(sim: Any) -> None:
     simulator = sim("healthy-16s")
-    store = StoreWithInMemoryVisits.with_orders(ORDERS)
+    store = seeded_store()
     app = make_app(last_port=simulator.url, store=store)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"))
@@ -90,13 +99,14 @@ async def test_a_whole_visit_pick_connect_check_close(sim: Any) -> None:
         app.screen.query_one("#close-notes", TextArea).focus()
         await pilot.press("o", "k")
         await pilot.press("ctrl+s")
-        await until(pilot, lambda: "SAVED as memory-1" in text_of(app, "#close-status"))
-        assert "in memory only" in text_of(app, "#close-status")
-        [(visit_id, visit)] = store.visits.visits()
-        assert visit_id == "memory-1"
-        assert (visit.outcome, visit.notes, visit.work_order_id) == ("resolved", "ok", "WO-1001")
-        assert visit.result is not None
-        assert visit.result.read_ok
+        await until(pilot, lambda: "SAVED as" in text_of(app, "#close-status"))
+        assert "in the visit log" in text_of(app, "#close-status")
+        [visit] = saved_visits(store)
+        assert f"SAVED as {visit.visit_id[:8]} " in text_of(app, "#close-status")
+        assert (visit.outcome, visit.work_order) == ("resolved", "WO-1001")
+        assert [n.text for n in visit.notes] == ["ok"]
+        assert visit.read_result == "complete"
+        assert visit.verdict == "pass"
         await until(pilot, lambda: "1 pending" in text_of(app, "#indicator"))
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen))
@@ -108,7 +118,7 @@ async def test_a_whole_visit_pick_connect_check_close(sim: Any) -> None:
 
 async def test_a_meter_that_stops_answering_mid_read_leaves_a_visit_to_close(sim: Any) -> None:
     simulator = sim("healthy-16s", SimOptions(stop_after=6))
-    store = StoreWithInMemoryVisits.with_orders(ORDERS)
+    store = seeded_store()
     app = make_app(last_port=simulator.url, store=store, driver_factory=quick_timeout_factory())
     async with app.run_test(size=(100, 30)) as pilot:
         await _to_connect(app, pilot)
@@ -133,10 +143,13 @@ async def test_a_meter_that_stops_answering_mid_read_leaves_a_visit_to_close(sim
         await _choose_outcome(app, pilot, "follow_up")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "SAVED" in text_of(app, "#close-status"))
-        [(_, visit)] = store.visits.visits()
-        assert visit.result is not None
-        assert visit.result.snapshot is not None
-        assert visit.result.snapshot.incomplete
+        # The partial read is in the visit log, as read, with what was missing.
+        [visit] = saved_visits(store)
+        assert (visit.status, visit.outcome) == ("final", "follow_up")
+        assert visit.read_result == "incomplete"
+        assert visit.snapshot is not None
+        assert visit.snapshot.incomplete
+        assert visit.snapshot.unavailable
 
 
 async def test_cancel_stops_a_read_within_a_second_and_the_app_stays(sim: Any) -> None:
@@ -190,7 +203,7 @@ async def test_no_answer_at_all_says_so_and_closes_as_no_comms(sim: Any) -> None
 
 async def test_adjust_shows_before_and_after_and_runs_the_procedure(sim: Any) -> None:
     simulator = sim("healthy-16s")
-    store = StoreWithInMemoryVisits.with_orders(ORDERS)
+    store = seeded_store()
     app = make_app(last_port=simulator.url, store=store)
     async with app.run_test(size=(100, 30)) as pilot:
         await _to_connect(app, pilot)
@@ -224,14 +237,14 @@ async def test_adjust_shows_before_and_after_and_runs_the_procedure(sim: Any) ->
         await _choose_outcome(app, pilot, "follow_up")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "SAVED" in text_of(app, "#close-status"))
-        [(_, visit)] = store.visits.visits()
-        assert [a.procedure for a in visit.adjustments] == ["demand_reset"]
+        [visit] = saved_visits(store)
+        assert [(a.kind, a.result) for a in visit.adjustments] == [("demand_reset", "done")]
 
 
 async def test_a_read_only_password_is_refused_in_words(sim: Any) -> None:
     """A reader's password may read the meter but not reset its demand: say so, record it."""
     simulator = sim("secured-2s")
-    app = make_app(last_port=simulator.url, store=StoreWithInMemoryVisits.with_orders(ORDERS))
+    app = make_app(last_port=simulator.url)
     async with app.run_test(size=(100, 30)) as pilot:
         await _to_connect(app, pilot)
         app.screen.query_one("#connect-password", Input).value = "READER01"
@@ -248,11 +261,11 @@ async def test_a_read_only_password_is_refused_in_words(sim: Any) -> None:
         assert (adjustment.procedure, adjustment.ok) == ("demand_reset", False)
 
 
-class _SlowStore(StoreWithInMemoryVisits):
+class _SlowStore(VisitLogStore):
     """Commits only when the test says so, or refuses."""
 
     def __init__(self, refuse: bool = False) -> None:
-        super().__init__(StoreWithInMemoryVisits.with_orders(ORDERS)._work_orders)
+        super().__init__(seeded_store()._path)
         self.release = threading.Event()
         self.refuse = refuse
 
@@ -282,10 +295,11 @@ async def test_saved_appears_only_after_the_store_returned(refuse: bool) -> None
         store.release.set()
         if refuse:
             await until(pilot, lambda: "NOT SAVED: disk full" in text_of(app, "#close-status"))
-            assert store.visits.visits() == []
+            assert saved_visits(store) == []
             assert app.screen.check_action("save", ()) is True
         else:
-            await until(pilot, lambda: "SAVED as memory-1" in text_of(app, "#close-status"))
+            await until(pilot, lambda: "SAVED as" in text_of(app, "#close-status"))
+            assert [v.outcome for v in saved_visits(store)] == ["no_access"]
             assert app.screen.check_action("save", ()) is False
 
 

@@ -218,6 +218,11 @@ class C1218Client:
         return self._session.state
 
     @property
+    def port_baud(self) -> int:
+        """The port's speed now: 9600 until the meter grants another in Negotiate."""
+        return self._port_baud
+
+    @property
     def max_read_size(self) -> int:
         """The most table bytes one read brings back in the current session."""
         return self._session.max_read_size

@@ -380,6 +380,7 @@ class C1218Session:
                 round_trips=cs.round_trips,
                 items_done=self._items_done,
                 items_total=self._items_total,
+                baud=None if self._client is None else self._client.port_baud,
             )
         )
 

@@ -313,6 +313,7 @@ class ModbusSession:
                 round_trips=0 if c is None else c.round_trips,
                 items_done=self._items_done,
                 items_total=len(self._driver.blocks),
+                baud=self._driver.options.baud,
             )
         )
 

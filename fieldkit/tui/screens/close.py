@@ -143,12 +143,11 @@ class CloseScreen(FieldkitScreen):
         self._saving = False
         self.draft.saved_id = visit_id
         self.refresh_bindings()
-        where = (
-            "in the visit log"
-            if self.fk.store.durable
-            else "in memory only: lost when the app quits (the visit log comes with issue 8)"
+        short = visit_id[:8]  # what `fieldkit visits show` takes
+        self._status(
+            f"SAVED as {short} in the visit log (fieldkit visits show {short}). "
+            "Enter: back to the work orders."
         )
-        self._status(f"SAVED as {visit_id} {where}. Enter: back to the work orders.")
         self.query_one("#close-status", Static).add_class("saved")
         self.set_focus(None)  # Enter now answers the screen, not the notes
         self.fk.refresh_sync_state()

@@ -23,10 +23,10 @@ from fieldkit.drivers.errors import DriverError
 from fieldkit.drivers.ports import PortInfo
 from fieldkit.tui.messages import DriverWarning, ReadFinished, ReadProgressed, ReadRefused
 from fieldkit.tui.screens.base import FieldkitScreen
-from fieldkit.tui.state import LinkChoice
+from fieldkit.tui.state import LinkChoice, MeterLink
 from fieldkit.visit import VisitResult, run_visit
 
-__all__ = ["ConnectScreen", "describe_outcome", "port_label", "stage_line"]
+__all__ = ["ConnectScreen", "describe_outcome", "port_label", "speed_line", "stage_line"]
 
 STEPS: tuple[Stage, ...] = (Stage.IDENTIFY, Stage.NEGOTIATE, Stage.LOGON, Stage.READ)
 
@@ -57,6 +57,17 @@ def stage_line(progress: Progress | None) -> str:
             mark = "…"
         parts.append(f"{mark} {stage.value.title()}")
     return " ".join(parts)
+
+
+def speed_line(progress: Progress | None, protocol: str) -> str:
+    """The line's speed as the technician needs it: what Negotiate got, or the map's."""
+    if progress is None or progress.baud is None:
+        return "Speed: -"
+    if protocol != "c1218":
+        return f"Speed: {progress.baud} baud (set by the register map)"
+    if progress.stage in (Stage.CONNECT, Stage.IDENTIFY, Stage.NEGOTIATE):
+        return f"Speed: {progress.baud} baud (before Negotiate)"
+    return f"Speed: {progress.baud} baud (negotiated)"
 
 
 def describe_outcome(result: VisitResult) -> str:
@@ -101,8 +112,11 @@ class ConnectScreen(FieldkitScreen):
     HELP = (
         "Choose the probe from the ports this laptop sees (VID:PID shown; known optical "
         "probe chips are marked) or type a port URL (`/dev/ttyUSB0`, `COM3`, "
-        "`socket://host:port`). The last choice is remembered. Type the meter password "
-        "if the meter has one; it is kept for this visit only.\n\n"
+        "`socket://host:port`). The last choice is remembered. Choose the protocol: "
+        "C12.18 (the optical port) or Modbus, with the meter's register map "
+        "(`fieldkit maps list`). A password kept on this laptop for the meter (`fieldkit "
+        "secrets set-password`) is filled in; otherwise type it if the meter has one (it is "
+        "kept for this visit only).\n\n"
         "**F5** reads the meter: Identify → Negotiate → Logon, then each table as it "
         "arrives. **Esc** cancels a read at any moment (the port is closed within half a "
         "second). If the meter stops answering, what was read is kept: **F6** goes on to "
@@ -123,19 +137,27 @@ class ConnectScreen(FieldkitScreen):
         self._last_result: VisitResult | None = None
         self._ports: list[PortInfo] = []
         self._choice: LinkChoice | None = None
+        self._maps_loaded = False
 
     def heading(self) -> str:
         return f"Connect · {self.draft.title}"
 
+    def _known_link(self) -> MeterLink | None:
+        """How this meter is reached, when the laptop knows it (the demo's simulators)."""
+        return self.fk.meter_links.get(self.draft.meter_number.strip().upper())
+
     def compose_body(self) -> ComposeResult:
         prefs = self.fk.preferences
+        known = self._known_link()
+        last_port = known.port if known is not None else prefs.last_port
+        last_protocol = known.protocol if known is not None else prefs.last_protocol
         with Horizontal(id="connect-body"):
             with Vertical(id="connect-form"):
                 yield Static("Probe", classes="section-title")
                 yield OptionList(id="connect-ports")
                 yield Label("Port or URL")
                 yield Input(
-                    value=prefs.last_port or "",
+                    value=last_port or "",
                     placeholder="/dev/ttyUSB0, COM3, socket://host:port",
                     id="connect-port",
                 )
@@ -144,27 +166,97 @@ class ConnectScreen(FieldkitScreen):
                         yield Label("Protocol")
                         yield Select(
                             [(p, p) for p in PROTOCOLS],
-                            value=prefs.last_protocol
-                            if prefs.last_protocol in PROTOCOLS
-                            else PROTOCOLS[0],
+                            value=last_protocol if last_protocol in PROTOCOLS else PROTOCOLS[0],
                             allow_blank=False,
                             id="connect-protocol",
                         )
                     with Vertical():
                         yield Label("Password")
                         yield Input(password=True, placeholder="none", id="connect-password")
+                with Vertical(id="connect-map-row"):
+                    yield Label("Modbus register map")
+                    yield self._map_select()
+                yield Static("", id="connect-password-source", markup=False)
             with Vertical(id="connect-progress"):
                 yield Static("Read", classes="section-title")
                 yield Static(stage_line(None), id="connect-stages")
                 yield ProgressBar(total=1, show_eta=False, id="connect-bar")
+                yield Static(speed_line(None, ""), id="connect-speed", markup=False)
                 yield Static("", id="connect-link", markup=False)
                 with VerticalScroll(id="connect-tables-box"):
                     yield Static("", id="connect-tables", markup=False)
                 yield Static("Press F5 to read the meter.", id="connect-message", markup=False)
 
+    def _known_map(self) -> str | None:
+        known = self._known_link()
+        value = None if known is None else dict(known.settings).get("map")
+        return value if isinstance(value, str) else None
+
+    def _map_select(self) -> Select[str]:
+        """Before the catalog is read it offers the known link's map, so the form is right."""
+        known = self._known_map()
+        if known is None:
+            return Select[str]([], prompt="choose the meter's map", id="connect-map")
+        return Select[str](
+            [(known, known)], value=known, prompt="choose the meter's map", id="connect-map"
+        )
+
     def on_mount(self) -> None:
         self.query_one("#connect-port", Input).focus()
+        self._show_map_row()
         self.action_rescan()
+        self._load_password()
+
+    # --- protocol, map and password -----------------------------------------------------
+
+    def _protocol(self) -> str:
+        return str(self.query_one("#connect-protocol", Select).value)
+
+    @on(Select.Changed, "#connect-protocol")
+    def _show_map_row(self) -> None:
+        modbus = self._protocol() == "modbus"
+        self.query_one("#connect-map-row").display = modbus
+        if modbus and not self._maps_loaded:
+            self._maps_loaded = True  # read the catalog once, and only for a Modbus meter
+            self._load_maps()
+
+    @work(thread=True, exclusive=True, group="maps", exit_on_error=False)
+    def _load_maps(self) -> None:
+        """The register maps ``fieldkit maps list`` shows (a thread: each file is parsed)."""
+        from fieldkit.drivers.modbus.catalog import list_entries
+
+        try:
+            names = [e.name for e in list_entries() if e.error is None]
+        except Exception as exc:  # an unreadable maps folder: say so, keep the form usable
+            self.app.call_from_thread(self.notify, f"cannot list the register maps: {exc}")
+            return
+        self.app.call_from_thread(self._show_maps, names)
+
+    def _show_maps(self, names: list[str]) -> None:
+        select = self.query_one("#connect-map", Select)
+        chosen = select.value
+        select.set_options([(n, n) for n in names])
+        if isinstance(chosen, str) and chosen in names:
+            select.value = chosen
+
+    @work(thread=True, exclusive=True, group="secrets", exit_on_error=False)
+    def _load_password(self) -> None:
+        """The password kept on this laptop for this meter (the Site screen asked ahead)."""
+        kept = self.fk.kept_passwords.lookup(self.draft.meter_number)
+        self.app.call_from_thread(self._show_password, kept.password, kept.problem)
+
+    def _show_password(self, kept: str | None, problem: str | None) -> None:
+        source = self.query_one("#connect-password-source", Static)
+        box = self.query_one("#connect-password", Input)
+        if problem is not None:
+            source.update(problem)
+        elif kept is None:
+            source.update("No password kept on this laptop for this meter: type it if needed.")
+        elif box.value:
+            source.update("A password is kept for this meter; the typed one is used.")
+        else:
+            box.value = kept
+            source.update("Password: the one kept on this laptop for this meter.")
 
     # --- ports ------------------------------------------------------------------------
 
@@ -234,14 +326,31 @@ class ConnectScreen(FieldkitScreen):
             self._say("Choose a port from the list or type its URL first.")
             self.query_one("#connect-port", Input).focus()
             return
-        protocol = str(self.query_one("#connect-protocol", Select).value)
+        protocol = self._protocol()
         password = self.query_one("#connect-password", Input).value or None
-        choice = LinkChoice(protocol=protocol, port=port, password=password)
+        known = self._known_link()
+        extra = dict(
+            known.settings
+            if known is not None and known.port == port and known.protocol == protocol
+            else ()
+        )
+        extra.pop("map", None)
+        if protocol == "modbus":
+            chosen = self.query_one("#connect-map", Select).value
+            if not isinstance(chosen, str):
+                self._say("Choose the meter's register map first (fieldkit maps list).")
+                self.query_one("#connect-map", Select).focus()
+                return
+            extra["map"] = chosen
+        choice = LinkChoice(
+            protocol=protocol, port=port, password=password, extra=tuple(sorted(extra.items()))
+        )
         self._choice = choice
         self._token = CancelToken()
         self._last_result = None
         self.query_one("#connect-tables", Static).update("")
         self.query_one("#connect-link", Static).update("")
+        self.query_one("#connect-speed", Static).update(speed_line(None, protocol))
         self.query_one("#connect-stages", Static).update(stage_line(None))
         bar = self.query_one("#connect-bar", ProgressBar)
         bar.update(total=1, progress=0)  # no indeterminate animation: frames cost
@@ -292,6 +401,8 @@ class ConnectScreen(FieldkitScreen):
             return
         step = event.progress
         self.query_one("#connect-stages", Static).update(stage_line(step))
+        protocol = "" if self._choice is None else self._choice.protocol
+        self.query_one("#connect-speed", Static).update(speed_line(step, protocol))
         bar = self.query_one("#connect-bar", ProgressBar)
         if step.items_total:
             bar.update(total=step.items_total, progress=step.items_done)

@@ -95,6 +95,12 @@ class SiteScreen(FieldkitScreen):
         for column in ("Closed", "Outcome", "Verdict", "Notes"):
             table.add_column(column, key=column.lower())
         self._load_visits()
+        self._look_up_password()
+
+    @work(thread=True, group="secrets-ahead", exit_on_error=False)
+    def _look_up_password(self) -> None:
+        """Ahead of Connect: the kept password is ready before a read can start."""
+        self.fk.kept_passwords.lookup(self.draft.meter_number)
 
     @work(thread=True, exclusive=True, group="db", exit_on_error=False)
     def _load_visits(self) -> None:
@@ -114,7 +120,7 @@ class SiteScreen(FieldkitScreen):
         for v in visits:
             table.add_row(
                 day(v.closed_at),
-                v.outcome.replace("_", " "),
+                "still open" if v.outcome is None else v.outcome.replace("_", " "),
                 "-" if v.verdict is None else v.verdict.value.upper(),
                 v.notes or "-",
                 key=v.visit_id,

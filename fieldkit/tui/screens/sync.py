@@ -43,7 +43,8 @@ class SyncScreen(FieldkitScreen):
 
     def on_mount(self) -> None:
         table = self.query_one("#sync-items", DataTable)
-        for column in ("State", "Item", "Reason"):
+        # The reason before the item: an item's summary can be wider than the screen.
+        for column in ("State", "Reason", "Item"):
             table.add_column(column, key=column.lower())
         self._load(None)
 
@@ -67,14 +68,16 @@ class SyncScreen(FieldkitScreen):
         table = self.query_one("#sync-items", DataTable)
         table.clear()
         for item in items:
-            table.add_row(item.state, item.summary, item.reason or "-", key=item.item_id)
+            table.add_row(item.state, item.reason or "-", item.summary, key=item.item_id)
         if self.fk.sync_client is None:
-            summary = (
-                "This laptop is not set up to sync (enrolment and the sync client come "
-                "with issue 10): visits stay on the laptop."
-            )
+            summary = "This app runs without a sync client: visits stay on the laptop."
         else:
-            summary = f"Last sync: {'never' if last is None else moment(last)}"
+            summary = (
+                "Last sync: never (enrol this laptop once: fieldkit enroll --server URL "
+                "--code CODE)"
+                if last is None
+                else f"Last sync: {moment(last)}"
+            )
         self.query_one("#sync-summary", Static).update(summary)
         if report is not None:
             self.query_one("#sync-message", Static).update(

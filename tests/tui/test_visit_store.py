@@ -1,0 +1,210 @@
+"""The app on the real visit log (VisitLogStore) and on the laptop's sync (LaptopSync)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import TextArea
+
+from fieldkit import paths, store
+from fieldkit.model import WorkOrder
+from fieldkit.sync.client import Rejection
+from fieldkit.sync.laptop import LaptopOutbox
+from fieldkit.tui.screens.close import CloseScreen
+from fieldkit.tui.screens.site import SiteScreen
+from fieldkit.tui.screens.sync import SyncScreen
+from fieldkit.tui.screens.work_orders import WorkOrdersScreen
+from fieldkit.tui.services import Adjustment, FieldStore, ServiceError, SyncClient, VisitRecord
+from fieldkit.tui.sync_adapter import LaptopSync
+from fieldkit.tui.visit_store import VisitLogStore
+from fieldkit.visit import judge
+from tests.helpers import run_cli
+from tests.tui.helpers import (
+    FIXED_NOW,
+    ORDERS,
+    fixture_snapshot,
+    make_app,
+    screen_text,
+    text_of,
+    until,
+)
+from tests.tui.test_visit import _choose_outcome, _read, _to_connect
+
+
+def _db_with_orders(orders: tuple[WorkOrder, ...] = ORDERS) -> Path:
+    path = paths.home() / "fieldkit.db"
+    with store.database(path) as db:
+        store.upsert_many(db, list(orders), "csv", now=FIXED_NOW)
+    return path
+
+
+def _record(meter: str = "M16-0054321", *, minutes: int = 5, read: bool = False) -> VisitRecord:
+    order = ORDERS[0]
+    result = (
+        judge(fixture_snapshot(), order.expectation(), work_order_id="WO-1001") if read else None
+    )
+    return VisitRecord(
+        meter_number=meter,
+        work_order_id="WO-1001",
+        started_at=FIXED_NOW + timedelta(minutes=minutes),
+        closed_at=FIXED_NOW + timedelta(minutes=minutes + 20),
+        outcome="resolved",
+        notes="phase B CT reversed, fixed",
+        result=result,
+        adjustments=(
+            Adjustment("set_clock", FIXED_NOW, "12:00", "12:01", True, "done, completed"),
+            Adjustment("demand_reset", FIXED_NOW, "5 kW", "5 kW", False, "the meter refused"),
+        ),
+    )
+
+
+def test_a_visit_is_committed_with_its_outbox_row_and_comes_back_for_the_meter() -> None:
+    path = _db_with_orders()
+    real: FieldStore = VisitLogStore(path)
+    assert {o.work_order_id for o in real.open_work_orders()} == {"WO-1001", "WO-1002", "WO-1003"}
+    visit_id = real.save_visit(_record(read=True))
+    # Another connection (another process) sees it: the id came back after COMMIT.
+    with sqlite3.connect(path) as other:
+        row = other.execute(
+            "SELECT status, outcome, technician, work_order_id, account_number, verdict "
+            "FROM visits WHERE visit_id = ?",
+            [visit_id],
+        ).fetchone()
+        adjustments = other.execute(
+            "SELECT kind, result FROM adjustments WHERE visit_id = ? ORDER BY position",
+            [visit_id],
+        ).fetchall()
+        outbox = other.execute("SELECT entity_id, acked_at FROM outbox").fetchall()
+    assert row == ("final", "resolved", "test technician", "WO-1001", "200-0193-11", "pass")
+    assert adjustments == [("set_clock", "done"), ("demand_reset", "failed")]
+    assert outbox == [(visit_id, None)]
+    [previous] = real.previous_visits("m16-0054321")
+    assert (previous.visit_id, previous.outcome, previous.notes) == (
+        visit_id,
+        "resolved",
+        "phase B CT reversed, fixed",
+    )
+    assert previous.verdict is not None
+    assert previous.verdict.value == "pass"
+    assert real.previous_visits("M2S-0012345") == []
+    [item] = real.sync_items()
+    assert (item.state, item.reason) == ("pending", None)
+    assert item.summary == "visit WO-1001 at meter M16-0054321: resolved"
+
+
+def test_a_visit_without_a_read_is_saved_too_and_newest_comes_first() -> None:
+    path = _db_with_orders()
+    real = VisitLogStore(path, technician="olga")
+    first = real.save_visit(_record(minutes=1))
+    second = real.save_visit(_record(minutes=9))
+    assert [v.visit_id for v in real.previous_visits("M16-0054321")] == [second, first]
+    listed = run_cli("visits", "list", "--json")
+    assert listed.code == 0, listed.stderr
+    ids = [v["visit_id"] for v in json.loads(listed.stdout)["visits"]]
+    assert set(ids) == {first, second}
+
+
+def test_rejected_ops_show_with_the_office_reason_pending_ones_first() -> None:
+    path = _db_with_orders()
+    real = VisitLogStore(path)
+    real.save_visit(_record(minutes=1))
+    real.save_visit(_record(minutes=2))
+    ops = [i.item_id for i in real.sync_items()]
+    # The sync records the office's answers in the outbox (its own code path, as after a push).
+    with store.database(path) as db:
+        LaptopOutbox(db).mark(
+            [], [Rejection(ops[0], "work_order_cancelled", "the office cancelled WO-1001")]
+        )
+    items = real.sync_items()
+    assert [(i.item_id, i.state) for i in items] == [(ops[1], "pending"), (ops[0], "rejected")]
+    assert items[1].reason == "work_order_cancelled: the office cancelled WO-1001"
+
+
+def test_a_store_that_cannot_save_says_why_and_saves_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "fieldkit.db"
+    bad.write_bytes(b"this is not SQLite" * 100)
+    with pytest.raises(ServiceError, match="fieldkit database"):
+        VisitLogStore(bad).save_visit(_record())
+    with pytest.raises(ServiceError):
+        VisitLogStore(bad).sync_items()
+
+
+# --- the sync adapter -------------------------------------------------------------------
+
+
+def test_a_laptop_not_enrolled_gets_one_line_from_sync_now_never_an_exception() -> None:
+    adapter: SyncClient = LaptopSync(timeout=1.0)
+    report = adapter.sync_now()
+    assert report.error == (
+        "this laptop is not enrolled: run `fieldkit enroll --server URL --code CODE`"
+    )
+    assert adapter.last_sync() is None  # nothing was tried: there is no server to try
+    assert adapter.pending() == 0
+
+
+# --- Pilot: the app on the real store ---------------------------------------------------
+
+
+@pytest.mark.anyio
+@pytest.mark.sim
+async def test_a_whole_visit_is_saved_in_the_visit_log_and_listed_by_the_cli(sim: Any) -> None:
+    simulator = sim("healthy-16s")
+    path = _db_with_orders(ORDERS[:1])
+    real = VisitLogStore(path)
+    app = make_app(last_port=simulator.url, store=real)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await _read(app, pilot)
+        assert text_of(app, "#checks-verdict").startswith("PASS")
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        await _choose_outcome(app, pilot, "resolved")
+        app.screen.query_one("#close-notes", TextArea).focus()
+        await pilot.press("o", "k")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "SAVED as" in text_of(app, "#close-status"))
+        status = text_of(app, "#close-status")
+        assert "in the visit log" in status
+        assert "memory" not in status
+        await until(pilot, lambda: "1 pending" in text_of(app, "#indicator"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SiteScreen))
+        await until(pilot, lambda: "1 saved on this laptop" in text_of(app, "#site-visits-status"))
+    listed = run_cli("visits", "list", "--json")
+    assert listed.code == 0, listed.stderr
+    [visit] = json.loads(listed.stdout)["visits"]
+    assert visit["work_order"] == "WO-1001"
+    assert (visit["status"], visit["outcome"], visit["verdict"]) == ("final", "resolved", "pass")
+    assert visit["meter_serial"] == "SN16S00000054321"
+    assert visit["visit_id"].startswith(status.split("SAVED as ")[1].split()[0])
+
+
+@pytest.mark.anyio
+async def test_the_sync_screen_shows_a_failed_sync_as_one_line_and_keeps_running() -> None:
+    path = _db_with_orders()
+    real = VisitLogStore(path)
+    real.save_visit(_record())
+    app = make_app(store=real)
+    app.sync_client = LaptopSync(timeout=1.0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "1 pending" in text_of(app, "#indicator"), what="indicator")
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, SyncScreen))
+        await until(pilot, lambda: "Last sync: never" in text_of(app, "#sync-summary"))
+        assert "visit WO-1001 at meter M16-0054321: resolved" in screen_text(app)
+        await pilot.press("s")
+        await until(pilot, lambda: "Sync failed" in text_of(app, "#sync-message"), what="fail")
+        assert text_of(app, "#sync-message") == (
+            "Sync failed: this laptop is not enrolled: run `fieldkit enroll --server URL "
+            "--code CODE`"
+        )
+        assert "failed: this laptop is not enrolled" in text_of(app, "#indicator")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen))
