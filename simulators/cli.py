@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from simulators.c1218.options import SimOptions
+from simulators.c1218.options import INCONSISTENT_TABLES, MALFORMED_KINDS, SimOptions
 from simulators.c1218.server import SimulatorError, start
 from simulators.scenario import ScenarioError, list_scenarios, load_scenario
 
@@ -35,6 +35,7 @@ app = typer.Typer(
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+INCONSISTENT_LIST = ", ".join(str(t) for t in INCONSISTENT_TABLES)
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -110,25 +111,66 @@ def c1218_command(
         int | None,
         typer.Option(min=0, max=100, help="Answer 'not completed yet' to the first N ST8 reads."),
     ] = None,
+    traffic_timeout: Annotated[
+        float | None,
+        typer.Option(min=0.001, help="Seconds of silence before the meter drops the session."),
+    ] = None,
+    malformed_table: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Spoil this table's read answers (CRC still valid)."),
+    ] = None,
+    malformed_kind: Annotated[
+        str, typer.Option(help=f"How they are spoiled: {', '.join(MALFORMED_KINDS)}.")
+    ] = "checksum",
+    malformed_times: Annotated[
+        int | None, typer.Option(min=0, help="Spoil only the first N answers (default: all).")
+    ] = None,
+    late_table: Annotated[
+        int | None,
+        typer.Option(min=0, max=65535, help="Answer the first read of this table late."),
+    ] = None,
+    late_ms: Annotated[
+        float, typer.Option(min=0.0, help="How late, in ms (the ACK goes at once).")
+    ] = 0.0,
+    decline_negotiate: Annotated[
+        bool,
+        typer.Option("--decline-negotiate", help="Answer Negotiate with 64-byte single packets."),
+    ] = False,
+    mfg_tables: Annotated[
+        int, typer.Option(min=0, max=2040, help="List N manufacturer tables in ST0 (a long ST0).")
+    ] = 0,
+    inconsistent: Annotated[
+        int | None,
+        typer.Option(help=f"Make this table disagree with the rest: {INCONSISTENT_LIST}."),
+    ] = None,
 ) -> None:
     """Serve a simulated ANSI C12.18 meter until SIGINT/SIGTERM."""
     try:
         loaded = load_scenario(scenario)
         host, port = parse_listen(listen)
+        options = SimOptions(
+            baud_pace=baud_pace,
+            corrupt_rate=corrupt_rate,
+            drop_rate=drop_rate,
+            busy=busy,
+            slow_ms=slow_ms,
+            stop_after=stop_after,
+            seed=seed,
+            turnaround_ms=turnaround_ms,
+            traffic_timeout=traffic_timeout,
+            malformed_table=malformed_table,
+            malformed_kind=malformed_kind,
+            malformed_times=malformed_times,
+            late_table=late_table,
+            late_ms=late_ms,
+            decline_negotiate=decline_negotiate,
+            mfg_tables=mfg_tables,
+            inconsistent=inconsistent,
+            procedure_result=procedure_result,
+            procedure_pending=procedure_pending,
+        )
     except (ScenarioError, ValueError) as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
-    options = SimOptions(
-        baud_pace=baud_pace,
-        corrupt_rate=corrupt_rate,
-        drop_rate=drop_rate,
-        busy=busy,
-        slow_ms=slow_ms,
-        stop_after=stop_after,
-        seed=seed,
-        turnaround_ms=turnaround_ms,
-        procedure_result=procedure_result,
-        procedure_pending=procedure_pending,
-    )
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -214,3 +214,27 @@ def test_cli_sigint_also_exits_0() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_cli_fault_flags_reach_the_meter() -> None:
+    """`fieldkit-sim c1218 --malformed-table 23`: a reader sees ST23 spoiled, the rest whole."""
+    from fieldkit.drivers.base import read_once
+    from fieldkit.drivers.c1218.driver import C1218Driver
+
+    proc = _run_cli(
+        "c1218", "--scenario", "healthy-16s", "--malformed-table", "23",
+        "--malformed-kind", "short", "--mfg-tables", "40",
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"listening on (socket://\S+)", line)
+        assert match is not None, line
+        outcome = read_once(C1218Driver(match.group(1)))
+        assert outcome.ok, outcome.error
+        assert outcome.snapshot is not None
+        assert [u.item for u in outcome.snapshot.unavailable] == ["registers"]
+        assert "malformed twice" in outcome.snapshot.unavailable[0].reason
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=5)

@@ -59,3 +59,17 @@ def test_bad_listen_address_exits_2() -> None:
     result = runner.invoke(app, ["c1218", "--scenario", "healthy-2s", "--listen", "nowhere"])
     assert result.exit_code == 2
     assert "--listen wants HOST:PORT" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--malformed-kind", "garbled"], "malformed_kind must be one of count, short"),
+        (["--inconsistent", "99"], "inconsistent must be one of (11, 12, 15, 16)"),
+    ],
+)
+def test_bad_fault_options_are_one_line_exit_2(flags: list[str], message: str) -> None:
+    result = runner.invoke(app, ["c1218", "--scenario", "healthy-2s", *flags])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr
