@@ -10,9 +10,21 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
+from fieldkit.sync.schema import VisitDocument
 from syncserver.core.errors import ApiError, NotFound
-from syncserver.db.models import Account, User, Visit, VisitCheck, VisitComment, WorkOrder
+from syncserver.db.models import (
+    Account,
+    Meter,
+    Premise,
+    User,
+    Visit,
+    VisitCheck,
+    VisitComment,
+    WorkOrder,
+)
+from syncserver.services import reads
 from syncserver.services.journal import Work
+from syncserver.services.reads import VisitView
 from syncserver.services.users import TECHNICIAN, Principal
 
 __all__ = [
@@ -22,12 +34,14 @@ __all__ = [
     "ExceptionPage",
     "ExceptionRow",
     "Keyset",
+    "VisitDetail",
     "add_comment",
     "check_ids",
     "comments",
     "exceptions",
     "set_review_status",
     "technicians",
+    "visit_detail",
 ]
 
 REVIEW_STATUSES = ("new", "reviewed", "action_needed", "closed")
@@ -268,4 +282,38 @@ def add_comment(work: Work, principal: Principal, visit_id: str, text: str) -> N
         visit_id,
         sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         length=len(text),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VisitDetail:
+    """Everything the visit page shows: the stored row, what it is tied to, the document as
+    the laptop saved it (its latest revision) and the office's comments."""
+
+    view: VisitView
+    document: VisitDocument
+    account: Account | None
+    premise: Premise | None
+    meter: Meter | None
+    work_order: WorkOrder | None
+    reviewer: str | None
+    comments: list[Comment]
+
+
+def visit_detail(session: Session, principal: Principal, visit_id: str) -> VisitDetail:
+    """One visit for its page, or :class:`NotFound` (outside the caller's scope too)."""
+    view = reads.visit(session, principal, visit_id)
+    row = view.visit
+    document = VisitDocument.model_validate_json(row.body)
+    account = session.get(Account, row.account_id) if row.account_id is not None else None
+    meter = session.get(Meter, row.meter_id) if row.meter_id is not None else None
+    premise = session.get(Premise, meter.premise_pk) if meter is not None else None
+    order = session.get(WorkOrder, row.work_order_pk) if row.work_order_pk is not None else None
+    reviewer = (
+        session.execute(select(User.name).where(User.id == row.reviewed_by)).scalar_one_or_none()
+        if row.reviewed_by is not None
+        else None
+    )
+    return VisitDetail(
+        view, document, account, premise, meter, order, reviewer, comments(session, row.id)
     )

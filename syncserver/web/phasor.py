@@ -1,13 +1,16 @@
 """The phasor diagram of a visit as inline SVG, with the service's expected positions.
 
-Expected positions follow the conventions of ``design.md`` (element A's voltage at 0°,
-positive = lagging, drawn clockwise; ABC rotation; ACB is the mirror image). The server may
-not import ``fieldkit.checks``, so the table is restated here from the design document; a
-test pins it against the rows of that table.
+Angles follow ``design.md``: degrees lagging from element A's voltage, so a lagging phasor
+turns clockwise on the page (SVG's y axis points down). The expected picture is computed the
+way ``fieldkit.checks.phasors.service_model`` computes it — each element's terminals on an
+ideal balanced source, turned so element A's voltage is at 0° — restated here because the
+server may import only ``fieldkit.model`` and the wire schema; ``tests/server`` pins the two
+to the same angles for every service, rotation and high leg.
 """
 
 from __future__ import annotations
 
+import cmath
 import math
 from dataclasses import dataclass
 
@@ -16,112 +19,152 @@ from markupsafe import Markup, escape
 from fieldkit.model import ServiceType, normalize_angle
 from fieldkit.sync.schema import PhaseDoc
 
-__all__ = ["EXPECTED", "ExpectedElement", "expected_elements", "phasor_svg"]
+__all__ = ["CURRENT_REACH", "ExpectedElement", "expected_elements", "phasor_svg"]
+
+CURRENT_REACH = 0.66
+"""Currents are drawn to two thirds of the rim, so they never hide the voltages."""
 
 
 @dataclass(frozen=True, slots=True)
 class ExpectedElement:
-    """Where one element's voltage and unity-PF current sit on a healthy ABC site."""
+    """Where one element's voltage and unity-PF current sit on a healthy site."""
 
     name: str
+    voltage_factor: float
+    """The element's nominal over the service's stated nominal (120/240 on a 4-wire delta)."""
     voltage_angle: float
     current_angle: float
 
 
-EXPECTED: dict[ServiceType, tuple[ExpectedElement, ...]] = {
-    ServiceType.ONE_PHASE_2W: (ExpectedElement("A", 0.0, 0.0),),
-    ServiceType.ONE_PHASE_3W: (ExpectedElement("A", 0.0, 0.0),),
-    ServiceType.NETWORK: (ExpectedElement("A", 0.0, 0.0), ExpectedElement("C", 240.0, 240.0)),
-    ServiceType.WYE: (
-        ExpectedElement("A", 0.0, 0.0),
-        ExpectedElement("B", 120.0, 120.0),
-        ExpectedElement("C", 240.0, 240.0),
-    ),
-    ServiceType.DELTA_3W: (ExpectedElement("A", 0.0, 30.0), ExpectedElement("C", 300.0, 270.0)),
-    # High leg on B: VAN 0°, VBN 90°, VCN 180°; currents on the wye-equivalent positions.
-    ServiceType.DELTA_4W: (
-        ExpectedElement("A", 0.0, 0.0),
-        ExpectedElement("B", 90.0, 120.0),
-        ExpectedElement("C", 180.0, 240.0),
-    ),
-}
+def _lag(angle: float) -> complex:
+    return cmath.rect(1.0, -math.radians(angle))
 
 
-def expected_elements(service: ServiceType, rotation: str = "ABC") -> tuple[ExpectedElement, ...]:
-    """The expected elements of ``service``; ACB is the ABC diagram mirrored about 0°."""
-    elements = EXPECTED[service]
-    if rotation.upper() != "ACB":
-        return elements
+def _lag_of(z: complex) -> float:
+    return normalize_angle(-math.degrees(cmath.phase(z)))
+
+
+def _tidy(angle: float) -> float:
+    rounded = round(angle, 9)
+    return 0.0 if rounded >= 360.0 else rounded
+
+
+def expected_elements(
+    service: ServiceType | str, rotation: str = "ABC", high_leg: str = "B"
+) -> tuple[ExpectedElement, ...]:
+    """The healthy diagram of ``service`` (a bad rotation or high leg falls back to the
+    defaults: the picture is a guide for the eye, the checks already judged the site)."""
+    kind = ServiceType(service)
+    rot = "ACB" if rotation.upper() == "ACB" else "ABC"
+    leg = high_leg.upper() if high_leg.upper() in ("A", "B", "C") else "B"
+    b, c = (120.0, 240.0) if rot == "ABC" else (240.0, 120.0)
+    line = {"A": _lag(0.0), "B": _lag(b), "C": _lag(c)}
+    raw: list[tuple[str, complex, complex]]
+    if kind in (ServiceType.ONE_PHASE_2W, ServiceType.ONE_PHASE_3W):
+        raw = [("A", line["A"], line["A"])]
+    elif kind is ServiceType.NETWORK:
+        raw = [(n, line[n], line[n]) for n in ("A", "C")]
+    elif kind is ServiceType.WYE:
+        raw = [(n, line[n], line[n]) for n in ("A", "B", "C")]
+    elif kind is ServiceType.DELTA_3W:
+        raw = [(n, line[n] - line["B"], line[n]) for n in ("A", "C")]
+    else:
+        low = [n for n in ("A", "B", "C") if n != leg]
+        tap = (line[low[0]] + line[low[1]]) / 2
+        raw = [(n, line[n] - tap, line[n]) for n in ("A", "B", "C")]
+    base = math.sqrt(3.0) if kind in (ServiceType.DELTA_3W, ServiceType.DELTA_4W) else 1.0
+    reference = _lag_of(raw[0][1])
     return tuple(
         ExpectedElement(
-            e.name, normalize_angle(-e.voltage_angle), normalize_angle(-e.current_angle)
+            name,
+            round(abs(volts) / base, 12),
+            _tidy(normalize_angle(_lag_of(volts) - reference)),
+            _tidy(normalize_angle(_lag_of(amps) - reference)),
         )
-        for e in elements
+        for name, volts, amps in raw
     )
 
 
-_SIZE = 320
+_SIZE = 340
 _CENTRE = _SIZE / 2
 _RADIUS = 130.0
 _VOLT = "#1f5fa8"
 _AMP = "#b3401a"
 
 
-def _point(angle: float, length: float) -> tuple[float, float]:
-    # Lagging (positive) angles turn clockwise on the screen: SVG's y axis points down.
+def _point(angle: float, reach: float) -> tuple[float, float]:
     radians = math.radians(angle)
-    return _CENTRE + length * math.cos(radians), _CENTRE + length * math.sin(radians)
-
-
-def _line(angle: float, length: float, colour: str, width: float, extra: str = "") -> str:
-    x, y = _point(angle, length)
-    return (
-        f'<line x1="{_CENTRE:.1f}" y1="{_CENTRE:.1f}" x2="{x:.1f}" y2="{y:.1f}" '
-        f'stroke="{colour}" stroke-width="{width}"{extra}/>'
+    return _CENTRE + reach * _RADIUS * math.cos(radians), _CENTRE + reach * _RADIUS * math.sin(
+        radians
     )
 
 
-def _label(angle: float, length: float, text: str, colour: str) -> str:
-    x, y = _point(angle, length)
+def _line(angle: float, reach: float, colour: str, width: float, extra: str) -> str:
+    x, y = _point(angle, reach)
     return (
-        f'<text x="{x:.1f}" y="{y:.1f}" fill="{colour}" font-size="12" '
+        f'<line x1="{_CENTRE:.1f}" y1="{_CENTRE:.1f}" x2="{x:.1f}" y2="{y:.1f}" '
+        f'stroke="{colour}" stroke-width="{width}" stroke-linecap="round"{extra}/>'
+    )
+
+
+def _label(angle: float, reach: float, text: str, colour: str) -> str:
+    x, y = _point(angle, reach)
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" fill="{colour}" font-size="12" font-weight="600" '
         f'text-anchor="middle" dominant-baseline="middle">{escape(text)}</text>'
     )
 
 
+def _value(value: float | None) -> float | None:
+    """A finite, non-negative-length quantity, or None (NaN and infinities are not drawn)."""
+    return value if value is not None and math.isfinite(value) else None
+
+
 def phasor_svg(
-    phases: list[PhaseDoc], service: ServiceType | None, rotation: str | None = None
+    phases: list[PhaseDoc],
+    service: ServiceType | str | None,
+    rotation: str | None = None,
+    high_leg: str | None = None,
 ) -> Markup:
-    """The diagram: measured voltages (blue) and currents (red, shorter), and faint dashed
-    lines where this service's voltages and unity-PF currents should be."""
+    """The diagram: measured voltages (blue, to the rim for the largest) and currents (red,
+    shorter), over faint dashed lines where this service's voltages and unity-PF currents
+    belong. Elements without an angle are left out; the page's table lists every value."""
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_SIZE} {_SIZE}" '
         'class="phasor" role="img" aria-labelledby="phasor-title">',
-        '<title id="phasor-title">Phasor diagram</title>',
-        f'<circle cx="{_CENTRE}" cy="{_CENTRE}" r="{_RADIUS}" fill="none" stroke="#ccc"/>',
+        '<title id="phasor-title">Phasor diagram: measured voltages and currents'
+        + (f", over the expected {escape(str(service))} diagram" if service else "")
+        + "</title>",
+        f'<circle cx="{_CENTRE}" cy="{_CENTRE}" r="{_RADIUS}" fill="none" stroke="#c8ced6"/>',
     ]
     for angle in (0, 90, 180, 270):
-        parts.append(_line(angle, _RADIUS, "#e4e4e4", 1))
+        parts.append(_line(angle, 1.0, "#e6e9ed", 1, ""))
+    parts.append(_label(0, 1.12, "0°", "#8a94a3"))
     if service is not None:
-        for element in expected_elements(service, rotation or "ABC"):
-            dash = ' stroke-dasharray="4 4" class="expected"'
-            parts.append(_line(element.voltage_angle, _RADIUS, _VOLT, 1.5, dash + ' opacity="0.3"'))
+        elements = expected_elements(service, rotation or "ABC", high_leg or "B")
+        biggest = max(e.voltage_factor for e in elements) or 1.0
+        for e in elements:
+            faint = ' stroke-dasharray="5 4" opacity="0.35" class="expected"'
             parts.append(
-                _line(element.current_angle, _RADIUS * 0.7, _AMP, 1.5, dash + ' opacity="0.3"')
+                _line(e.voltage_angle, e.voltage_factor / biggest, _VOLT, 2, faint)
+                + _line(e.current_angle, CURRENT_REACH, _AMP, 2, faint)
             )
-    voltages = [p.voltage for p in phases if p.voltage is not None and math.isfinite(p.voltage)]
-    currents = [p.current for p in phases if p.current is not None and math.isfinite(p.current)]
-    vmax = max(voltages, default=0.0) or 1.0
-    imax = max(currents, default=0.0) or 1.0
-    for phase in phases:
-        name = phase.phase
-        if phase.voltage_angle is not None and math.isfinite(phase.voltage_angle):
-            length = _RADIUS * max(0.15, min(1.0, (phase.voltage or vmax) / vmax))
-            parts.append(_line(phase.voltage_angle, length, _VOLT, 3, ' class="measured"'))
-            parts.append(_label(phase.voltage_angle, length + 12, f"V{name}", _VOLT))
-        if phase.current_angle is not None and math.isfinite(phase.current_angle):
-            length = _RADIUS * 0.7 * max(0.15, min(1.0, (phase.current or imax) / imax))
-            parts.append(_line(phase.current_angle, length, _AMP, 3, ' class="measured"'))
-            parts.append(_label(phase.current_angle, length + 12, f"I{name}", _AMP))
+    measured = [
+        (p.phase, _value(p.voltage), _value(p.voltage_angle), _value(p.current),
+         _value(p.current_angle))
+        for p in phases
+    ]  # fmt: skip
+    v_max = max((v for _, v, _, _, _ in measured if v is not None), default=0.0)
+    i_max = max((i for _, _, _, i, _ in measured if i is not None), default=0.0)
+    for name, volts, v_angle, amps, i_angle in measured:
+        if volts is not None and v_angle is not None and v_max > 0:
+            reach = max(volts / v_max, 0.08)
+            parts.append(_line(v_angle, reach, _VOLT, 3, ' class="measured voltage"'))
+            parts.append(_label(v_angle, reach + 0.12, f"V{name}", _VOLT))
+        if amps is not None and i_angle is not None and i_max > 0:
+            reach = max(CURRENT_REACH * amps / i_max, 0.08)
+            parts.append(_line(i_angle, reach, _AMP, 3, ' class="measured current"'))
+            parts.append(_label(i_angle, reach + 0.12, f"I{name}", _AMP))
     parts.append("</svg>")
-    return Markup("".join(parts))  # noqa: S704 (every piece of text in it is escaped)
+    # Every text in it went through escape(); the rest is numbers this function formatted.
+    return Markup("".join(parts))  # noqa: S704
