@@ -19,21 +19,16 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from fieldkit.drivers.base import create_driver
-from fieldkit.model import SiteExpectation
 from fieldkit.sync.schema import Outcome
-from fieldkit.visit import run_visit, visit_document
-from simulators.c1218.server import start
 from syncserver.db.engine import Database
 from syncserver.db.migrate import upgrade
-from tests.helpers import scenario_data
+from tests.helpers import field_visit
 from tests.server.conftest import EXAMPLES, PASSWORD, add_user, enroll_code, import_file
 from tests.syncserver_process import ServerProcess
 
@@ -61,43 +56,6 @@ class Office:
     """Scenario name → the visit id its push created."""
 
 
-def _expectation(scenario: str) -> SiteExpectation:
-    wo = scenario_data(scenario)["work_order"]
-    now = datetime.now(UTC)
-    return SiteExpectation(
-        meter_number=wo["meter_number"],
-        form=wo.get("form"),
-        service_type=wo["service_type"],
-        nominal_voltage=float(wo["nominal_voltage"]),
-        last_read_kwh=wo.get("last_read_kwh"),
-        last_read_at=now - timedelta(days=wo["last_read_days_ago"])
-        if "last_read_days_ago" in wo
-        else None,
-        last_visit_at=now - timedelta(days=wo["last_visit_days_ago"])
-        if "last_visit_days_ago" in wo
-        else None,
-        net_metering=bool(wo.get("net_metering", False)),
-    )
-
-
-def _field_visit(scenario: str, work_order: str, outcome: Outcome) -> dict[str, Any]:
-    """A visit as the laptop pushes it: the simulated meter read and checked for real."""
-    simulator = start(scenario)
-    try:
-        driver = create_driver("c1218", simulator.url)
-        result = run_visit(driver, _expectation(scenario), work_order_id=work_order)
-    finally:
-        simulator.stop()
-    document = visit_document(
-        result,
-        technician="demo-tech",
-        outcome=outcome,
-        notes=[f"Site visit for {work_order}."],
-    )
-    data: dict[str, Any] = document.model_dump(mode="json")
-    return data
-
-
 def _enroll_and_push(url: str, code: str) -> dict[str, str]:
     api = httpx.Client(base_url=url + "/api/v1", timeout=30.0)
     enrolled = api.post(
@@ -110,7 +68,7 @@ def _enroll_and_push(url: str, code: str) -> dict[str, str]:
     ids: dict[str, str] = {}
     ops = []
     for scenario, work_order, outcome in VISITS:
-        document = _field_visit(scenario, work_order, outcome)
+        document = field_visit(scenario, work_order, outcome)
         ids[scenario] = document["visit_id"]
         ops.append({"op_id": document["op_id"], "kind": "visit", "document": document})
     answer = api.post(

@@ -4,6 +4,9 @@ pages at an office screen's and a tablet's size."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,3 +88,67 @@ def test_the_queue_fits_an_office_screen_and_a_tablet(
     no_horizontal_overflow(page)
     if name == "tablet":
         screenshot(page, "exceptions-tablet")
+
+
+def test_a_visit_shows_its_phasors_and_its_review_is_saved_and_audited(
+    page_for: Any, office: Office
+) -> None:
+    page = page_for()
+    log_in(page, "olga")
+    # From the queue to the reversed-CT visit, as a reviewer clicks through.
+    page.select_option("select[name=check]", "polarity")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**check=polarity**")
+    page.click("table.exceptions tbody tr >> a")
+    visit_id = office.visits["reversed-ct-16s"]
+    page.wait_for_url(f"**/visits/{visit_id}")
+    assert page.locator("h1").inner_text().startswith(f"Visit {visit_id}")
+
+    # The phasor diagram is an SVG in the page: three voltages, three currents measured,
+    # and the wye's expected positions drawn faint behind them.
+    svg = page.locator("svg.phasor")
+    assert svg.is_visible()
+    assert svg.locator("line.measured.voltage").count() == 3
+    assert svg.locator("line.measured.current").count() == 3
+    assert svg.locator(".expected").count() >= 3
+    box = svg.bounding_box()
+    assert box is not None
+    assert box["width"] > 150
+    assert box["height"] > 150
+    verdicts = page.locator("table.verdicts").inner_text()
+    assert "polarity" in verdicts
+    assert "fail" in verdicts
+    assert "WO-2026-10408" in page.locator("#identity ~ dl").inner_text()
+    screenshot(page, "visit")
+
+    # The frame capture downloads through the browser as a capture document.
+    with page.expect_download() as download:
+        page.click("text=Download the frame capture")
+    saved = download.value.path()
+    assert saved is not None
+    capture = json.loads(Path(saved).read_text())
+    assert capture["document"] == "capture"
+    assert capture["frames"]
+
+    # Change the review status with a comment; it is there after a reload.
+    page.select_option("select[name=status]", "action_needed")
+    page.fill("textarea[name=comment]", "Send the meter shop: CT on phase B reversed.")
+    page.click("#review button[type=submit]")
+    page.wait_for_load_state()
+    page.reload()
+    assert page.locator(".review-status").inner_text() == "action_needed"
+    assert "CT on phase B reversed" in page.locator("ul.comments").inner_text()
+    assert "olga" in page.locator("ul.comments").inner_text()
+    screenshot(page, "visit-review")
+    # The queue shows the new status, and the audit log holds the change.
+    page.goto("/exceptions?review_status=action_needed")
+    assert page.locator("table.exceptions tbody tr").count() == 1
+    with sqlite3.connect(office.db) as connection:
+        audited = connection.execute(
+            "SELECT actor_id, detail FROM audit_log WHERE action = 'visit.review' "
+            "AND entity_id = ?",
+            (visit_id,),
+        ).fetchall()
+    assert [(actor, json.loads(detail)) for actor, detail in audited] == [
+        ("olga", {"from": "new", "to": "action_needed"})
+    ]
