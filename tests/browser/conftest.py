@@ -158,7 +158,8 @@ def log_in(page: Any, name: str) -> None:
 
 
 def screenshot(page: Any, name: str) -> None:
-    """Save the page as ``NAME.png`` in ``$FIELDKIT_SCREENSHOTS`` (nothing when unset)."""
+    """Save the page (whole) or a locator's element as ``NAME.png`` in
+    ``$FIELDKIT_SCREENSHOTS`` (nothing when unset)."""
     folder = os.environ.get("FIELDKIT_SCREENSHOTS")
     if not folder:
         return
@@ -166,4 +167,5 @@ def screenshot(page: Any, name: str) -> None:
     if not target.is_absolute():
         target = Path(__file__).resolve().parents[2] / target
     target.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(target / f"{name}.png"), full_page=True)
+    whole = {"full_page": True} if hasattr(page, "goto") else {}
+    page.screenshot(path=str(target / f"{name}.png"), **whole)

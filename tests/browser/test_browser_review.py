@@ -120,6 +120,7 @@ def test_a_visit_shows_its_phasors_and_its_review_is_saved_and_audited(
     assert "fail" in verdicts
     assert "WO-2026-10408" in page.locator("#identity ~ dl").inner_text()
     screenshot(page, "visit")
+    screenshot(page.locator("section.card:has(svg.phasor)"), "phasor")
 
     # The frame capture downloads through the browser as a capture document.
     with page.expect_download() as download:
