@@ -36,6 +36,9 @@ def start_session(work: Work, user: User, hours: int) -> tuple[str, str]:
     """A new session for ``user``: the cookie value (shown once) and its CSRF token."""
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)
+    work.session.execute(  # the user's expired sessions go when they log in again
+        delete(WebSession).where(WebSession.user_id == user.id, WebSession.expires_at <= work.at)
+    )
     work.session.add(
         WebSession(
             token_hash=hash_secret(token),

@@ -101,6 +101,9 @@ def exceptions_page(
     )
 
 
+_WORST_FIRST = {"fail": 0, "warn": 1, "pass": 2, "skip": 3}
+
+
 def _elements(detail: review.VisitDetail) -> tuple[str | None, str | None, str | None]:
     """The service type, rotation and high leg the visit was judged against."""
     expectation = detail.document.expectation
@@ -142,6 +145,7 @@ def visit_page(
         rotation=rotation,
         high_leg=high_leg,
         phasor=svg,
+        checks=sorted(document.checks, key=lambda c: _WORST_FIRST[c.status]),
         flags=[f for f in detail.view.visit.flags.split(",") if f],
         statuses=review.REVIEW_STATUSES,
         has_capture=_capture(document) is not None,

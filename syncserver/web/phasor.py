@@ -139,15 +139,15 @@ def phasor_svg(
     ]
     for angle in (0, 90, 180, 270):
         parts.append(_line(angle, 1.0, "#e6e9ed", 1, ""))
-    parts.append(_label(0, 1.12, "0°", "#8a94a3"))
     if service is not None:
         elements = expected_elements(service, rotation or "ABC", high_leg or "B")
         biggest = max(e.voltage_factor for e in elements) or 1.0
         for e in elements:
-            faint = ' stroke-dasharray="5 4" opacity="0.35" class="expected"'
+            # A wide pale band, so a measured phasor lying on its place still shows it.
+            faint = ' opacity="0.16" class="expected"'
             parts.append(
-                _line(e.voltage_angle, e.voltage_factor / biggest, _VOLT, 2, faint)
-                + _line(e.current_angle, CURRENT_REACH, _AMP, 2, faint)
+                _line(e.voltage_angle, e.voltage_factor / biggest, _VOLT, 9, faint)
+                + _line(e.current_angle, CURRENT_REACH, _AMP, 9, faint)
             )
     measured = [
         (p.phase, _value(p.voltage), _value(p.voltage_angle), _value(p.current),

@@ -184,3 +184,33 @@ def test_office_is_refused_admin_pages(world: World) -> None:
     world.client.cookies.clear()
     login(world.client, "ada")
     assert world.client.get("/admin-probe").json() == {"admin": "ada"}
+
+
+def test_an_expired_session_is_sent_back_to_login(world: World) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    login(world.client, "olga")
+    assert world.client.get("/exceptions", follow_redirects=False).status_code == 200
+    with world.database.write() as session:
+        session.execute(
+            update(WebSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+    answer = world.client.get("/exceptions", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login?next=/exceptions"
+    login(world.client, "olga")  # logging in again clears the expired row
+    with world.database.read() as session:
+        assert len(session.execute(select(WebSession.id)).all()) == 1
+
+
+def test_pages_forbid_framing_scripts_and_caching(world: World) -> None:
+    login(world.client, "olga")
+    answer = world.client.get("/exceptions")
+    policy = answer.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    assert "script-src 'self'" in policy
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["cache-control"] == "no-store"
+    assert "<script" not in answer.text
