@@ -82,9 +82,14 @@ def _enroll_and_push(url: str, code: str) -> dict[str, str]:
     return ids
 
 
+def _chromium() -> str | None:
+    """Debian's chromium: /usr/bin/chromium, or the first ``chromium`` on PATH."""
+    return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+
+
 def _playwright_problem() -> str | None:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        return f"no chromium at {CHROMIUM} (Debian package chromium)"
+    if _chromium() is None:
+        return f"no chromium at {CHROMIUM} or on PATH (Debian package chromium)"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError as exc:
