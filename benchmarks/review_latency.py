@@ -419,7 +419,8 @@ def pages(
 
 def profile(db: str, urls: dict[str, Callable[[int], str]]) -> None:
     """Each page once in-process, with the time of every SQL statement it ran and the
-    query plan of the slowest: where a page's time goes."""
+    query plan of the slowest: where a page's time goes. On SQLite a statement's time runs
+    to its first row only (SQLite computes the rest as the rows are fetched)."""
     from fastapi.testclient import TestClient
     from sqlalchemy import event
 
