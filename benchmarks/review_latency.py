@@ -11,7 +11,8 @@ its ids, times, meter and technician replaced per visit. They are seeded straigh
 tables the push API fills, with exactly what ``syncserver.services.sync`` writes for a new
 visit (the ``visits`` row with the fields ingest reads out of the document, one
 ``visit_checks`` row per check id with its worst status, the ``applied_ops`` row, and the
-hash-chained ``visit.create`` audit row), in bulk (COPY on PostgreSQL, executemany on
+hash-chained ``visit.create`` audit row; the first seeded visit is read back through
+ingest's own parser and must give the same fields), in bulk (COPY on PostgreSQL, executemany on
 SQLite) so that seeding takes minutes rather than the hours a million pushes would. Each
 visit answers its own work order (``work_orders`` + ``work_order_assignments``, as the CIS
 import leaves them, status ``completed``). Review statuses stay ``new``, as ingest leaves
@@ -302,6 +303,8 @@ def seed(database: Database, visits: int, meters: int, technicians: int, rng: ra
             audit_rows.append({**hashed, "at": received, "prev_hash": audit_prev,
                                "row_hash": row_hash})  # fmt: skip
             audit_prev = row_hash
+        if start == 0:
+            same_as_ingest(visit_rows[0], check_rows)
         write.rows(WorkOrder.__table__, orders)
         write.rows(WorkOrderAssignment.__table__, assigned)
         write.rows(Visit.__table__, visit_rows)
@@ -330,6 +333,28 @@ def seed(database: Database, visits: int, meters: int, technicians: int, rng: ra
     print(f"  seeded in {time.perf_counter() - started:.0f} s")
     assert f"M2S-{hot:07d}" == HOT_METER
     return HOT_METER
+
+
+def same_as_ingest(row: dict[str, Any], check_rows: list[dict[str, Any]]) -> None:
+    """Stop unless ingest's own reading of the seeded body gives the seeded row's fields."""
+    import pydantic_core as core
+
+    from fieldkit.sync.schema import SyncOpDoc
+    from syncserver.services.sync import VisitFields, _visit_fields
+
+    document = core.from_json(row["body"])
+    fields = _visit_fields(SyncOpDoc(op_id=document["op_id"], kind="visit", document=document))
+    if not isinstance(fields, VisitFields):
+        raise SystemExit(f"ingest would reject the seeded visit: {fields}")
+    checks = {c["check_id"]: c["status"] for c in check_rows if c["visit_pk"] == row["id"]}
+    names = ("visit_id", "claimed_work_order", "meter_number", "started_at", "ended_at")
+    seeded = (*(row[n] for n in names), row["verdict"], row["outcome"], checks)
+    ingested = (
+        fields.visit_id, fields.work_order_id, fields.meter_number, fields.started_at,
+        fields.ended_at, fields.verdict, fields.outcome, fields.checks,
+    )  # fmt: skip
+    if seeded != ingested:
+        raise SystemExit(f"the seeded row differs from ingest's: {seeded} != {ingested}")
 
 
 def _audit_head(database: Database) -> tuple[int, str]:

@@ -153,3 +153,14 @@ def test_a_visit_shows_its_phasors_and_its_review_is_saved_and_audited(
     assert [(actor, json.loads(detail)) for actor, detail in audited] == [
         ("olga", {"from": "new", "to": "action_needed"})
     ]
+
+
+def test_the_pages_read_without_javascript(page_for: Any, office: Office) -> None:
+    page = page_for(java_script_enabled=False)
+    log_in(page, "olga")
+    assert page.locator("table.exceptions tbody tr").count() == 5
+    page.goto(f"/visits/{office.visits['missing-phase-16s']}")
+    verdicts = page.locator("table.verdicts").inner_text()
+    assert "service_voltage" in verdicts
+    assert page.locator("svg.phasor line.measured.voltage").count() >= 2
+    assert "replace_meter" in page.locator("#identity ~ dl").inner_text()
