@@ -24,6 +24,7 @@ from syncserver.services.users import verify_login
 from syncserver.services.web_sessions import STAFF_ROLES, end_session, start_session
 from syncserver.web.auth import (
     COOKIE,
+    CheckedForm,
     Forbidden,
     LoginRequired,
     LoginThrottle,
@@ -32,7 +33,6 @@ from syncserver.web.auth import (
     form_fields,
     local_path,
     login_url,
-    require_csrf,
     signed_in,
 )
 
@@ -160,9 +160,8 @@ async def login(request: Request, database: DatabaseDep, settings: SettingsDep) 
 
 
 @router.post("/logout")
-async def logout(request: Request, user: StaffPage, database: DatabaseDep) -> Response:
+def logout(user: StaffPage, _form: CheckedForm, database: DatabaseDep) -> Response:
     """End the session (the cookie stops working at once, on every copy of it)."""
-    require_csrf(user, await form_fields(request))
     with unit_of_work(database, Actor("user", user.principal.name)) as work:
         end_session(work, user.cookie)
     response = RedirectResponse("/login", status_code=303)

@@ -26,6 +26,7 @@ __all__ = [
     "COOKIE",
     "MAX_FORM_BYTES",
     "AdminPage",
+    "CheckedForm",
     "Forbidden",
     "LoginRequired",
     "LoginThrottle",
@@ -125,6 +126,17 @@ def require_csrf(user: PageUser, fields: dict[str, str]) -> None:
     sent = fields.get("csrf_token", "")
     if not sent or not secrets.compare_digest(sent.encode(), user.csrf_token.encode()):
         raise Forbidden("the form is out of date or did not come from this site: reload it")
+
+
+async def checked_form(request: Request, user: StaffPage) -> dict[str, str]:
+    """The POSTed form of a signed-in user, after its CSRF token was checked (403 if not)."""
+    fields = await form_fields(request)
+    require_csrf(user, fields)
+    return fields
+
+
+CheckedForm = Annotated[dict[str, str], Depends(checked_form)]
+"""Take this in every page route that POSTs: the form is read and its CSRF token checked."""
 
 
 def login_url(next_path: str | None) -> str:

@@ -14,7 +14,7 @@ from syncserver.core.errors import ApiError, NotFound
 from syncserver.services import review
 from syncserver.services.journal import Actor, unit_of_work
 from syncserver.web.app import page
-from syncserver.web.auth import StaffPage, form_fields, require_csrf
+from syncserver.web.auth import CheckedForm, StaffPage
 from syncserver.web.phasor import phasor_svg
 
 __all__ = ["PAGE_SIZE", "router"]
@@ -185,12 +185,10 @@ def visit_capture(visit_id: str, user: StaffPage, database: DatabaseDep) -> Resp
 
 
 @router.post("/visits/{visit_id}/review")
-async def change_review(
-    request: Request, visit_id: str, user: StaffPage, database: DatabaseDep
+def change_review(
+    visit_id: str, user: StaffPage, fields: CheckedForm, database: DatabaseDep
 ) -> Response:
     """Set the visit's review status, with an optional comment (both audited)."""
-    fields = await form_fields(request)
-    require_csrf(user, fields)
     with unit_of_work(database, Actor("user", user.principal.name)) as work:
         review.set_review_status(work, user.principal, visit_id, fields.get("status", ""))
         if fields.get("comment", "").strip():
@@ -199,12 +197,8 @@ async def change_review(
 
 
 @router.post("/visits/{visit_id}/comments")
-async def comment(
-    request: Request, visit_id: str, user: StaffPage, database: DatabaseDep
-) -> Response:
+def comment(visit_id: str, user: StaffPage, fields: CheckedForm, database: DatabaseDep) -> Response:
     """Add a comment to the visit (audited by its hash)."""
-    fields = await form_fields(request)
-    require_csrf(user, fields)
     with unit_of_work(database, Actor("user", user.principal.name)) as work:
         review.add_comment(work, user.principal, visit_id, fields.get("comment", ""))
     return RedirectResponse(f"/visits/{quote(visit_id, safe='')}#review", status_code=303)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -214,3 +216,36 @@ def test_pages_forbid_framing_scripts_and_caching(world: World) -> None:
     assert answer.headers["x-frame-options"] == "DENY"
     assert answer.headers["cache-control"] == "no-store"
     assert "<script" not in answer.text
+
+
+def test_every_page_post_refuses_a_form_without_the_token(world: World) -> None:
+    """Walks the app's routes, so a page added later is held to the same rule."""
+    from fastapi.routing import APIRoute
+
+    from syncserver.api.main import api_router
+
+    login(world.client, "ada")
+
+    def walk(routes: list[Any]) -> list[APIRoute]:
+        found: list[APIRoute] = []
+        for route in routes:
+            if isinstance(route, APIRoute):
+                found.append(route)
+            # An included router (FastAPI >= 0.120); /api/v1 takes bearer tokens, no forms.
+            elif getattr(route, "original_router", api_router) is not api_router:
+                found.extend(walk(route.original_router.routes))
+        return found
+
+    posts = [
+        route.path
+        for route in walk(world.client.app.routes)  # type: ignore[attr-defined]
+        if "POST" in route.methods and not route.path.startswith("/api/") and route.path != "/login"
+    ]
+    assert "/logout" in posts
+    assert "/visits/{visit_id}/review" in posts
+    for path in posts:
+        url = path.replace("{", "").replace("}", "")  # any value: refused before the lookup
+        for form in ({}, {"csrf_token": "forged", "status": "closed", "comment": "x"}):
+            answer = world.client.post(url, data=form, follow_redirects=False)
+            assert answer.status_code == 403, (path, form, answer.status_code)
+    assert world.client.get("/exceptions").status_code == 200  # still signed in
