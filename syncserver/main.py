@@ -25,6 +25,7 @@ from syncserver.core.config import Settings
 from syncserver.core.errors import ApiError
 from syncserver.db.engine import Database
 from syncserver.db.migrate import current_revision, head_revision, upgrade
+from syncserver.web.app import install_web
 
 __all__ = ["API_PREFIX", "Health", "create_app", "create_app_from_env"]
 
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Health(status="ok", service="syncserver", version=installed)
 
     app.include_router(api_router, prefix=API_PREFIX)
+    install_web(app)
 
     def openapi() -> dict[str, Any]:
         # The push route reads its body itself (for speed); publish its schema here.

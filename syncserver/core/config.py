@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     openapi_docs: bool = True
     """Serve ``/docs`` and ``/api/v1/openapi.json`` (turn off in production if preferred)."""
 
+    cookie_secure: bool = False
+    """Mark the office pages' cookies ``Secure`` (set it when served behind TLS)."""
+
+    session_hours: int = Field(default=12, gt=0, le=24 * 30)
+    """How long an office login lasts before the pages ask for the password again."""
+
 
 def database_url(db: str) -> str:
     """The SQLAlchemy URL of ``--db``: a URL as given (``postgresql://`` gets psycopg 3), or

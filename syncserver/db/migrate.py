@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 
 from syncserver.db.engine import Database
 
-__all__ = ["current_revision", "head_revision", "upgrade"]
+__all__ = ["current_revision", "downgrade", "head_revision", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -35,10 +35,19 @@ def current_revision(database: Database) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(database: Database) -> None:
-    """Apply every migration the database lacks (nothing when it is current)."""
+def upgrade(database: Database, target: str = "head") -> None:
+    """Apply every migration the database lacks up to ``target`` (nothing when it is there)."""
     config = _config()
     with database.write_engine.connect() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, target)
+        connection.commit()
+
+
+def downgrade(database: Database, target: str) -> None:
+    """Undo migrations down to ``target`` (for tests of a migration's upgrade path)."""
+    config = _config()
+    with database.write_engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, target)
         connection.commit()

@@ -14,11 +14,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -38,6 +40,9 @@ __all__ = [
     "Premise",
     "User",
     "Visit",
+    "VisitCheck",
+    "VisitComment",
+    "WebSession",
     "WorkOrder",
     "WorkOrderAssignment",
 ]
@@ -218,6 +223,11 @@ class Visit(Base):
     body) and its review."""
 
     __tablename__ = "visits"
+    __table_args__ = (
+        Index("ix_visits_exceptions", "exception", "visited_at", "id"),
+        Index("ix_visits_visited", "visited_at", "id"),
+        Index("ix_visits_meter_visited", "meter_id", "visited_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     visit_id: Mapped[str] = mapped_column(String(100), unique=True)
@@ -241,6 +251,50 @@ class Visit(Base):
     body: Mapped[str] = mapped_column(Text)
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     status: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # Read out of the document when it is stored, for the office's lists and filters.
+    visited_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """When the visit started (the laptop's clock), or when it arrived if it does not say."""
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    verdict: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    exception: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A check failed or warned: the visit is on the office's exceptions page."""
+
+
+class VisitCheck(Base):
+    """One check's status in a visit (the worst, when a check ran on several elements)."""
+
+    __tablename__ = "visit_checks"
+    __table_args__ = (Index("ix_visit_checks_check", "check_id", "status", "visit_pk"),)
+
+    visit_pk: Mapped[int] = mapped_column(ForeignKey("visits.id"), primary_key=True)
+    check_id: Mapped[str] = mapped_column(String(60), primary_key=True)
+    status: Mapped[str] = mapped_column(String(10))
+
+
+class VisitComment(Base):
+    """An office reviewer's comment on a visit."""
+
+    __tablename__ = "visit_comments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    visit_pk: Mapped[int] = mapped_column(ForeignKey("visits.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class WebSession(Base):
+    """A signed-in office or admin user's browser (only the cookie's SHA-256 is kept)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class AppliedOp(Base):

@@ -22,7 +22,7 @@ from typing import Any
 
 import pydantic_core
 from pydantic import Field, ValidationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fieldkit.sync.schema import (
@@ -50,6 +50,7 @@ from syncserver.db.models import (
     Meter,
     Premise,
     Visit,
+    VisitCheck,
     WorkOrder,
     WorkOrderAssignment,
 )
@@ -71,6 +72,9 @@ MIN_SCHEMA_VERSION = 1
 
 CLOCK_SKEW = timedelta(days=7)
 
+_RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
+"""How bad a check status is: a check run on several elements counts as its worst."""
+
 
 @dataclass(frozen=True, slots=True)
 class VisitFields:
@@ -83,6 +87,11 @@ class VisitFields:
     work_order_id: str | None
     meter_number: str | None
     started_at: datetime | None
+    ended_at: datetime | None
+    verdict: str | None
+    outcome: str | None
+    checks: dict[str, str]
+    """Each check id's worst status in the visit (what the office filters on)."""
 
 
 @dataclass
@@ -290,6 +299,7 @@ def _push_batch(
     outcomes: list[Outcome] = []
     visit_rows: dict[int, dict[str, Any]] = {}
     batch_visits: dict[str, tuple[str, int, int]] = {}
+    visit_checks: dict[str, dict[str, str]] = {}
     retry_from: str | None = None
     for index, op in enumerate(ops):
         if retry_from is not None:
@@ -319,6 +329,7 @@ def _push_batch(
                 )
                 if row is not None:
                     row["body"] = bodies[index].decode("utf-8")
+                    visit_checks[fields.visit_id] = fields.checks
                     # Only the newest revision of a visit in the batch is written.
                     for earlier, other in list(visit_rows.items()):
                         if other["visit_id"] == row["visit_id"]:
@@ -334,7 +345,7 @@ def _push_batch(
             retry_from = op.op_id
         outcomes.append(outcome)
     if visit_rows:
-        _write_visits(work, make_insert, lookups, visit_rows, outcomes)
+        _write_visits(work, make_insert, lookups, visit_rows, visit_checks, outcomes)
     pairs = list(zip(ops, outcomes, strict=True))
     retried = [op.op_id for op, o in pairs if op.op_id in claimed and o.status == "retry"]
     if retried:
@@ -390,6 +401,17 @@ def _visit_fields(op: SyncOpDoc) -> VisitFields | Outcome:
         return Outcome("rejected", "invalid_document", "the visit or work order id is too long")
     if doc.meter_number is not None and len(doc.meter_number) > 64:
         return Outcome("rejected", "invalid_document", "the meter number is too long")
+    checks: dict[str, str] = {}
+    for check in doc.checks:
+        if len(check.id) > 60:
+            return Outcome(
+                "rejected", "invalid_document", f"check id {check.id[:60]!r}… is too long"
+            )
+        if _RANK[check.status] >= _RANK[checks.get(check.id, "skip")]:
+            checks[check.id] = check.status
+    verdict: str | None = doc.verdict
+    if verdict is None and checks:
+        verdict = max(checks.values(), key=_RANK.__getitem__)
     return VisitFields(
         visit_id=doc.visit_id,
         revision=doc.revision,
@@ -397,6 +419,10 @@ def _visit_fields(op: SyncOpDoc) -> VisitFields | Outcome:
         work_order_id=doc.work_order,
         meter_number=doc.meter_number,
         started_at=doc.started_at,
+        ended_at=doc.ended_at,
+        verdict=verdict,
+        outcome=doc.outcome,
+        checks=checks,
     )
 
 
@@ -405,21 +431,26 @@ def _write_visits(
     make_insert: Any,
     lookups: _Lookups,
     visit_rows: dict[int, dict[str, Any]],
+    visit_checks: dict[str, dict[str, str]],
     outcomes: list[Outcome],
 ) -> None:
-    """Insert the batch's new visits and move known ones to their newer revision."""
+    """Insert the batch's new visits and move known ones to their newer revision, with
+    each one's per-check statuses (``visit_checks``, what the exceptions page filters on)."""
     session = work.session
     new = {i: r for i, r in visit_rows.items() if r["visit_id"] not in lookups.visits}
     newer = {i: r for i, r in visit_rows.items() if r["visit_id"] in lookups.visits}
     if new:
-        inserted = set(
-            session.execute(
-                make_insert(Visit)
-                .values(list(new.values()))
-                .on_conflict_do_nothing(index_elements=["visit_id"])
-                .returning(Visit.visit_id)
-            ).scalars()
-        )
+        # Rows of (visit id, primary key): only the visits this insert wrote, not those a
+        # concurrent push stored first (ON CONFLICT DO NOTHING returns nothing for them).
+        inserted: dict[str, int] = {}
+        for visit_id, pk in session.execute(
+            make_insert(Visit)
+            .values(list(new.values()))
+            .on_conflict_do_nothing(index_elements=["visit_id"])
+            .returning(Visit.visit_id, Visit.id)
+        ).tuples():
+            inserted[visit_id] = pk
+        _write_checks(session, inserted, visit_checks)
         for index, row in new.items():
             if row["visit_id"] in inserted:
                 work.audit(
@@ -447,9 +478,11 @@ def _write_visits(
                 Visit.revision < row["revision"],
             )
             .values(**changes)
-            .returning(Visit.visit_id)
+            .returning(Visit.id)
         ).scalar_one_or_none()
         if moved is not None:
+            session.execute(delete(VisitCheck).where(VisitCheck.visit_pk == moved))
+            _write_checks(session, {row["visit_id"]: moved}, visit_checks)
             work.audit(
                 "visit.revise",
                 "visit",
@@ -460,6 +493,18 @@ def _write_visits(
             )
         else:  # a newer revision got there first (a concurrent re-send): it stays
             outcomes[index] = Outcome("applied", flags=[*outcomes[index].flags, "superseded"])
+
+
+def _write_checks(
+    session: Any, pks: dict[str, int], visit_checks: dict[str, dict[str, str]]
+) -> None:
+    rows = [
+        {"visit_pk": pk, "check_id": check_id, "status": status}
+        for visit_id, pk in pks.items()
+        for check_id, status in visit_checks.get(visit_id, {}).items()
+    ]
+    if rows:
+        session.execute(insert(VisitCheck), rows)
 
 
 def _visit(
@@ -534,6 +579,11 @@ def _visit(
         "body_sha256": digest,
         "revision": fields.revision,
         "status": fields.status,
+        "visited_at": fields.started_at or work.at,
+        "ended_at": fields.ended_at,
+        "verdict": fields.verdict,
+        "outcome": fields.outcome,
+        "exception": fields.verdict in ("warn", "fail"),
     }
     return Outcome("applied", flags=flags), row
 

@@ -16,6 +16,7 @@ from syncserver.core.security import (
     new_enroll_code,
     new_token,
     normalize_code,
+    verify_password,
 )
 from syncserver.db.models import ApiToken, Device, EnrollCode, User
 from syncserver.services.journal import Work
@@ -33,6 +34,7 @@ __all__ = [
     "enroll_device",
     "find_user",
     "revoke_device",
+    "verify_login",
 ]
 
 TECHNICIAN = "technician"
@@ -90,6 +92,19 @@ def create_user(work: Work, name: str, role: str, password: str) -> User:
     work.session.flush()
     work.audit("user.create", "user", name, role=role)
     return user
+
+
+# Checked when the name is unknown, so a wrong name costs the same time as a wrong password.
+_NO_USER_HASH = hash_password("no such user: this hash never matches a login")
+
+
+def verify_login(session: Session, name: str, password: str) -> User | None:
+    """The active user ``name`` if ``password`` is theirs (argon2), else None."""
+    user = find_user(session, name) if 0 < len(name) <= 100 else None
+    if user is None or not user.active:
+        verify_password(_NO_USER_HASH, password)
+        return None
+    return user if verify_password(user.password_hash, password) else None
 
 
 def create_token(work: Work, name: str) -> str:

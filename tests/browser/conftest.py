@@ -1,0 +1,176 @@
+"""The office pages in headless Chromium against a real ``syncserver serve``.
+
+Once per session: a SQLite database under tmp with the example CIS files, an office user
+(olga), an admin (ada) and a technician (demo-tech), made with tests/server's helpers; the
+technician's laptop enrols through the real API, simulated meters of several scenarios are
+read by the real driver and judged by the real checks, and the visits are pushed through
+the real push API. Then the server runs as a
+subprocess on 127.0.0.1 and Playwright drives Debian's chromium (never a downloaded build).
+
+Without chromium or Playwright the tests skip with the reason, unless
+``FIELDKIT_REQUIRE_CHROMIUM=1`` (``.ci/run`` sets it): then they fail. With
+``FIELDKIT_SCREENSHOTS=DIR`` the tests save PNG screenshots of the main pages into DIR
+(``docs/office-guide`` for the office guide).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from fieldkit.sync.schema import Outcome
+from syncserver.db.engine import Database
+from syncserver.db.migrate import upgrade
+from tests.helpers import field_visit
+from tests.server.conftest import EXAMPLES, PASSWORD, add_user, enroll_code, import_file
+from tests.syncserver_process import ServerProcess
+
+CHROMIUM = "/usr/bin/chromium"
+
+# (scenario, work order it answers, how the technician closed it). The work orders are the
+# example CIS file's, for the scenario's meter.
+VISITS: list[tuple[str, str, Outcome]] = [
+    ("healthy-2s", "WO-2026-10404", "resolved"),
+    ("reversed-ct-16s", "WO-2026-10408", "follow_up"),
+    ("clock-drift-2s", "WO-2026-10401", "resolved"),
+    ("tamper-2s", "WO-2026-10410", "follow_up"),
+    ("missing-phase-16s", "WO-2026-10407", "replace_meter"),
+    ("low-voltage-2s", "WO-2026-10406", "customer_side"),
+]
+
+
+@dataclass(frozen=True)
+class Office:
+    """The running server and what the tests know about its data."""
+
+    url: str
+    db: str
+    visits: dict[str, str]
+    """Scenario name → the visit id its push created."""
+
+
+def _enroll_and_push(url: str, code: str) -> dict[str, str]:
+    api = httpx.Client(base_url=url + "/api/v1", timeout=30.0)
+    enrolled = api.post(
+        "/devices/enroll",
+        json={"schema_version": 1, "document": "enroll_request", "code": code,
+              "device_name": "van 7"},
+    )  # fmt: skip
+    assert enrolled.status_code == 200, enrolled.text
+    device, token = enrolled.json()["device_id"], enrolled.json()["token"]
+    ids: dict[str, str] = {}
+    ops = []
+    for scenario, work_order, outcome in VISITS:
+        document = field_visit(scenario, work_order, outcome)
+        ids[scenario] = document["visit_id"]
+        ops.append({"op_id": document["op_id"], "kind": "visit", "document": document})
+    answer = api.post(
+        "/sync/push",
+        json={"schema_version": 1, "document": "sync_push", "device_id": device, "ops": ops},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert answer.status_code == 200, answer.text
+    statuses = [r["status"] for r in answer.json()["results"]]
+    assert statuses == ["applied"] * len(VISITS), answer.text
+    return ids
+
+
+def _chromium() -> str | None:
+    """Debian's chromium: /usr/bin/chromium, or the first ``chromium`` on PATH."""
+    return CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+
+
+def _playwright_problem() -> str | None:
+    if _chromium() is None:
+        return f"no chromium at {CHROMIUM} or on PATH (Debian package chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:
+        return f"Playwright for Python is not installed: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, headless, driven by Playwright."""
+    problem = _playwright_problem()
+    if problem is not None:
+        if os.environ.get("FIELDKIT_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(f"the browser tests need chromium here: {problem}")
+        pytest.skip(problem)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="session")
+def office(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[Office]:
+    """``syncserver serve`` on the example data with the field visits pushed."""
+    folder = tmp_path_factory.mktemp("office")
+    db = str(folder / "server.db")
+    database = Database(db)
+    upgrade(database)
+    for name, role in (("demo-tech", "technician"), ("olga", "office"), ("ada", "admin")):
+        add_user(database, name, role)
+    import_file(database, EXAMPLES / "cis-accounts.csv", "accounts")
+    import_file(database, EXAMPLES / "cis-work-orders.csv", "work_orders")
+    code = enroll_code(database, "demo-tech")
+    database.dispose()
+    server = ServerProcess(db, folder / "server.log")
+    server.start()
+    try:
+        ids = _enroll_and_push(server.url, code)
+        yield Office(server.url, db, ids)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def page_for(browser: Any, office: Office) -> Iterator[Any]:
+    """``page_for(width, height)``: a fresh browser context (no cookies) and its page."""
+    contexts: list[Any] = []
+
+    def open_page(width: int = 1366, height: int = 768, **options: Any) -> Any:
+        context = browser.new_context(
+            viewport={"width": width, "height": height}, base_url=office.url, **options
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def log_in(page: Any, name: str) -> None:
+    """Sign ``name`` in through the login form, as a person would."""
+    page.goto("/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/exceptions**")
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save the page (whole) or a locator's element as ``NAME.png`` in
+    ``$FIELDKIT_SCREENSHOTS`` (nothing when unset)."""
+    folder = os.environ.get("FIELDKIT_SCREENSHOTS")
+    if not folder:
+        return
+    target = Path(folder)
+    if not target.is_absolute():
+        target = Path(__file__).resolve().parents[2] / target
+    target.mkdir(parents=True, exist_ok=True)
+    whole = {"full_page": True} if hasattr(page, "goto") else {}
+    page.screenshot(path=str(target / f"{name}.png"), **whole)
