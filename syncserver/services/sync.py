@@ -442,14 +442,14 @@ def _write_visits(
     if new:
         # Rows of (visit id, primary key): only the visits this insert wrote, not those a
         # concurrent push stored first (ON CONFLICT DO NOTHING returns nothing for them).
-        inserted: dict[str, int] = {}
-        for visit_id, pk in session.execute(
-            make_insert(Visit)
-            .values(list(new.values()))
-            .on_conflict_do_nothing(index_elements=["visit_id"])
-            .returning(Visit.visit_id, Visit.id)
-        ).tuples():
-            inserted[visit_id] = pk
+        inserted: dict[str, int] = dict(
+            session.execute(
+                make_insert(Visit)
+                .values(list(new.values()))
+                .on_conflict_do_nothing(index_elements=["visit_id"])
+                .returning(Visit.visit_id, Visit.id)
+            ).all()
+        )
         _write_checks(session, inserted, visit_checks)
         for index, row in new.items():
             if row["visit_id"] in inserted:
