@@ -14,6 +14,7 @@ Conventions (see ``design.md``):
 
 from __future__ import annotations
 
+import cmath
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -117,6 +118,24 @@ def normalize_angle(degrees: float) -> float:
         folded += 360.0
     # fmod(-1e-17, 360) + 360 rounds to 360.0 itself.
     return 0.0 if folded >= 360.0 else folded
+
+
+def lagging(degrees: float) -> complex:
+    """The unit phasor lagging the reference by ``degrees`` (lags grow clockwise: e^(-jθ))."""
+    return cmath.rect(1.0, -math.radians(degrees))
+
+
+def lag_of(z: complex) -> float:
+    """How far phasor ``z`` lags the reference, in degrees folded into [0, 360).
+
+    ``cmath.phase`` raises OverflowError when the angle underflows (a current of
+    2 - 5e-324j, which a float64 register can carry): such an angle is zero, not an error.
+    """
+    try:
+        phase = cmath.phase(z)
+    except OverflowError:
+        phase = 0.0
+    return normalize_angle(-math.degrees(phase))
 
 
 class ServiceType(StrEnum):

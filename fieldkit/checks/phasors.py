@@ -20,13 +20,12 @@ healthy current then sits anywhere on the arc between the two places, by the loa
 
 from __future__ import annotations
 
-import cmath
 import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from fieldkit.model import ServiceType, normalize_angle
+from fieldkit.model import ServiceType, lag_of, lagging, normalize_angle
 
 __all__ = [
     "HIGH_LEGS",
@@ -140,19 +139,10 @@ class ServiceModel:
         return ", ".join(f"{e.name} {e.voltage_angle:.0f}°" for e in self.elements)
 
 
-def _lag(degrees: float) -> complex:
-    # Lagging angles grow clockwise, so a lag of θ is the complex number e^(-jθ).
-    return cmath.rect(1.0, -math.radians(degrees))
-
-
-def _lag_of(z: complex) -> float:
-    return normalize_angle(-math.degrees(cmath.phase(z)))
-
-
 def _line_voltages(rotation: str) -> dict[str, complex]:
     """Wye-equivalent line-to-neutral voltages of a balanced source, 1 per unit."""
     b, c = (120.0, 240.0) if rotation == "ABC" else (240.0, 120.0)
-    return {"A": _lag(0.0), "B": _lag(b), "C": _lag(c)}
+    return {"A": lagging(0.0), "B": lagging(b), "C": lagging(c)}
 
 
 def service_model(
@@ -198,16 +188,16 @@ def service_model(
     # Delta nominals are line-to-line, √3 per unit of the wye-equivalent source; a 1ph-3w
     # nominal is its own single element.
     base = math.sqrt(3.0) if kind in (ServiceType.DELTA_3W, ServiceType.DELTA_4W) else 1.0
-    reference = _lag_of(raw[0][1])
+    reference = lag_of(raw[0][1])
     elements = tuple(
         ElementModel(
             name=name,
             voltage_factor=round(abs(volts) / base, 12),
-            voltage_angle=_tidy(normalize_angle(_lag_of(volts) - reference)),
-            current_angle=_tidy(normalize_angle(_lag_of(amps) - reference)),
+            voltage_angle=_tidy(normalize_angle(lag_of(volts) - reference)),
+            current_angle=_tidy(normalize_angle(lag_of(amps) - reference)),
             alt_current_angle=None
             if alt is None
-            else _tidy(normalize_angle(_lag_of(alt) - reference)),
+            else _tidy(normalize_angle(lag_of(alt) - reference)),
         )
         for name, volts, amps, alt in raw
     )

@@ -10,13 +10,12 @@ to the same angles for every service, rotation and high leg.
 
 from __future__ import annotations
 
-import cmath
 import math
 from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-from fieldkit.model import ServiceType, normalize_angle
+from fieldkit.model import ServiceType, lag_of, lagging, normalize_angle
 from fieldkit.sync.schema import PhaseDoc
 
 __all__ = ["CURRENT_REACH", "ExpectedElement", "expected_elements", "phasor_svg"]
@@ -36,14 +35,6 @@ class ExpectedElement:
     current_angle: float
 
 
-def _lag(angle: float) -> complex:
-    return cmath.rect(1.0, -math.radians(angle))
-
-
-def _lag_of(z: complex) -> float:
-    return normalize_angle(-math.degrees(cmath.phase(z)))
-
-
 def _tidy(angle: float) -> float:
     rounded = round(angle, 9)
     return 0.0 if rounded >= 360.0 else rounded
@@ -58,7 +49,7 @@ def expected_elements(
     rot = "ACB" if rotation.upper() == "ACB" else "ABC"
     leg = high_leg.upper() if high_leg.upper() in ("A", "B", "C") else "B"
     b, c = (120.0, 240.0) if rot == "ABC" else (240.0, 120.0)
-    line = {"A": _lag(0.0), "B": _lag(b), "C": _lag(c)}
+    line = {"A": lagging(0.0), "B": lagging(b), "C": lagging(c)}
     raw: list[tuple[str, complex, complex]]
     if kind in (ServiceType.ONE_PHASE_2W, ServiceType.ONE_PHASE_3W):
         raw = [("A", line["A"], line["A"])]
@@ -73,13 +64,13 @@ def expected_elements(
         tap = (line[low[0]] + line[low[1]]) / 2
         raw = [(n, line[n] - tap, line[n]) for n in ("A", "B", "C")]
     base = math.sqrt(3.0) if kind in (ServiceType.DELTA_3W, ServiceType.DELTA_4W) else 1.0
-    reference = _lag_of(raw[0][1])
+    reference = lag_of(raw[0][1])
     return tuple(
         ExpectedElement(
             name,
             round(abs(volts) / base, 12),
-            _tidy(normalize_angle(_lag_of(volts) - reference)),
-            _tidy(normalize_angle(_lag_of(amps) - reference)),
+            _tidy(normalize_angle(lag_of(volts) - reference)),
+            _tidy(normalize_angle(lag_of(amps) - reference)),
         )
         for name, volts, amps in raw
     )

@@ -20,7 +20,6 @@ crash and must say something.
 
 from __future__ import annotations
 
-import cmath
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,6 +44,8 @@ from fieldkit.model import (
     ServiceType,
     SiteExpectation,
     StatusFlags,
+    lag_of,
+    lagging,
     normalize_angle,
 )
 
@@ -58,15 +59,6 @@ SUPPLY = ("service_voltage", "voltage_imbalance")
 
 
 # --- physics: sources, loads, line currents ---------------------------------------------------
-
-
-def _lag(degrees: float) -> complex:
-    """Unit phasor lagging the reference by ``degrees`` (lagging angles grow clockwise)."""
-    return cmath.rect(1.0, -math.radians(degrees))
-
-
-def _lag_of(z: complex) -> float:
-    return normalize_angle(-math.degrees(cmath.phase(z)))
 
 
 def lag(pf: float) -> float:
@@ -85,7 +77,7 @@ Nodes = dict[str, complex]
 def wye(v_ln: float, rotation: str = "ABC") -> Nodes:
     """A grounded wye: A, B, C and the neutral N, in primary volts."""
     b, c = (120.0, 240.0) if rotation == "ABC" else (240.0, 120.0)
-    return {"A": v_ln * _lag(0.0), "B": v_ln * _lag(b), "C": v_ln * _lag(c), "N": 0j}
+    return {"A": v_ln * lagging(0.0), "B": v_ln * lagging(b), "C": v_ln * lagging(c), "N": 0j}
 
 
 def delta(v_ll: float, rotation: str = "ABC", high_leg: str | None = None) -> Nodes:
@@ -100,7 +92,7 @@ def delta(v_ll: float, rotation: str = "ABC", high_leg: str | None = None) -> No
 
 def split_phase(v_ll: float) -> Nodes:
     """120/240 V single phase: L1 (called A), L2 (called B), centre-tapped neutral."""
-    return {"A": v_ll / 2 * _lag(0.0), "B": v_ll / 2 * _lag(180.0), "N": 0j}
+    return {"A": v_ll / 2 * lagging(0.0), "B": v_ll / 2 * lagging(180.0), "N": 0j}
 
 
 @dataclass(frozen=True)
@@ -136,10 +128,10 @@ def line_currents(nodes: Nodes, loads: Iterable[Load]) -> dict[str, complex]:
         if load.line == "3ph":
             for name in "ABC":
                 v = nodes[name] - centroid
-                out[name] += load.amps * v / abs(v) * _lag(load.pf_deg)
+                out[name] += load.amps * v / abs(v) * lagging(load.pf_deg)
             continue
         v = nodes[load.line] - nodes[load.back]
-        current = load.amps * v / abs(v) * _lag(load.pf_deg)
+        current = load.amps * v / abs(v) * lagging(load.pf_deg)
         out[load.line] += current
         out[load.back] -= current
     return out
@@ -229,7 +221,7 @@ def read_meter(
     raw.sort(key=lambda r: order[r[0]])
     # The meter puts its first live voltage at 0° (element A unless its PT input is gone).
     biggest = max(abs(v) for _, v, _ in raw)
-    reference = next((_lag_of(v) for _, v, _ in raw if abs(v) > 0.05 * biggest > 0), 0.0)
+    reference = next((lag_of(v) for _, v, _ in raw if abs(v) > 0.05 * biggest > 0), 0.0)
     phases = []
     total = 0.0
     for name, volts, amps in raw:
@@ -240,10 +232,10 @@ def read_meter(
                 phase=name,
                 voltage=round(abs(volts), 2),
                 current=round(abs(amps), 3),
-                voltage_angle=round(normalize_angle(_lag_of(volts) - reference), 1)
+                voltage_angle=round(normalize_angle(lag_of(volts) - reference), 1)
                 if abs(volts) > 0
                 else 0.0,
-                current_angle=round(normalize_angle(_lag_of(amps) - reference), 1)
+                current_angle=round(normalize_angle(lag_of(amps) - reference), 1)
                 if abs(amps) > 0
                 else 0.0,
                 active_power=round(power, 1),
@@ -358,7 +350,7 @@ def _healthy_sites() -> list[Case]:
         cases += [
             site(
                 f"1ph-2w-120-1S-{pf_name}",
-                {"A": 120 * _lag(0.0), "N": 0j},
+                {"A": 120 * lagging(0.0), "N": 0j},
                 [ln("A", 14.0, pf)],
                 "1S",
                 order(ServiceType.ONE_PHASE_2W, 120.0),
@@ -608,7 +600,7 @@ def _sag_and_swell() -> list[Case]:
     # Range B edges on a 120 V base, one phase of a wye.
     for volts, status in [(110.0, WARN), (127.0, WARN), (109.5, FAIL), (127.5, FAIL)]:
         nodes = wye(120.0)
-        nodes["A"] = volts * _lag(0.0)
+        nodes["A"] = volts * lagging(0.0)
         cases.append(
             site(
                 f"wye-120-phase-A-at-{volts:g}V",
@@ -1682,7 +1674,7 @@ def healthy_sites(draw: st.DrawFn) -> tuple[MeterSnapshot, SiteExpectation]:
 
     if service is ServiceType.ONE_PHASE_2W:
         nominal, form = 120.0, "1S"
-        nodes: Nodes = {"A": 120.0 * _lag(0.0), "N": 0j}
+        nodes: Nodes = {"A": 120.0 * lagging(0.0), "N": 0j}
         loads = some(lambda a, p: ln("A", a, p))
     elif service is ServiceType.ONE_PHASE_3W:
         nominal, form, nodes = 240.0, "2S", split_phase(240.0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fieldkit.checks.phasors import (
     DiagramError,
@@ -13,7 +15,7 @@ from fieldkit.checks.phasors import (
     service_model,
     signed_difference,
 )
-from fieldkit.model import ServiceType
+from fieldkit.model import ServiceType, lag_of, lagging
 
 from .test_checks_support import DESIGN
 
@@ -146,3 +148,20 @@ def test_without_angles_magnitudes_still_separate_wye_from_4w_delta() -> None:
 def test_reversed_pt_fits_no_diagram() -> None:
     readings = {"A": (120.0, 0.0), "B": (120.0, 301.2), "C": (120.0, 240.0)}
     assert detect_service(readings).services() == ()
+
+
+def test_an_angle_too_small_for_a_float_is_zero_not_a_crash() -> None:
+    # cmath.phase(2 - 5e-324j) raises OverflowError (the angle underflows); a float64 value
+    # from a meter or a pushed document can carry it. Found by Hypothesis in the field cases.
+    assert lag_of(complex(2.0, -5e-324)) == 0.0
+    assert lag_of(complex(2.0, 5e-324)) == 0.0
+
+
+@given(st.complex_numbers(allow_nan=False, allow_infinity=False))
+def test_any_finite_phasor_has_a_lag_in_a_turn(z: complex) -> None:
+    assert 0.0 <= lag_of(z) < 360.0
+
+
+@given(st.floats(min_value=0.0, max_value=359.99))
+def test_lag_of_undoes_lagging(degrees: float) -> None:
+    assert abs(signed_difference(lag_of(lagging(degrees)), degrees)) < 1e-9
