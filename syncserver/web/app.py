@@ -35,11 +35,13 @@ from syncserver.web.auth import (
     login_url,
     signed_in,
 )
+from syncserver.web.formats import reading
 
 __all__ = ["LOGIN_CSRF_COOKIE", "PAGE_HEADERS", "install_web", "page", "router", "templates"]
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["reading"] = reading
 router = APIRouter(include_in_schema=False)
 LOGIN_CSRF_COOKIE = "fk_login_csrf"
 BAD_LOGIN = "Wrong user name or password."

@@ -81,6 +81,9 @@ def test_the_visit_page_shows_everything_the_office_needs(world: World, sim: Any
     assert f"{snapshot.phases[1].voltage:.1f} V" in html
     assert "CT on B looks reversed" in html
     assert "Download the frame capture" in html
+    # Registers as the office reads them: a count is a whole number, not "41.0 count".
+    resets = next(r for r in snapshot.registers if r.id == "demand_resets")
+    assert f"<td>{int(resets.value)} count</td>" in html
 
 
 def test_the_capture_downloads_as_a_capture_document(world: World, sim: Any) -> None:
