@@ -100,3 +100,23 @@ def test_a_work_order_is_created_dispatched_and_cancelled(page_for: Any, office:
         ("work_order.cancel", "olga"),
     ]
     assert fed == [("upsert", None), ("remove", "cancelled")]
+
+
+def test_the_admin_sees_users_devices_and_a_verified_audit_chain(
+    page_for: Any, office: Office
+) -> None:
+    page = page_for()
+    log_in(page, "ada")
+    page.click("header nav >> text=Admin")
+    page.wait_for_url("**/admin")
+    assert "olga" in page.locator("table.users").inner_text()
+    devices = page.locator("table.devices").inner_text()
+    assert "van 7" in devices
+    assert "demo-tech" in devices
+    screenshot(page, "admin")
+    page.click("text=Audit log")
+    page.wait_for_url("**/admin/audit")
+    with sqlite3.connect(office.db) as connection:
+        entries = connection.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    assert page.locator(".chain-ok").inner_text() == f"Chain verified, {entries} entries."
+    screenshot(page, "admin-audit")
