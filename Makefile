@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/c1218_read.py
 	$(BIN)/python benchmarks/modbus_read.py
 	$(BIN)/python benchmarks/visit_save.py
+	$(BIN)/python benchmarks/check_wall.py
 
 ## The long campaigns: the C12.18 link-fault sessions (2000), the fuzz targets (60,000
 ## inputs each), the kill -9 loop over `fieldkit check` (1000 cycles), disk full, the
