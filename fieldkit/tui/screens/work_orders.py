@@ -99,10 +99,12 @@ class WorkOrdersScreen(FieldkitScreen):
 
     def _show_error(self, message: str) -> None:
         self.query_one("#wo-status", Static).update(f"Cannot read the work orders: {message}")
+        self.call_after_refresh(self.fk.first_screen_shown)
 
     def _show_orders(self, orders: list[WorkOrder]) -> None:
         self._orders = orders
         self._fill()
+        self.call_after_refresh(self.fk.first_screen_shown)
 
     def _fill(self) -> None:
         table = self.query_one("#wo-table", DataTable)
