@@ -37,6 +37,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/c1218_read.py
 	$(BIN)/python benchmarks/modbus_read.py
 	$(BIN)/python benchmarks/visit_save.py
+	$(BIN)/python benchmarks/check_wall.py
 
 ## The long campaigns: the C12.18 link-fault sessions (2000), the fuzz targets (60,000
 ## inputs each), the kill -9 loop over `fieldkit check` (1000 cycles), disk full, the
@@ -47,7 +48,8 @@ KILL_CYCLES ?= 1000
 SYNC_DEVICES ?= 10
 SYNC_VISITS ?= 200
 reliability: $(STAMP)
-	FIELDKIT_FUZZ_EXAMPLES=60000 FIELDKIT_RELIABILITY_SESSIONS=2000 FIELDKIT_SCHEMATHESIS_EXAMPLES=300 \
+	FIELDKIT_FUZZ_EXAMPLES=60000 FIELDKIT_RELIABILITY_SESSIONS=2000 FIELDKIT_MODBUS_READS=2000 \
+	FIELDKIT_SCHEMATHESIS_EXAMPLES=300 \
 	FIELDKIT_SYNC_DEVICES=$(SYNC_DEVICES) FIELDKIT_SYNC_VISITS=$(SYNC_VISITS) \
 	FIELDKIT_KILL_CYCLES=$(KILL_CYCLES) FIELDKIT_DEMO_ALL_METERS=1 \
 	$(BIN)/pytest -n 2 -q -s --timeout 7200 \

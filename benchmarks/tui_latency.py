@@ -2,10 +2,13 @@
 
     .venv/bin/python benchmarks/tui_latency.py [--runs 5] [--scenario healthy-16s]
 
-1. **Start to first screen**: a fresh interpreter imports the app, builds it, and runs it
-   headless until the work-order list has painted its orders (target ≤ 0.8 s). Measured
-   from the interpreter's start (``time.perf_counter`` against the process start time), so
-   the imports count.
+1. **Start to first screen**: a fresh interpreter imports the app, builds it as
+   ``fieldkit tui`` does (``fieldkit.tui.laptop``, on a laptop home whose database holds
+   the tests' orders), and runs it headless until the work-order list shows its orders
+   (target ≤ 0.8 s). Measured from just before the interpreter is started to the list on
+   screen (one monotonic clock across both processes), so the interpreter's start and
+   the imports count. The figure as first measured (the tests' app with its new test
+   database, interpreter start to exit) is printed after it, for the history.
 2. **Largest event-loop stall while a meter is read**: the simulated meter runs in its own
    process (``fieldkit-sim c1218 --baud-pace``: bytes paced at 9600 baud, as on an
    optical probe), the app reads it through the real driver, and a 10 ms timer on the UI
@@ -33,47 +36,97 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _first_screen_once() -> float:
+def _laptop_home() -> Path:
+    """A laptop home (``FIELDKIT_HOME``) whose database holds the tests' work orders.
+
+    Made before the clock starts: a technician's laptop already has its database.
+    """
+    import tempfile
+
+    from fieldkit import store
+    from tests.tui.helpers import FIXED_NOW, ORDERS
+
+    home = Path(tempfile.mkdtemp(prefix="fieldkit-bench-tui-"))
+    with store.database(home / "fieldkit.db") as db:
+        store.upsert_many(db, list(ORDERS), "csv", now=FIXED_NOW)
+    return home
+
+
+# The list is on screen: its rows are there and the screen's pending updates are drawn
+# (``pause(0)`` settles the screen's message queues and paints; ``pause()`` would wait for
+# the whole process to be idle, background loading included).
+_UNTIL_LIST = (
+    "async def pilot(p):\n"
+    "    while not (isinstance(app.screen, WorkOrdersScreen) and\n"
+    "               app.screen.query_one('#wo-table').row_count):\n"
+    "        await p.pause(0.005)\n"
+    "    await p.pause(0)\n"
+    "    app.exit(time.monotonic())\n"
+)
+
+
+def _first_screen_once(home: Path) -> float:
+    """Process start to the list on screen, the app built as ``fieldkit tui`` builds it.
+
+    ``time.monotonic`` is one clock for every process on the machine: the parent stamps
+    the moment before it starts the interpreter, the child the moment the list is shown;
+    the interpreter's start and the imports count, its exit does not.
+    """
     code = (
-        "import time, os\n"
-        "t0 = time.perf_counter()\n"
+        "import time\n"
+        "from fieldkit.tui.laptop import laptop_app\n"
+        "from fieldkit.tui.screens.work_orders import WorkOrdersScreen\n"
+        "app = laptop_app()\n"
+        + _UNTIL_LIST
+        + "shown = app.run(headless=True, size=(80, 24), auto_pilot=pilot)\n"
+        "print(repr(shown))\n"
+    )
+    env = {**os.environ, "FIELDKIT_HOME": str(home), "FIELDKIT_TECHNICIAN": "bench"}
+    xopt = "importtime" if os.environ.get("IMPORTTIME") else "utf8"
+    started = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-X", xopt, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    if os.environ.get("IMPORTTIME"):
+        sys.stderr.write(out.stderr)
+    return float(out.stdout.strip().splitlines()[-1]) - started
+
+
+def _first_screen_tests_way() -> float:
+    """The figure as first measured: the tests' app (a new test database, the test
+    helpers' imports), from starting the interpreter to its exit."""
+    code = (
+        "import time\n"
         "from tests.tui.helpers import make_app\n"
         "from fieldkit.tui.screens.work_orders import WorkOrdersScreen\n"
         "app = make_app()\n"
-        "async def pilot(p):\n"
-        "    while not (isinstance(app.screen, WorkOrdersScreen) and\n"
-        "               app.screen.query_one('#wo-table').row_count):\n"
-        "        await p.pause(0.005)\n"
-        "    await p.pause()\n"
-        "    app.exit(time.perf_counter() - t0)\n"
-        "elapsed = app.run(headless=True, size=(80, 24), auto_pilot=pilot)\n"
-        "print(f'{elapsed:.4f}')\n"
+        + _UNTIL_LIST.replace("pause(0)", "pause()")
+        + "app.run(headless=True, size=(80, 24), auto_pilot=pilot)\n"
     )
     started = time.perf_counter()
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-X",
-            "importtime" if os.environ.get("IMPORTTIME") else "utf8",
-            "-c",
-            code,
-        ],
+    subprocess.run(
+        [sys.executable, "-X", "utf8", "-c", code],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
     )
-    wall = time.perf_counter() - started
-    inside = float(out.stdout.strip().splitlines()[-1])
-    # The interpreter's own start (before t0) is in wall; report wall, the honest figure.
-    del inside
-    return wall
+    return time.perf_counter() - started
 
 
 def _start_sim(scenario: str) -> tuple[subprocess.Popen[str], str]:
+    # This interpreter, not the console script: its shebang may name another checkout's venv.
+    code = "import sys; from simulators.cli import main; sys.argv[0] = 'fieldkit-sim'; main()"
     sim = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "fieldkit-sim"),
+            sys.executable,
+            "-c",
+            code,
             "c1218",
             "--scenario",
             scenario,
@@ -137,10 +190,17 @@ def main() -> None:
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} at the start")
-    firsts = [_first_screen_once() for _ in range(args.runs)]
+    home = _laptop_home()
+    firsts = [_first_screen_once(home) for _ in range(args.runs)]
     print(
-        f"start to first screen (80x24, fresh interpreter, {args.runs} runs): "
-        f"median {statistics.median(firsts):.3f} s, worst {max(firsts):.3f} s (target 0.8 s)"
+        f"start to first screen (80x24, fresh interpreter, the laptop's app, {args.runs} "
+        f"runs): median {statistics.median(firsts):.3f} s, worst {max(firsts):.3f} s "
+        "(target 0.8 s)"
+    )
+    olds = [_first_screen_tests_way() for _ in range(args.runs)]
+    print(
+        f"  as first measured (the tests' app, interpreter start to exit): median "
+        f"{statistics.median(olds):.3f} s, worst {max(olds):.3f} s"
     )
     sim, url = _start_sim(args.scenario)
     try:

@@ -149,6 +149,15 @@ def sync(
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.5, help="Seconds to wait for each answer")
     ] = 10.0,
+    attempts: Annotated[
+        int,
+        typer.Option(
+            "--attempts",
+            min=1,
+            max=20,
+            help="Tries per request on a bad link (waits 0-1 s, 0-2 s, 0-4 s... between)",
+        ),
+    ] = 5,
 ) -> None:
     """Push the outbox, then pull the work orders; prints what was sent, acknowledged,
     rejected and why, what is pending, and the work orders pulled."""
@@ -157,7 +166,7 @@ def sync(
     from fieldkit.sync.laptop import SyncError, sync_laptop, sync_status
 
     try:
-        result = sync_laptop(timeout=timeout)
+        result = sync_laptop(timeout=timeout, attempts=attempts)
     except SyncError as exc:
         partial = exc.result
         if partial is not None and partial.sent:

@@ -20,22 +20,10 @@ if TYPE_CHECKING:
 
 
 def laptop_app(*, light: bool = False) -> FieldkitApp:
-    """The app on this laptop (``FIELDKIT_HOME``): its store, sync, preferences, known meters."""
-    from fieldkit import paths
-    from fieldkit.tui.app import FieldkitApp
-    from fieldkit.tui.prefs import Preferences
-    from fieldkit.tui.state import MeterLink
-    from fieldkit.tui.sync_adapter import LaptopSync
-    from fieldkit.tui.visit_store import VisitLogStore
+    """The app on this laptop (``FIELDKIT_HOME``): see :func:`fieldkit.tui.laptop.laptop_app`."""
+    from fieldkit.tui.laptop import laptop_app as build
 
-    return FieldkitApp(
-        store=VisitLogStore(),
-        sync_client=LaptopSync(),
-        preferences=Preferences.load(paths.home() / "tui.json"),
-        theme="textual-light" if light else "textual-dark",
-        meter_links=MeterLink.load_all(paths.meter_links_file()),
-        handle_signals=True,
-    )
+    return build(light=light)
 
 
 def open_app(*, light: bool = False) -> int:

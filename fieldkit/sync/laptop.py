@@ -364,14 +364,15 @@ def enroll_laptop(server_url: str, code: str, *, device_name: str | None = None)
         return credentials.technician
 
 
-def sync_laptop(*, timeout: float = 10.0) -> SyncResult:
-    """Push this laptop's outbox, then pull its work orders.
+def sync_laptop(*, timeout: float = 10.0, attempts: int = 5) -> SyncResult:
+    """Push this laptop's outbox, then pull its work orders, trying each request up to
+    ``attempts`` times with full-jitter back-off.
 
     Raises :class:`NotEnrolled`, :class:`ServerUnreachable`, :class:`SyncRefused` or
     :class:`SyncFailed` (all :class:`SyncError`) with one line; nothing pending is lost.
     """
     with _laptop() as (db, tokens):
-        return sync_database(db, tokens, timeout=timeout)
+        return sync_database(db, tokens, timeout=timeout, max_attempts=attempts)
 
 
 def sync_status() -> SyncStatus:

@@ -34,6 +34,7 @@ from textual.screen import Screen
 from fieldkit.drivers.base import PROTOCOLS, create_driver
 from fieldkit.drivers.errors import DriverError
 from fieldkit.drivers.ports import PortInfo, list_ports
+from fieldkit.tui import heap
 from fieldkit.tui.credentials import KeptPasswords
 from fieldkit.tui.prefs import Preferences
 from fieldkit.tui.services import FieldStore, SyncClient, SyncReport
@@ -93,6 +94,7 @@ class FieldkitApp(App[None]):
         self.kept_passwords = KeptPasswords()
         # SIGTERM/SIGHUP quit like ctrl+q (the terminal restored); the demo relies on it.
         self._handle_signals = handle_signals
+        self._warmed_up = False
 
     @property
     def thresholds(self) -> Thresholds:
@@ -108,7 +110,6 @@ class FieldkitApp(App[None]):
 
         self.push_screen(WorkOrdersScreen())
         self.refresh_sync_state()
-        self.call_after_refresh(self._warm_up)
         if self._handle_signals:
             self._quit_on_signals()
 
@@ -119,12 +120,20 @@ class FieldkitApp(App[None]):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.exit, None, 128 + signum)
 
-    def _warm_up(self) -> None:
+    def first_screen_shown(self) -> None:
+        """The work-order list has its orders on screen: load the rest of the kit now.
+
+        Called by the list each time it fills; only the first call does anything, so the
+        technician sees the list before anything else competes for the interpreter.
+        """
+        if self._warmed_up:
+            return
+        self._warmed_up = True
         self._load_protocols()
 
     @work(thread=True, group="warm-up", exit_on_error=False)
     def _load_protocols(self) -> None:
-        """Build a throwaway driver per protocol while the list is on screen.
+        """Build a throwaway driver per protocol, and load the checks, while the list shows.
 
         Loading a protocol's code (pydantic models, tables) holds the interpreter for tens
         of milliseconds; done now, it never lands in the middle of a read. No port is
@@ -134,6 +143,10 @@ class FieldkitApp(App[None]):
             # The real read reports any problem, with the technician's settings.
             with contextlib.suppress(DriverError):
                 self.driver_factory(protocol, "socket://127.0.0.1:9", {})
+        import fieldkit.visit  # noqa: F401  (the checks and the wire schema: the read's end)
+
+        _ = self.thresholds
+        self.call_from_thread(heap.settle)
 
     # --- visits -----------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ open ──assign──► dispatched ──arrive──► in_progress ──co
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from fieldkit.model import ServiceType
 from fieldkit.sync.schema import AccountDoc, MeterDoc, WorkOrderDoc
+from syncserver.core.errors import ApiError, Conflict, NotFound, UsageError
 from syncserver.db.models import (
     Account,
     Meter,
@@ -36,16 +39,23 @@ from syncserver.db.models import (
 from syncserver.services.journal import Work
 
 __all__ = [
+    "KINDS",
     "LIVE",
+    "PRIORITIES",
     "STATUSES",
     "TECHNICIAN_COMMANDS",
     "Transition",
+    "WorkOrderFilter",
+    "WorkOrderPage",
     "WorkOrderView",
     "account_doc",
     "apply_command",
     "assign",
     "check_command",
+    "create_work_order",
+    "list_page",
     "meter_doc",
+    "office_command",
     "set_technician",
     "work_order_doc",
 ]
@@ -53,6 +63,13 @@ __all__ = [
 STATUSES = ("open", "dispatched", "in_progress", "unable_to_complete", "completed", "cancelled")
 LIVE = frozenset({"open", "dispatched", "in_progress", "unable_to_complete"})
 TECHNICIAN_COMMANDS = frozenset({"arrive", "complete", "no_access"})
+KINDS = (
+    "install", "exchange", "remove", "investigate", "read", "high_bill",
+    "no_comms", "tamper", "reconnect", "disconnect", "other",
+)  # fmt: skip
+PRIORITIES = ("low", "normal", "high", "emergency")
+MAX_NOTES = 2000
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/#-]*$")  # the CIS import's ids
 
 # (command) -> (states it may start from, state it leads to)
 _MACHINE: dict[str, tuple[frozenset[str], str]] = {
@@ -162,6 +179,152 @@ def assign(work: Work, order: WorkOrder, technician: User | None, **detail: obje
         **detail,
     )
     return transition
+
+
+def create_work_order(
+    work: Work,
+    *,
+    meter_number: str,
+    kind: str,
+    priority: str = "normal",
+    account_number: str | None = None,
+    notes: str | None = None,
+    technician: User | None = None,
+    work_order_id: str | None = None,
+) -> WorkOrder:
+    """A new order for a meter (``open``; ``dispatched`` and fed when given a technician).
+
+    Without ``work_order_id`` the server names it ``WO-<date>-<6 hex>``. Audited as
+    ``work_order.create`` (and ``work_order.assign`` when a technician is given).
+    """
+    session = work.session
+    if kind not in KINDS:
+        raise UsageError(f"unknown work-order type {kind!r} (one of {', '.join(KINDS)})")
+    if priority not in PRIORITIES:
+        raise UsageError(f"unknown priority {priority!r} (one of {', '.join(PRIORITIES)})")
+    notes = (notes or "").replace("\r\n", "\n").strip() or None
+    if notes is not None and (len(notes) > MAX_NOTES or not notes.replace("\n", " ").isprintable()):
+        raise UsageError(f"the notes are at most {MAX_NOTES} printable characters")
+    ident = (work_order_id or "").strip() or f"WO-{work.at:%Y%m%d}-{secrets.token_hex(3).upper()}"
+    if len(ident) > 64 or not _ID.match(ident):
+        raise UsageError(
+            f"{ident[:40]!r} is not a work-order id (letters, digits, . _ : / # - and spaces)"
+        )
+    if session.execute(
+        select(WorkOrder.id).where(WorkOrder.work_order_id == ident)
+    ).scalar_one_or_none():
+        raise UsageError(f"there is already a work order {ident!r}")
+    found = session.execute(
+        select(Meter, Account)
+        .join(Premise, Premise.id == Meter.premise_pk)
+        .join(Account, Account.id == Premise.account_id)
+        .where(Meter.meter_number == meter_number.strip())
+    ).one_or_none()
+    if found is None:
+        raise UsageError(f"there is no meter {meter_number.strip()[:64]!r}")
+    meter, account = found
+    wanted = (account_number or "").strip()
+    if wanted and wanted != account.account_number:
+        raise UsageError(
+            f"meter {meter.meter_number!r} is on account {account.account_number!r}, not {wanted!r}"
+        )
+    if technician is not None and (technician.role != "technician" or not technician.active):
+        raise UsageError(f"{technician.name!r} is not a technician")
+    order = WorkOrder(
+        work_order_id=ident,
+        account_id=account.id,
+        meter_id=meter.id,
+        kind=kind,
+        priority=priority,
+        technician_id=None,
+        status="open",
+        contact_customer=False,
+        notes=notes,
+        updated_at=work.at,
+    )
+    session.add(order)
+    session.flush()
+    work.audit("work_order.create", "work_order", ident, status="open", source="web")
+    if technician is not None:
+        assign(work, order, technician, source="web")
+    return order
+
+
+OFFICE_COMMANDS = ("assign", "unassign", "cancel", "close", "reopen")
+
+
+def office_command(
+    work: Work, work_order_id: str, command: str, technician: str | None = None, **detail: object
+) -> WorkOrder:
+    """Run an office command on the order named ``work_order_id`` (the API's and the pages'
+    one way): :class:`NotFound`, a 422 for a missing or wrong technician, :class:`Conflict`
+    when the order's state does not allow it (e.g. cancelling a completed order)."""
+    if command not in OFFICE_COMMANDS:
+        raise ApiError("unknown_command", f"there is no work-order command {command!r}", 422)
+    order = work.session.execute(
+        select(WorkOrder).where(WorkOrder.work_order_id == work_order_id)
+    ).scalar_one_or_none()
+    if order is None:
+        raise NotFound("not_found", f"no work order {work_order_id!r}")
+    if command in ("assign", "unassign"):
+        person = None
+        if command == "assign":
+            if not technician:
+                raise ApiError("technician_required", "assign needs a technician", 422)
+            person = work.session.execute(
+                select(User).where(User.name == technician)
+            ).scalar_one_or_none()
+            if person is None or person.role != "technician" or not person.active:
+                raise ApiError("not_a_technician", f"{technician!r} is not a technician", 422)
+        transition = assign(work, order, person, **detail)
+    else:
+        transition = apply_command(work, order, command, **detail)
+    if transition.status is None:
+        raise Conflict(
+            transition.code or "invalid_transition",
+            f"{order.work_order_id} is {order.status}: {transition.reason or 'refused'}",
+        )
+    return order
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOrderFilter:
+    """What the work-order list is narrowed to; ``technician`` ``"-"`` is the unassigned."""
+
+    status: str | None = None
+    technician: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkOrderPage:
+    """A page of the list, newest first, and the id the next page starts below (None: last)."""
+
+    views: list[WorkOrderView]
+    next: int | None
+
+
+def list_page(
+    session: Session, where: WorkOrderFilter, before: int | None, limit: int
+) -> WorkOrderPage:
+    """Work orders newest first (by key), ``limit`` at a time, keyset-paged on the key."""
+    query = select(WorkOrder)
+    if where.status is not None:
+        query = query.where(WorkOrder.status == where.status)
+    if where.kind is not None:
+        query = query.where(WorkOrder.kind == where.kind)
+    if where.technician == "-":
+        query = query.where(WorkOrder.technician_id.is_(None))
+    elif where.technician is not None:
+        query = query.join(User, User.id == WorkOrder.technician_id).where(
+            User.name == where.technician
+        )
+    if before is not None:
+        query = query.where(WorkOrder.id < before)
+    found = list(session.execute(query.order_by(WorkOrder.id.desc()).limit(limit + 1)).scalars())
+    more = len(found) > limit
+    found = found[:limit]
+    return WorkOrderPage(load_views(session, found), found[-1].id if more and found else None)
 
 
 @dataclass(frozen=True, slots=True)

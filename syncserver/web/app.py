@@ -177,12 +177,15 @@ def _is_page(request: Request) -> bool:
 
 def install_web(app: FastAPI) -> None:
     """Serve the pages on ``app``: routers, static files and the pages' error answers."""
-    from syncserver.web import pages
+    from syncserver.web import admin, pages, reports, work_orders
 
     app.state.login_throttle = LoginThrottle()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
     app.include_router(pages.router)
+    app.include_router(work_orders.router)
+    app.include_router(reports.router)
+    app.include_router(admin.router)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:

@@ -14,6 +14,8 @@ connection per request, so each request meets its own fault):
 
 When the server is down (restarting) the upstream connect fails and the client is cut,
 counted as ``upstream_down``. Everything injected is counted in :attr:`FaultProxy.counts`.
+:meth:`FaultProxy.script` queues faults for the next connections, in order, before the
+random draw resumes (a test that needs "this request's answer is cut" exactly).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import asyncio
 import contextlib
 import random
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
 
 __all__ = ["FAULTS", "FaultProxy"]
@@ -47,6 +49,7 @@ class FaultProxy:
         self.faults = tuple(faults)
         self.delay_seconds = delay_seconds
         self.counts: Counter[str] = Counter()
+        self._scripted: deque[str] = deque()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
@@ -84,10 +87,20 @@ class FaultProxy:
             self._loop.run_until_complete(self._server.wait_closed())
         self._loop.close()
 
+    def script(self, faults: Sequence[str]) -> None:
+        """The next ``len(faults)`` connections meet these faults, in order."""
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults: {sorted(unknown)}")
+        with self._lock:
+            self._scripted.extend(faults)
+
     def _draw(self) -> tuple[str, int]:
         with self._lock:
             fault = "pass"
-            if self._rng.random() < self.rate:
+            if self._scripted:
+                fault = self._scripted.popleft()
+            elif self._rng.random() < self.rate:
                 fault = self._rng.choice(self.faults)
             cut_at = self._rng.randint(1, 400)
             self.counts[fault] += 1

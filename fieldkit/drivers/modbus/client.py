@@ -5,6 +5,10 @@ or Modbus TCP, waits for the answer in slices of at most 0.1 s (checking cancel 
 them, so a cancel ends a wait within half a second), and returns the registers or raises a
 typed error. Every frame in either direction goes to ``on_frame`` as it crosses the wire.
 
+After an RTU answer that cannot be used, the link waits for the line to go quiet (the
+3.5-character gap, at least 20 ms; never past the try's timeout) before flushing and sending
+again, so a retry neither collides with the rest of the bad answer nor reads its tail.
+
 No reconnects: a request that gets no usable answer is sent again at most ``retries`` times,
 a "device busy" answer is asked again at most :data:`BUSY_RETRIES` times, and then the error
 is the caller's.
@@ -42,6 +46,10 @@ Framing = Literal["rtu", "tcp"]
 BUSY_RETRIES = 3
 _BUSY_PAUSE = 0.2  # seconds before asking a busy device again
 _SLICE = 0.1  # the longest wait between two cancel checks
+# The least silence taken as "the meter has stopped talking": the RTU gap (3.5 characters)
+# is 4 ms at 9600 baud, but a USB-RS485 adapter hands bytes over in bursts up to its latency
+# timer apart (16 ms on FTDI's default), so a shorter silence may be the middle of a frame.
+_QUIET_FLOOR = 0.02
 
 
 @dataclass(slots=True)
@@ -74,6 +82,7 @@ class ModbusLink:
         self._transport = transport
         self.framing = framing
         self._gap = rtu_frame_gap(baud) if framing == "rtu" else 0.0
+        self._quiet = max(self._gap, _QUIET_FLOOR)
         self._timeout = response_timeout
         self._retries = retries
         self._clock = clock
@@ -82,6 +91,7 @@ class ModbusLink:
         self._cancel = cancel
         self._transaction = 0
         self._quiet_since: float | None = None
+        self._last_rx = 0.0  # when the last byte arrived
         self._other: int | None = None  # a device id that answered instead of the one asked
         self.counters = LinkCounters()
 
@@ -119,6 +129,27 @@ class ModbusLink:
         self._record("tx", frame)
         return parser
 
+    def _settle(self, until: float) -> None:
+        """Read and discard until the line has been silent for the quiet interval, or ``until``.
+
+        An RTU answer that failed (a bad CRC after a corrupted byte count, a frame cut by a
+        stall) may still be arriving: a retry sent over it collides on the half-duplex bus,
+        and its answer would start with the old frame's tail. Bounded by ``until`` (the try's
+        own deadline, or one quiet interval from now if that has passed) so a babbling line
+        costs no more than the timeout; cancel is checked every slice.
+        """
+        end = max(until, self._clock() + self._quiet)
+        tail = bytearray()
+        while self._clock() - self._last_rx < self._quiet and (left := end - self._clock()) > 0:
+            self._check_cancel()
+            chunk = self._transport.read(512, min(left, self._quiet, _SLICE))
+            if chunk:
+                self._last_rx = self._clock()
+                self.counters.bytes_rx += len(chunk)
+                tail += chunk
+        self._record("rx", bytes(tail))  # the rest of the bad answer, for the capture
+        self._quiet_since = self._last_rx  # the inter-frame gap counts from the last byte
+
     def _fresh(
         self, parser: RtuAnswerParser | MbapAnswerParser
     ) -> RtuAnswerParser | MbapAnswerParser:
@@ -139,6 +170,7 @@ class ModbusLink:
             chunk = self._transport.read(512, min(left, _SLICE))
             if not chunk:
                 continue
+            self._last_rx = self._clock()
             self.counters.bytes_rx += len(chunk)
             try:
                 answer = parser.feed(pending + chunk)
@@ -155,7 +187,8 @@ class ModbusLink:
             except FrameError as exc:
                 self._record("rx", exc.frame)
                 self.counters.round_trips += 1
-                self._quiet_since = self._clock()
+                if self.framing == "rtu":
+                    self._settle(deadline)
                 if isinstance(exc, BadCrc):
                     return "corrupt answers (bad CRC)"
                 return f"answers that do not fit the request ({exc})"
@@ -170,7 +203,8 @@ class ModbusLink:
             return answer.values
         if parser.received:
             self._record("rx", parser.received)
-            self._quiet_since = self._clock()
+            if self.framing == "rtu":
+                self._settle(deadline)
             return f"incomplete answers ({len(parser.received)} bytes)"
         self._quiet_since = self._clock()
         return "no answer"

@@ -8,12 +8,15 @@ at the next packet boundary (within half a second) and closes the port.
 
 from __future__ import annotations
 
+import time
 from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.timer import Timer
+from textual.widget import AwaitMount
 from textual.widgets import Input, Label, OptionList, ProgressBar, Select, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
@@ -21,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from fieldkit.drivers.base import PROTOCOLS, CancelToken, Progress, Stage
 from fieldkit.drivers.errors import DriverError
 from fieldkit.drivers.ports import PortInfo
+from fieldkit.tui import heap
 from fieldkit.tui.messages import DriverWarning, ReadFinished, ReadProgressed, ReadRefused
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.state import LinkChoice, MeterLink
@@ -29,6 +33,11 @@ from fieldkit.visit import VisitResult, run_visit
 __all__ = ["ConnectScreen", "describe_outcome", "port_label", "speed_line", "stage_line"]
 
 STEPS: tuple[Stage, ...] = (Stage.IDENTIFY, Stage.NEGOTIATE, Stage.LOGON, Stage.READ)
+
+# The read's progress is redrawn at most this often (seconds); the latest state is always
+# the one drawn, and the final one is drawn before the outcome. One redraw per packet
+# (dozens a second at 9600 baud) kept the UI loop busy for no reader's benefit.
+REDRAW_EVERY = 0.1
 
 
 def port_label(port: PortInfo) -> str:
@@ -138,6 +147,9 @@ class ConnectScreen(FieldkitScreen):
         self._ports: list[PortInfo] = []
         self._choice: LinkChoice | None = None
         self._maps_loaded = False
+        self._pending: ReadProgressed | None = None  # the latest progress not yet drawn
+        self._drawn_at = float("-inf")
+        self._redraw: Timer | None = None
 
     def heading(self) -> str:
         return f"Connect · {self.draft.title}"
@@ -357,6 +369,9 @@ class ConnectScreen(FieldkitScreen):
         self._say(f"Connecting to {port}… (Esc cancels)")
         self.fk.probe_state = f"connecting to {port}"
         self.refresh_bindings()
+        self._pending = None
+        self._drawn_at = float("-inf")
+        heap.pause()  # no collection stalls the loop while the meter talks
         self._worker = self._read(choice, self._token)
 
     @work(
@@ -399,6 +414,22 @@ class ConnectScreen(FieldkitScreen):
     def _progressed(self, event: ReadProgressed) -> None:
         if not self.reading:
             return
+        self._pending = event
+        if self._redraw is not None:
+            return  # a redraw is due: it draws this state, the latest
+        wait = self._drawn_at + REDRAW_EVERY - time.monotonic()
+        if wait <= 0:
+            self._draw_progress()
+        else:
+            self._redraw = self.set_timer(wait, self._draw_progress)
+
+    def _draw_progress(self) -> None:
+        """Show the latest progress: stages, speed, bar, tables, bytes, the indicator."""
+        self._redraw = None
+        event, self._pending = self._pending, None
+        if event is None:
+            return
+        self._drawn_at = time.monotonic()
         step = event.progress
         self.query_one("#connect-stages", Static).update(stage_line(step))
         protocol = "" if self._choice is None else self._choice.protocol
@@ -427,17 +458,25 @@ class ConnectScreen(FieldkitScreen):
     def _driver_warning(self, event: DriverWarning) -> None:
         self.notify(event.text, title="Meter", severity="warning")
 
+    def _read_ended(self) -> None:
+        """The read is over: its last progress on screen, the collector free again."""
+        if self._redraw is not None:
+            self._redraw.stop()
+        self._draw_progress()
+        self._token = None
+
     @on(ReadRefused)
     def _refused(self, event: ReadRefused) -> None:
-        self._token = None
+        self._read_ended()
+        heap.resume()
         self.fk.probe_state = "no meter connected"
         self._say(f"Cannot read: {event.message}")
         self.refresh_bindings()
 
     @on(ReadFinished)
-    def _finished(self, event: ReadFinished) -> None:
+    async def _finished(self, event: ReadFinished) -> None:
         result = event.result
-        self._token = None
+        self._read_ended()
         self._last_result = result
         self.draft.result = result
         self.draft.link = self._choice
@@ -453,11 +492,14 @@ class ConnectScreen(FieldkitScreen):
             self.fk.probe_state = f"{port}: {outcome.result}"
         self._say(describe_outcome(result))
         if outcome is not None and outcome.result in ("complete", "incomplete"):
-            self._show_checks()
+            await self._show_checks()
+        # The verdict is on screen: cycles made during the read may be collected now.
+        self.app.call_after_refresh(heap.resume)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self._worker and event.state is WorkerState.ERROR:
-            self._token = None
+            self._read_ended()
+            heap.resume()
             self.fk.probe_state = "no meter connected"
             self._say(f"The read stopped on an unexpected error: {event.worker.error!r}")
             self.refresh_bindings()
@@ -465,10 +507,10 @@ class ConnectScreen(FieldkitScreen):
     def _say(self, text: str) -> None:
         self.query_one("#connect-message", Static).update(text)
 
-    def _show_checks(self) -> None:
+    def _show_checks(self) -> AwaitMount:
         from fieldkit.tui.screens.checks import ChecksScreen
 
-        self.app.push_screen(ChecksScreen())
+        return self.app.push_screen(ChecksScreen())
 
     def action_cancel_or_back(self) -> None:
         """Esc: cancel the read now; with no read running, back to the site."""
@@ -492,3 +534,4 @@ class ConnectScreen(FieldkitScreen):
     def on_unmount(self) -> None:
         if self._token is not None:
             self._token.cancel("the app closed the connect screen")
+        heap.resume()

@@ -6,12 +6,9 @@ from fastapi import APIRouter
 
 from syncserver.api.deps import CallerDep, DatabaseDep, StaffDep
 from syncserver.api.models import ApiErrorOut, WorkOrderCommandIn, WorkOrderOut
-from syncserver.core.errors import ApiError, Conflict, NotFound
-from syncserver.db.models import WorkOrder
 from syncserver.services import reads
 from syncserver.services.journal import Actor, unit_of_work
-from syncserver.services.users import TECHNICIAN, find_user
-from syncserver.services.work_orders import WorkOrderView, apply_command, assign, work_order_doc
+from syncserver.services.work_orders import WorkOrderView, office_command, work_order_doc
 
 router = APIRouter(prefix="/work-orders", tags=["work orders"])
 
@@ -54,28 +51,7 @@ def command(
     work_order_id: str, body: WorkOrderCommandIn, staff: StaffDep, database: DatabaseDep
 ) -> WorkOrderOut:
     """Assign, unassign, cancel, close or reopen, if the order's state allows it (else 409)."""
-    from sqlalchemy import select
-
     with unit_of_work(database, Actor("user", staff.name)) as work:
-        order = work.session.execute(
-            select(WorkOrder).where(WorkOrder.work_order_id == work_order_id)
-        ).scalar_one_or_none()
-        if order is None:
-            raise NotFound("not_found", f"no work order {work_order_id!r}")
-        if body.command in ("assign", "unassign"):
-            technician = None
-            if body.command == "assign":
-                if body.technician is None:
-                    raise ApiError("technician_required", "assign needs a technician", 422)
-                technician = find_user(work.session, body.technician)
-                if technician is None or technician.role != TECHNICIAN or not technician.active:
-                    raise ApiError(
-                        "not_a_technician", f"{body.technician!r} is not a technician", 422
-                    )
-            transition = assign(work, order, technician)
-        else:
-            transition = apply_command(work, order, body.command)
-        if transition.status is None:
-            raise Conflict(transition.code or "invalid_transition", transition.reason or "refused")
+        office_command(work, work_order_id, body.command, body.technician)
     with database.read() as session:
         return _out(reads.work_order(session, staff, work_order_id))

@@ -1,0 +1,194 @@
+"""The weekly activity report: per technician and per ISO week, aggregated in SQL.
+
+One GROUP BY over the visits whose ``visited_at`` falls in the range (the
+``ix_visits_visited`` index bounds the rows read to the range's visits, whatever the table
+holds), with the failed checks counted per visit from ``visit_checks``' primary key and the
+repeat test an index seek on ``ix_visits_meter_visited``. The range is at most
+:data:`MAX_WEEKS` weeks, so the cost of the report is bounded however many visits the
+server keeps.
+
+A **repeat visit** is a visit to a meter that had another visit (by anyone) in the
+:data:`REPEAT_DAYS` days before it; it counts for the technician and week of the later
+visit. **Time on site** runs from ``visited_at`` (the visit's start) to ``ended_at``; visits
+without an end, or ending before they start (a laptop clock jump), are left out of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.orm import Session
+
+from fieldkit.sync.schema import OUTCOMES
+from syncserver.core.errors import ApiError
+from syncserver.db.models import User, UtcDateTime
+from syncserver.services.users import TECHNICIAN, Principal
+
+__all__ = [
+    "MAX_WEEKS",
+    "OUTCOMES",
+    "REPEAT_DAYS",
+    "ReportRange",
+    "WeekRow",
+    "monday",
+    "report_range",
+    "weekly",
+]
+
+MAX_WEEKS = 26
+REPEAT_DAYS = 30
+
+
+def monday(day: date) -> date:
+    """The Monday that starts ``day``'s ISO week."""
+    return day - timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRange:
+    """Whole ISO weeks: from Monday ``first`` up to (not including) Monday ``end``."""
+
+    first: date
+    end: date
+
+    @property
+    def weeks(self) -> list[date]:
+        """The Mondays of the range, oldest first."""
+        count = (self.end - self.first).days // 7
+        return [self.first + timedelta(weeks=i) for i in range(count)]
+
+
+def report_range(since: date | None, until: date | None, today: date) -> ReportRange:
+    """The weeks from ``since``'s to ``until``'s (default: the four weeks up to today's),
+    or a one-line 400 when backwards or longer than :data:`MAX_WEEKS` weeks."""
+    last = monday(until or today)
+    first = monday(since) if since is not None else last - timedelta(weeks=3)
+    if first > last:
+        raise ApiError("bad_range", "the report's start is after its end")
+    weeks = (last - first).days // 7 + 1
+    if weeks > MAX_WEEKS:
+        raise ApiError(
+            "range_too_long", f"a report covers at most {MAX_WEEKS} weeks (this asks for {weeks})"
+        )
+    return ReportRange(first, last + timedelta(weeks=1))
+
+
+@dataclass(frozen=True, slots=True)
+class WeekRow:
+    """One technician's week."""
+
+    technician: str
+    week: date
+    """The Monday of the ISO week."""
+    visits: int
+    outcomes: dict[str, int] = field(default_factory=dict)
+    """Visits per outcome code (every code of ``OUTCOMES``; ``none``: no outcome given)."""
+    failed_visits: int = 0
+    """Visits with at least one failed check."""
+    checks_failed: int = 0
+    """Failed check results, summed over the visits."""
+    timed_visits: int = 0
+    seconds_on_site: float = 0.0
+    repeat_visits: int = 0
+
+    @property
+    def iso_week(self) -> str:
+        """``2026-W49``."""
+        year, week, _ = self.week.isocalendar()
+        return f"{year}-W{week:02d}"
+
+    @property
+    def hours_on_site(self) -> float:
+        """Total time on site, hours."""
+        return self.seconds_on_site / 3600.0
+
+    @property
+    def minutes_per_visit(self) -> float | None:
+        """Average time on site of the timed visits, minutes (None: none was timed)."""
+        return self.seconds_on_site / 60.0 / self.timed_visits if self.timed_visits else None
+
+
+def _dialect_parts(dialect: str) -> tuple[str, str, str]:
+    """(week start as a date, seconds from start to end, start minus the repeat window)."""
+    if dialect == "postgresql":
+        return (
+            "CAST(date_trunc('week', timezone('UTC', v.visited_at)) AS date)",
+            "EXTRACT(EPOCH FROM (v.ended_at - v.visited_at))",
+            f"v.visited_at - INTERVAL '{REPEAT_DAYS} days'",
+        )
+    # SQLite keeps UTC times as ISO text: 'weekday 0' is the next Sunday (or the same day),
+    # six days back is that week's Monday.
+    return (
+        "date(v.visited_at, 'weekday 0', '-6 days')",
+        "(julianday(v.ended_at) - julianday(v.visited_at)) * 86400.0",
+        f"datetime(v.visited_at, '-{REPEAT_DAYS} days')",
+    )
+
+
+def _sql(dialect: str, scoped: bool) -> str:
+    week, seconds, window = _dialect_parts(dialect)
+    outcomes = ", ".join(
+        f"SUM(CASE WHEN v.outcome = '{code}' THEN 1 ELSE 0 END) AS o_{code}" for code in OUTCOMES
+    )
+    scope = "AND v.technician_id = :technician" if scoped else ""
+    return f"""
+        SELECT v.technician_id, {week} AS week, COUNT(*) AS visits, {outcomes},
+            SUM(CASE WHEN v.outcome IS NULL THEN 1 ELSE 0 END) AS o_none,
+            SUM(CASE WHEN v.verdict = 'fail' THEN 1 ELSE 0 END) AS failed_visits,
+            SUM((SELECT COUNT(*) FROM visit_checks c
+                 WHERE c.visit_pk = v.id AND c.status = 'fail')) AS checks_failed,
+            SUM(CASE WHEN v.ended_at >= v.visited_at THEN 1 ELSE 0 END) AS timed,
+            SUM(CASE WHEN v.ended_at >= v.visited_at THEN {seconds} ELSE 0 END) AS seconds,
+            SUM(CASE WHEN v.meter_id IS NOT NULL AND EXISTS (
+                SELECT 1 FROM visits p
+                WHERE p.meter_id = v.meter_id AND p.visited_at < v.visited_at
+                  AND p.visited_at >= {window}
+            ) THEN 1 ELSE 0 END) AS repeats
+        FROM visits v
+        WHERE v.visited_at >= :start AND v.visited_at < :stop {scope}
+        GROUP BY v.technician_id, {week}
+    """  # noqa: S608 (every piece is this module's own text; values are bound)
+
+
+def weekly(session: Session, principal: Principal, span: ReportRange) -> list[WeekRow]:
+    """The report's rows, by technician name then week (a technician: only their own)."""
+    scoped = principal.role == TECHNICIAN  # the pages never sign technicians in
+    dialect = session.get_bind().dialect.name
+    statement = text(_sql(dialect, scoped)).bindparams(
+        bindparam("start", type_=UtcDateTime()), bindparam("stop", type_=UtcDateTime())
+    )
+    params: dict[str, object] = {
+        "start": datetime.combine(span.first, time(), UTC),
+        "stop": datetime.combine(span.end, time(), UTC),
+    }
+    if scoped:
+        params["technician"] = principal.user_id
+    found = session.execute(statement, params).mappings().all()
+    ids = {row["technician_id"] for row in found}
+    names: dict[int, str] = {}
+    if ids:
+        found_names = session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()
+        names = {int(r[0]): str(r[1]) for r in found_names}
+    rows = []
+    for row in found:
+        week = row["week"]
+        rows.append(
+            WeekRow(
+                technician=str(names.get(row["technician_id"], "?")),
+                week=week if isinstance(week, date) else date.fromisoformat(str(week)),
+                visits=int(row["visits"]),
+                outcomes={
+                    **{code: int(row[f"o_{code}"] or 0) for code in OUTCOMES},
+                    "none": int(row["o_none"] or 0),
+                },
+                failed_visits=int(row["failed_visits"] or 0),
+                checks_failed=int(row["checks_failed"] or 0),
+                timed_visits=int(row["timed"] or 0),
+                seconds_on_site=float(row["seconds"] or 0.0),
+                repeat_visits=int(row["repeats"] or 0),
+            )
+        )
+    rows.sort(key=lambda r: (r.technician, r.week))
+    return rows

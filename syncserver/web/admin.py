@@ -1,0 +1,145 @@
+"""``/admin`` (admin users only; office users get the 403 page): users, devices with their
+enrolment codes and revocation, and ``/admin/audit``, the audit log with its hash chain
+verified on every view.
+
+Each change goes through ``syncserver.services.users`` in one audited unit of work, as the
+CLI's does. An enrolment code is shown once, on the answer to the POST that made it (the
+page is ``no-store``); only its hash is kept.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from syncserver.api.deps import DatabaseDep
+from syncserver.core.errors import ApiError, ServerError
+from syncserver.services import admin, review
+from syncserver.services.journal import Actor, AuditChainError, unit_of_work, verify_audit_chain
+from syncserver.services.users import ROLES, create_enroll_code, create_user, revoke_device
+from syncserver.web.app import page
+from syncserver.web.auth import AdminPage, CheckedForm, PageUser
+
+__all__ = ["AUDIT_PAGE_SIZE", "router"]
+
+router = APIRouter(include_in_schema=False)
+AUDIT_PAGE_SIZE = 50
+MAX_CODE_MINUTES = 7 * 24 * 60
+DONE = {"user": "User created.", "revoked": "Device revoked: its next request is refused."}
+
+
+def _admin_page(
+    request: Request,
+    user: PageUser,
+    database: DatabaseDep,
+    *,
+    done: str | None = None,
+    error: str | None = None,
+    new_code: tuple[str, str, int] | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    with database.read() as session:
+        people = admin.users(session)
+        laptops = admin.devices(session)
+        technicians = review.technicians(session)
+    return page(
+        request,
+        "admin.html",
+        user,
+        users=people,
+        devices=laptops,
+        technicians=technicians,
+        roles=ROLES,
+        done=DONE.get(done or ""),
+        error=error,
+        new_code=new_code,
+        form=form or {},
+        status_code=status_code,
+    )
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(
+    request: Request, user: AdminPage, database: DatabaseDep, done: str | None = None
+) -> HTMLResponse:
+    """Users and devices, with the forms to add a user, make an enrolment code, revoke."""
+    return _admin_page(request, user, database, done=done)
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+def add_user(
+    request: Request, user: AdminPage, fields: CheckedForm, database: DatabaseDep
+) -> Response:
+    """Create a user with a role and a password (argon2-hashed; audited without it)."""
+    try:
+        with unit_of_work(database, Actor("user", user.principal.name)) as work:
+            create_user(
+                work, fields.get("name", ""), fields.get("role", ""), fields.get("password", "")
+            )
+    except ServerError as exc:
+        kept = {"name": fields.get("name", ""), "role": fields.get("role", "")}
+        return _admin_page(
+            request, user, database, error=f"Not created: {exc}", form=kept, status_code=422
+        )
+    return RedirectResponse("/admin?done=user", status_code=303)
+
+
+@router.post("/admin/enroll-codes", response_class=HTMLResponse)
+def add_enroll_code(
+    request: Request, user: AdminPage, fields: CheckedForm, database: DatabaseDep
+) -> Response:
+    """A one-time enrolment code for a technician's next laptop, shown on this answer only."""
+    technician = fields.get("technician", "").strip()
+    text = fields.get("minutes", "").strip() or "60"
+    try:
+        if not text.isdigit() or not 1 <= int(text) <= MAX_CODE_MINUTES:
+            raise ApiError(
+                "bad_minutes", f"a code lives 1 to {MAX_CODE_MINUTES} minutes, not {text[:10]!r}"
+            )
+        minutes = int(text)
+        with unit_of_work(database, Actor("user", user.principal.name)) as work:
+            code = create_enroll_code(work, technician, minutes)
+    except ServerError as exc:
+        return _admin_page(request, user, database, error=f"No code: {exc}", status_code=422)
+    return _admin_page(request, user, database, new_code=(code, technician, minutes))
+
+
+@router.post("/admin/devices/{device_id}/revoke", response_class=HTMLResponse)
+def revoke(
+    request: Request, device_id: str, user: AdminPage, _form: CheckedForm, database: DatabaseDep
+) -> Response:
+    """Revoke a device's token at once: its next push or pull is refused (401)."""
+    try:
+        with unit_of_work(database, Actor("user", user.principal.name)) as work:
+            revoke_device(work, device_id)
+    except ServerError as exc:
+        return _admin_page(request, user, database, error=f"Not revoked: {exc}", status_code=404)
+    return RedirectResponse("/admin?done=revoked", status_code=303)
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request, user: AdminPage, database: DatabaseDep, before: str | None = None
+) -> HTMLResponse:
+    """The audit log, newest first and keyset-paged, under the result of checking the
+    whole hash chain (every row's hash and link, and the head)."""
+    token = (before or "").strip()
+    if token and (not token.isdigit() or len(token) > 19):
+        raise ApiError("bad_cursor", "the page cursor is not one this server gave")
+    with database.read() as session:
+        found = admin.audit_page(session, int(token) if token else None, AUDIT_PAGE_SIZE)
+        try:
+            verified, broken = verify_audit_chain(session), None
+        except AuditChainError as exc:
+            verified, broken = None, str(exc)
+    return page(
+        request,
+        "audit.html",
+        user,
+        page=found,
+        verified=verified,
+        broken=broken,
+        next_link=f"/admin/audit?before={found.next}" if found.next else None,
+        first_link="/admin/audit" if token else None,
+    )

