@@ -9,6 +9,8 @@ page is ``no-store``); only its hash is kept.
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -129,10 +131,12 @@ def audit_page(
         raise ApiError("bad_cursor", "the page cursor is not one this server gave")
     with database.read() as session:
         found = admin.audit_page(session, int(token) if token else None, AUDIT_PAGE_SIZE)
+        started = time.perf_counter()
         try:
             verified, broken = verify_audit_chain(session), None
         except AuditChainError as exc:
             verified, broken = None, str(exc)
+        seconds = time.perf_counter() - started
     return page(
         request,
         "audit.html",
@@ -140,6 +144,7 @@ def audit_page(
         page=found,
         verified=verified,
         broken=broken,
+        seconds=seconds,
         next_link=f"/admin/audit?before={found.next}" if found.next else None,
         first_link="/admin/audit" if token else None,
     )
