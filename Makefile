@@ -49,12 +49,12 @@ SYNC_DEVICES ?= 10
 SYNC_VISITS ?= 200
 reliability: $(STAMP)
 	FIELDKIT_FUZZ_EXAMPLES=60000 FIELDKIT_RELIABILITY_SESSIONS=2000 FIELDKIT_MODBUS_READS=2000 \
-	FIELDKIT_SCHEMATHESIS_EXAMPLES=300 \
+	FIELDKIT_MODBUS_RETRIES=2 FIELDKIT_SCHEMATHESIS_EXAMPLES=300 FIELDKIT_CSV_FUZZ_EXAMPLES=3000 \
 	FIELDKIT_SYNC_DEVICES=$(SYNC_DEVICES) FIELDKIT_SYNC_VISITS=$(SYNC_VISITS) \
 	FIELDKIT_KILL_CYCLES=$(KILL_CYCLES) FIELDKIT_DEMO_ALL_METERS=1 \
 	$(BIN)/pytest -n 2 -q -s --timeout 7200 \
 		tests/reliability tests/sim/test_secrets_canary.py tests/server/test_hostile_http.py \
-		tests/tui/test_whole_system.py
+		tests/server/test_fuzz_csv_imports.py tests/tui/test_whole_system.py
 
 ## The field guide's screenshots: the app's 80x24 snapshots (update those first).
 docs-images: $(STAMP)

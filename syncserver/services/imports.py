@@ -127,9 +127,11 @@ def _moment(value: str) -> datetime:
             day = date.fromisoformat(value)
             return datetime(day.year, day.month, day.day, tzinfo=UTC)
         moment = datetime.fromisoformat(value)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
         raise _CellError(f"{value[:40]!r} is not a date (YYYY-MM-DD or ISO 8601)") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the calendar begins, in UTC
+        raise _CellError(f"{value[:40]!r} is out of range once in UTC") from None
 
 
 def _schedule(value: str) -> str:
@@ -214,7 +216,13 @@ class Row:
     columns: Mapping[str, int]
 
     def where(self, column: str) -> str:
-        """``row R, column C (name)`` of a cell, for an error message."""
+        """``row R, column C (name)`` of a cell, for an error message.
+
+        A column the file leaves out is empty on every row, and can be what is wrong (a
+        closed order re-imported from a file without ``technician`` is being unassigned).
+        """
+        if column not in self.columns:
+            return f"row {self.number} (no {column} column: taken as empty)"
         return f"row {self.number}, column {self.columns[column]} ({column})"
 
 
@@ -244,10 +252,11 @@ def read_csv(path: Path, layout: tuple[Column, ...]) -> list[Row]:
         raise ImportFileError(
             f"{label}: not UTF-8 (byte {exc.start}); save it as CSV UTF-8"
         ) from None
+    lines: list[list[str]] = []
     try:
-        lines = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise ImportFileError(f"{label}: not a CSV file ({exc})") from None
+        lines.extend(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:  # lines holds the rows read before the bad one
+        raise ImportFileError(f"{label} row {len(lines) + 1}: not a CSV file ({exc})") from None
     if not lines:
         raise ImportFileError(f"{label}: the file is empty")
     by_name = {c.name: c for c in layout}

@@ -31,6 +31,17 @@ def _ask(device: ModbusDevice, frame: bytes) -> bytes:
     return device.data_to_send(1.0)
 
 
+def test_a_request_cut_short_does_not_spoil_the_retry_after_a_silence() -> None:
+    device = _device()
+    request = _rtu(1, 4, 0, 2)
+    device.receive(request[:3] + request[4:], 0.0)  # one byte lost on the wire: 7 of 8
+    device.receive(request, 0.3)  # the master's retry, after its 0.3 s timeout
+
+    answer = device.data_to_send(1.0)
+
+    assert answer[:3] == bytes([1, 4, 4])
+
+
 def test_crc_is_the_specifications() -> None:
     assert struct.pack("<H", crc16(bytes.fromhex("1103006B0003"))) == bytes.fromhex("7687")
 
