@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -141,30 +141,25 @@ class Work:
             select(AuditHead).where(AuditHead.id == 1).with_for_update()
         ).scalar_one()
         seq, prev = head.last_seq, head.last_hash
+        at = self.at.astimezone(UTC).isoformat()
         rows = []
+        # Plain rows, not AuditLog objects: a push of 100 visits writes 100 of them.
         for action, entity, entity_id, detail in self._audit:
             seq += 1
-            entry = AuditLog(
-                seq=seq,
-                at=self.at,
-                actor_type=self.actor.type,
-                actor_id=self.actor.id,
-                action=action,
-                entity=entity,
-                entity_id=entity_id,
-                detail=detail,
-                prev_hash=prev,
-            )
-            prev = _row_hash(prev, _hashed_fields(entry))
-            rows.append(
-                {
-                    **_hashed_fields(entry),
-                    "at": self.at,
-                    "prev_hash": entry.prev_hash,
-                    "row_hash": prev,
-                }
-            )
-        session.execute(insert(AuditLog), rows)
+            hashed = {
+                "seq": seq,
+                "at": at,
+                "actor_type": self.actor.type,
+                "actor_id": self.actor.id,
+                "action": action,
+                "entity": entity,
+                "entity_id": entity_id,
+                "detail": detail,
+            }
+            row_hash = _row_hash(prev, hashed)
+            rows.append({**hashed, "at": self.at, "prev_hash": prev, "row_hash": row_hash})
+            prev = row_hash
+        session.execute(insert(cast(Table, AuditLog.__table__)), rows)
         head.last_seq, head.last_hash = seq, prev
         session.flush()
         self._audit.clear()

@@ -1,6 +1,7 @@
 """Push and pull, as in ``shared/reference/sync-and-reliability.md`` §1.3.
 
-**Push**: one transaction per batch, a SAVEPOINT per op. Each op first claims its
+**Push**: one transaction per batch, a few statements for the whole batch (each document
+is validated before it starts). Each op first claims its
 ``(device, op id)`` in ``applied_ops`` with ``INSERT … ON CONFLICT DO NOTHING`` (both
 engines): a claim that finds the row already there is a re-send, answered ``duplicate``
 (the same body) or ``rejected`` ``op_id_reused`` (another body under the same id); the answer
@@ -18,11 +19,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pydantic_core
 from pydantic import Field, ValidationError
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fieldkit.sync.schema import (
@@ -105,7 +106,8 @@ class Outcome:
 
 
 class _RawOp(SyncOpDoc):
-    # Parsed from JSON bytes, every value already is JSON: skip re-checking each one.
+    # Already parsed from JSON, every value is JSON: only the envelope is checked here, and
+    # a visit's document is validated once, as a whole VisitDocument, when it is applied.
     document: dict[str, Any]
 
 
@@ -114,14 +116,18 @@ class _RawPush(SyncPushDocument):
 
 
 def parse_push(body: bytes) -> SyncPushDocument:
-    """A push from its JSON bytes: a clear 4xx for another schema version or a bad batch."""
+    """A push from its JSON bytes: a clear 4xx for another schema version or a bad batch.
+
+    The bytes are parsed once into Python values (pydantic-core's parser); the envelope is
+    then validated from those, without walking the documents a second time.
+    """
     try:
-        return _RawPush.model_validate_json(body)
+        data = pydantic_core.from_json(body)
+    except ValueError:
+        raise ApiError("invalid_request", "the body is not JSON", status=422) from None
+    try:
+        return _RawPush.model_validate(data)
     except ValidationError as exc:
-        try:
-            data = pydantic_core.from_json(body)
-        except ValueError:
-            raise ApiError("invalid_request", "the body is not JSON", status=422) from None
         declared = data.get("schema_version") if isinstance(data, dict) else None
         if (
             isinstance(declared, int)
@@ -168,9 +174,35 @@ def push(
     if document.device_id != principal.device_id:
         raise ApiError("wrong_device", "the batch names another device than the token", status=403)
     assert principal.device_id is not None
+    # The CPU work (encoding, hashing, validating each document) is done before the write
+    # transaction: on SQLite the write lock is then held only for the statements, and the
+    # next batch is validated while this one waits for its COMMIT's fsync.
+    prepared = _prepare(document.ops)
     with unit_of_work(database, Actor("device", principal.device_id)) as work:
-        results = _push_batch(work, principal, device_pk, document.ops)
+        results = _push_batch(work, principal, device_pk, document.ops, prepared)
     return SyncPushResultDocument(server_time=now(), results=results)
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What a batch's ops come to before the database is asked anything."""
+
+    bodies: list[bytes]
+    """Each op's document as stored (compact JSON)."""
+    digests: list[str]
+    """sha256 of kind and body: the same op re-sent has the same digest."""
+    visits: dict[int, VisitFields | Outcome]
+    """Each visit op's fields, or its rejection when the document is not a valid visit."""
+
+
+def _prepare(ops: list[SyncOpDoc]) -> _Prepared:
+    bodies = [pydantic_core.to_json(op.document) for op in ops]
+    digests = [
+        hashlib.sha256(op.kind.encode() + b"\n" + body).hexdigest()
+        for op, body in zip(ops, bodies, strict=True)
+    ]
+    visits = {index: _visit_fields(op) for index, op in enumerate(ops) if op.kind == "visit"}
+    return _Prepared(bodies, digests, visits)
 
 
 def _insert(work: Work) -> Any:
@@ -247,7 +279,11 @@ def _lookups(work: Work, principal: Principal, fields: list[VisitFields]) -> _Lo
 
 
 def _push_batch(
-    work: Work, principal: Principal, device_pk: int, ops: list[SyncOpDoc]
+    work: Work,
+    principal: Principal,
+    device_pk: int,
+    ops: list[SyncOpDoc],
+    prepared: _Prepared,
 ) -> list[SyncOpResultDoc]:
     """One batch in a handful of statements: claim every op id at once, look up what the
     visits refer to at once, insert the visits at once; a command runs on its own."""
@@ -255,31 +291,27 @@ def _push_batch(
         return []
     session = work.session
     make_insert = _insert(work)
-    bodies = [pydantic_core.to_json(op.document) for op in ops]
-    digests = [
-        hashlib.sha256(op.kind.encode() + b"\n" + body).hexdigest()
-        for op, body in zip(ops, bodies, strict=True)
-    ]
+    bodies, digests = prepared.bodies, prepared.digests
     # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT.
+    # Core statements with a list of parameters (executemany, sent as multi-row VALUES by
+    # SQLAlchemy's insertmanyvalues): compiled once and cached, where ``.values([...])``
+    # compiles a new statement with a bind parameter per cell for every batch.
+    applied = AppliedOp.__table__
     claimed = set(
         session.execute(
-            make_insert(AppliedOp)
-            .values(
-                [
-                    {
-                        "device_pk": device_pk,
-                        "op_id": op.op_id,
-                        "kind": op.kind,
-                        "body_sha256": digest,
-                        "status": "applied",
-                        "flags": "",
-                        "applied_at": work.at,
-                    }
-                    for op, digest in zip(ops, digests, strict=True)
-                ]
-            )
-            .on_conflict_do_nothing()
-            .returning(AppliedOp.op_id)
+            make_insert(applied).on_conflict_do_nothing().returning(applied.c.op_id),
+            [
+                {
+                    "device_pk": device_pk,
+                    "op_id": op.op_id,
+                    "kind": op.kind,
+                    "body_sha256": digest,
+                    "status": "applied",
+                    "flags": "",
+                    "applied_at": work.at,
+                }
+                for op, digest in zip(ops, digests, strict=True)
+            ],
         ).scalars()
     )
     seen_before: dict[str, AppliedOp] = {}
@@ -291,10 +323,7 @@ def _push_batch(
             )
         ).scalars():
             seen_before[stored.op_id] = stored
-    parsed: dict[int, VisitFields | Outcome] = {}
-    for index, op in enumerate(ops):
-        if op.op_id in claimed and op.kind == "visit":
-            parsed[index] = _visit_fields(op)
+    parsed = {i: f for i, f in prepared.visits.items() if ops[i].op_id in claimed}
     lookups = _lookups(work, principal, [f for f in parsed.values() if isinstance(f, VisitFields)])
     outcomes: list[Outcome] = []
     visit_rows: dict[int, dict[str, Any]] = {}
@@ -442,12 +471,13 @@ def _write_visits(
     if new:
         # Rows of (visit id, primary key): only the visits this insert wrote, not those a
         # concurrent push stored first (ON CONFLICT DO NOTHING returns nothing for them).
+        table = Visit.__table__
         inserted: dict[str, int] = dict(
             session.execute(
-                make_insert(Visit)
-                .values(list(new.values()))
+                make_insert(table)
                 .on_conflict_do_nothing(index_elements=["visit_id"])
-                .returning(Visit.visit_id, Visit.id)
+                .returning(table.c.visit_id, table.c.id),
+                list(new.values()),
             ).all()
         )
         _write_checks(session, inserted, visit_checks)
@@ -504,7 +534,7 @@ def _write_checks(
         for check_id, status in visit_checks.get(visit_id, {}).items()
     ]
     if rows:
-        session.execute(insert(VisitCheck), rows)
+        session.execute(insert(cast(Table, VisitCheck.__table__)), rows)
 
 
 def _visit(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from fieldkit.sync.schema import SyncPullDocument, SyncPushResultDocument
@@ -34,20 +34,21 @@ _ERRORS: dict[int | str, dict[str, object]] = {
         }
     },
 )
-async def push(
-    request: Request, device: DeviceDep, database: DatabaseDep
-) -> SyncPushResultDocument:
+async def push(request: Request, device: DeviceDep, database: DatabaseDep) -> Response:
     """Apply a batch of outbox ops (at most 100, 1 MiB); one answer per op, after COMMIT.
 
-    The body is a ``SyncPushDocument``, validated straight from its bytes (no Python tree
-    of the JSON is built first), in the thread pool like the rest of the work.
+    The body is a ``SyncPushDocument`` read from its bytes once (the route declares no body
+    model, so FastAPI does not parse it too), in the thread pool like the rest of the work.
+    The answer is encoded there as well: it was built from the model, so it is not
+    validated again on the way out.
     """
     body = await request.body()
-    return await run_in_threadpool(_push, body, device, database)
+    answer: bytes = await run_in_threadpool(_push, body, device, database)
+    return Response(content=answer, media_type="application/json")
 
 
-def _push(body: bytes, device: Principal, database: Database) -> SyncPushResultDocument:
-    return sync.push(database, device, sync.parse_push(body))
+def _push(body: bytes, device: Principal, database: Database) -> bytes:
+    return sync.push(database, device, sync.parse_push(body)).model_dump_json().encode()
 
 
 @router.get("/pull", response_model=SyncPullDocument, responses=_ERRORS)
