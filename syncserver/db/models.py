@@ -229,6 +229,7 @@ class Visit(Base):
         Index("ix_visits_exceptions", "exception", "visited_at", "id"),
         Index("ix_visits_visited", "visited_at", "id"),
         Index("ix_visits_meter_visited", "meter_id", "visited_at"),
+        Index("ix_visits_account_visited", "account_id", "visited_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

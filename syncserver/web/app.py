@@ -175,12 +175,13 @@ def _is_page(request: Request) -> bool:
 
 def install_web(app: FastAPI) -> None:
     """Serve the pages on ``app``: routers, static files and the pages' error answers."""
-    from syncserver.web import pages
+    from syncserver.web import customers, pages
 
     app.state.login_throttle = LoginThrottle()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
     app.include_router(pages.router)
+    app.include_router(customers.router)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
@@ -204,7 +205,12 @@ def install_web(app: FastAPI) -> None:
             return templates.TemplateResponse(
                 request,
                 "error.html",
-                {"user": None, "csrf_token": "", "title": "Cannot show this", "message": str(exc)},
+                {
+                    "user": None,
+                    "csrf_token": "",
+                    "title": "Not found" if exc.status == 404 else "Cannot show this",
+                    "message": str(exc),
+                },
                 status_code=exc.status,
                 headers=PAGE_HEADERS,
             )

@@ -172,6 +172,7 @@ def upgrade() -> None:
         postgresql_where=sa.text(FLAGGED),
     )
 
+    op.create_index("ix_visits_account_visited", "visits", ["account_id", "visited_at", "id"])
     op.create_index("ix_meters_meter_serial", "meters", ["meter_serial"])
     op.create_table(
         "search_terms",
@@ -191,6 +192,7 @@ def downgrade() -> None:
     op.drop_index("ix_search_terms_account_id", table_name="search_terms")
     op.drop_table("search_terms")
     op.drop_index("ix_meters_meter_serial", table_name="meters")
+    op.drop_index("ix_visits_account_visited", table_name="visits")
     op.drop_index("ix_visit_checks_flagged", table_name="visit_checks")
     # ALTER TABLE … DROP COLUMN in place (SQLite 3.35+): rebuilding visits would mean
     # dropping a table other rows refer to, which SQLite's foreign keys refuse.
