@@ -122,6 +122,7 @@ def make_template(scenario: str, meter_number: str) -> Template:
     """A real field visit of ``scenario`` with its per-visit fields as placeholders."""
     document = field_visit(scenario, "WO-TEMPLATE", "resolved")
     serial = (document.get("meter_serial") or "").strip()
+    readings = readings_of(VisitDocument.model_validate(document))
     document.update(
         visit_id="@V@", op_id="@O@", started_at="@S@", ended_at="@E@", saved_at="@E@",
         work_order="@W@",
@@ -134,7 +135,6 @@ def make_template(scenario: str, meter_number: str) -> Template:
     for check in document["checks"]:
         if RANK[check["status"]] >= RANK[checks.get(check["id"], "skip")]:
             checks[check["id"]] = check["status"]
-    readings = readings_of(VisitDocument.model_validate(document))
     return Template(body, checks, document["verdict"], document["outcome"], readings)
 
 
