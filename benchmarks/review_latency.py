@@ -22,8 +22,9 @@ SQLite is left as the server leaves it.
 Then ``syncserver serve`` (one worker) runs on the database on 127.0.0.1, an office user
 logs in through the form, and each page is fetched ``--samples`` times over HTTP after a
 warm-up: the exceptions page (first page; a deep keyset page, 10k–100k rows down; a check
-filter), a visit page, the meter history of 200 visits and the weekly report. Prints
-p50/p95/max in ms. Target: p95 ≤ 50 ms on the 2-core machine.
+filter), a visit page, the meter history of 200 visits and the account page of its
+customer, the search box (an account number; a surname's first letters) and the weekly
+report. Prints p50/p95/max in ms. Target: p95 ≤ 50 ms on the 2-core machine.
 
 Run: ``.venv/bin/python benchmarks/review_latency.py [--engine sqlite|postgresql|both]
 [--visits 1000000] [--samples 50] [--keep DIR]``; with ``--keep`` a second run measures the
@@ -55,6 +56,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Table, insert, text, update  # noqa: E402
 
+from fieldkit.sync.schema import VisitDocument  # noqa: E402
 from syncserver.core.security import hash_password, hash_secret  # noqa: E402
 from syncserver.db.engine import Database  # noqa: E402
 from syncserver.db.migrate import upgrade  # noqa: E402
@@ -66,6 +68,7 @@ from syncserver.db.models import (  # noqa: E402
     Device,
     Meter,
     Premise,
+    SearchTerm,
     User,
     Visit,
     VisitCheck,
@@ -73,6 +76,8 @@ from syncserver.db.models import (  # noqa: E402
     WorkOrderAssignment,
 )
 from syncserver.services.journal import Actor, canonical, unit_of_work  # noqa: E402
+from syncserver.services.search import terms_of  # noqa: E402
+from syncserver.services.sync import readings_of  # noqa: E402
 from syncserver.services.users import create_user  # noqa: E402
 from tests.helpers import field_visit  # noqa: E402
 from tests.syncserver_process import ServerProcess  # noqa: E402
@@ -110,12 +115,14 @@ class Template:
     checks: dict[str, str]
     verdict: str | None
     outcome: str
+    readings: dict[str, float | None]
 
 
 def make_template(scenario: str, meter_number: str) -> Template:
     """A real field visit of ``scenario`` with its per-visit fields as placeholders."""
     document = field_visit(scenario, "WO-TEMPLATE", "resolved")
     serial = (document.get("meter_serial") or "").strip()
+    readings = readings_of(VisitDocument.model_validate(document))
     document.update(
         visit_id="@V@", op_id="@O@", started_at="@S@", ended_at="@E@", saved_at="@E@",
         work_order="@W@",
@@ -128,7 +135,7 @@ def make_template(scenario: str, meter_number: str) -> Template:
     for check in document["checks"]:
         if RANK[check["status"]] >= RANK[checks.get(check["id"], "skip")]:
             checks[check["id"]] = check["status"]
-    return Template(body, checks, document["verdict"], document["outcome"])
+    return Template(body, checks, document["verdict"], document["outcome"], readings)
 
 
 _FIELD = re.compile(r"@[VOSEWMTN]@")
@@ -161,6 +168,21 @@ class Writer:
             ):
                 for row in rows:
                     copy.write_row([row[c] for c in columns])
+
+
+FIRST = ["Ana", "Ben", "Carla", "Dev", "Erin", "Farid", "Grace", "Hugo", "Ines", "Jon"]
+LAST = ["Smith", "Okafor", "Nguyen", "García", "Kowalski", "O'Brien", "Patel", "Rossi",
+        "Schmidt", "Tanaka", "Walker", "Yilmaz", "Dubois"]  # fmt: skip
+
+
+def customer(i: int) -> str:
+    """Account ``i``'s customer name (surnames repeat, as they do in a real CIS)."""
+    return f"{FIRST[i % len(FIRST)]} {LAST[(i // 10) % len(LAST)]} {i}"
+
+
+def address(i: int) -> str:
+    """Premise ``i``'s service address."""
+    return f"{i % 400 + 1} Street {i // 400}, Springfield"
 
 
 def seed(database: Database, visits: int, meters: int, technicians: int, rng: random.Random) -> str:
@@ -197,7 +219,7 @@ def seed(database: Database, visits: int, meters: int, technicians: int, rng: ra
         write.rows(
             Account.__table__,
             [
-                {"id": i, "account_number": f"{i:09d}", "customer_name": f"Customer {i}",
+                {"id": i, "account_number": f"{i:09d}", "customer_name": customer(i),
                  "phone": f"+1-555-{i % 10000:04d}", "net_metering": i % 17 == 0}
                 for i in ids
             ],
@@ -206,10 +228,20 @@ def seed(database: Database, visits: int, meters: int, technicians: int, rng: ra
             Premise.__table__,
             [
                 {"id": i, "premise_id": f"PRM-{i:07d}", "account_id": i,
-                 "service_address": f"{i % 400 + 1} Street {i // 400}, Springfield"}
+                 "service_address": address(i)}
                 for i in ids
             ],
         )  # fmt: skip
+        terms = {
+            (t, i, source)
+            for i in ids
+            for source, text_ in (("name", customer(i)), ("address", address(i)))
+            for t in terms_of(text_)
+        }
+        write.rows(
+            SearchTerm.__table__,
+            [{"term": t, "account_id": a, "source": s} for t, a, s in sorted(terms)],
+        )
         write.rows(
             Meter.__table__,
             [
@@ -282,10 +314,11 @@ def seed(database: Database, visits: int, meters: int, technicians: int, rng: ra
                  "body_sha256": digest, "body": body, "revision": 1, "status": "final",
                  "visited_at": moment, "ended_at": ended, "verdict": template.verdict,
                  "outcome": template.outcome,
-                 "exception": template.verdict in ("warn", "fail")}
+                 "exception": template.verdict in ("warn", "fail"), **template.readings}
             )  # fmt: skip
             check_rows.extend(
-                {"visit_pk": pk, "check_id": c, "status": s} for c, s in template.checks.items()
+                {"visit_pk": pk, "check_id": c, "status": s, "visited_at": moment}
+                for c, s in template.checks.items()
             )
             op_rows.append(
                 {"device_pk": technician, "op_id": op_id, "kind": "visit", "body_sha256": digest,
@@ -348,11 +381,14 @@ def same_as_ingest(row: dict[str, Any], check_rows: list[dict[str, Any]]) -> Non
         raise SystemExit(f"ingest would reject the seeded visit: {fields}")
     checks = {c["check_id"]: c["status"] for c in check_rows if c["visit_pk"] == row["id"]}
     names = ("visit_id", "claimed_work_order", "meter_number", "started_at", "ended_at")
-    seeded = (*(row[n] for n in names), row["verdict"], row["outcome"], checks)
+    readings = {k: row[k] for k in fields.readings}
+    seeded = (*(row[n] for n in names), row["verdict"], row["outcome"], checks, readings)
     ingested = (
         fields.visit_id, fields.work_order_id, fields.meter_number, fields.started_at,
-        fields.ended_at, fields.verdict, fields.outcome, fields.checks,
+        fields.ended_at, fields.verdict, fields.outcome, fields.checks, fields.readings,
     )  # fmt: skip
+    if any(c["visited_at"] != row["visited_at"] for c in check_rows if c["visit_pk"] == row["id"]):
+        raise SystemExit("the seeded visit_checks rows do not carry their visit's time")
     if seeded != ingested:
         raise SystemExit(f"the seeded row differs from ingest's: {seeded} != {ingested}")
 
@@ -430,6 +466,9 @@ def pages(
                 text("SELECT visit_id FROM visits WHERE exception AND id % 97 = 0 LIMIT 200")
             ).scalars()
         )
+    with database.read() as session:
+        accounts = session.execute(text("SELECT count(*) FROM accounts")).scalar_one()
+    rng_ids = [rng.randrange(1, accounts + 1) for _ in range(20)]
     print(f"  {exceptions} exceptions; deep pages {min(depths)}–{max(depths)} rows down")
     monday = datetime.now(UTC).date() - timedelta(days=datetime.now(UTC).weekday() + 7)
     return {
@@ -438,6 +477,9 @@ def pages(
         "exceptions, check=polarity": lambda i: "/exceptions?check=polarity",
         "visit page": lambda i: f"/visits/{visit_ids[i % len(visit_ids)]}",
         "meter history (200 visits)": lambda i: f"/meters/{hot_meter}",
+        "account page (200 visits)": lambda i: "/accounts/000000001",
+        "search, account number": lambda i: f"/search?q={rng_ids[i % len(rng_ids)]:09d}",
+        "search, surname prefix": lambda i: f"/search?q={LAST[i % len(LAST)][:5]}",
         "weekly report": lambda i: f"/reports?week={monday.isoformat()}",
     }
 

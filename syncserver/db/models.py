@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -38,6 +39,7 @@ __all__ = [
     "FeedRow",
     "Meter",
     "Premise",
+    "SearchTerm",
     "User",
     "Visit",
     "VisitCheck",
@@ -170,7 +172,7 @@ class Meter(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     meter_number: Mapped[str] = mapped_column(String(64), unique=True)
     premise_pk: Mapped[int] = mapped_column(ForeignKey("premises.id"), index=True)
-    meter_serial: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    meter_serial: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     form: Mapped[str | None] = mapped_column(String(16), nullable=True)
     meter_class: Mapped[str | None] = mapped_column(String(16), nullable=True)
     service_type: Mapped[str] = mapped_column(String(16))
@@ -227,6 +229,7 @@ class Visit(Base):
         Index("ix_visits_exceptions", "exception", "visited_at", "id"),
         Index("ix_visits_visited", "visited_at", "id"),
         Index("ix_visits_meter_visited", "meter_id", "visited_at"),
+        Index("ix_visits_account_visited", "account_id", "visited_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -259,17 +262,38 @@ class Visit(Base):
     outcome: Mapped[str | None] = mapped_column(String(30), nullable=True)
     exception: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """A check failed or warned: the visit is on the office's exceptions page."""
+    # The readings the meter history plots, read out of the snapshot at ingest.
+    drift_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    voltage_a: Mapped[float | None] = mapped_column(Float, nullable=True)
+    voltage_b: Mapped[float | None] = mapped_column(Float, nullable=True)
+    voltage_c: Mapped[float | None] = mapped_column(Float, nullable=True)
+    kwh_delivered: Mapped[float | None] = mapped_column(Float, nullable=True)
+    kwh_received: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class VisitCheck(Base):
     """One check's status in a visit (the worst, when a check ran on several elements)."""
 
     __tablename__ = "visit_checks"
-    __table_args__ = (Index("ix_visit_checks_check", "check_id", "status", "visit_pk"),)
+    __table_args__ = (
+        Index("ix_visit_checks_check", "check_id", "status", "visit_pk"),
+        # The exceptions page filtered by one check seeks here, newest first, instead of
+        # walking the queue and probing each visit for the check.
+        Index(
+            "ix_visit_checks_flagged",
+            "check_id",
+            "visited_at",
+            "visit_pk",
+            sqlite_where=text("status IN ('fail', 'warn')"),
+            postgresql_where=text("status IN ('fail', 'warn')"),
+        ),
+    )
 
     visit_pk: Mapped[int] = mapped_column(ForeignKey("visits.id"), primary_key=True)
     check_id: Mapped[str] = mapped_column(String(60), primary_key=True)
     status: Mapped[str] = mapped_column(String(10))
+    visited_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """The visit's ``visited_at`` (copied, so the filter above orders by it in the index)."""
 
 
 class VisitComment(Base):
@@ -282,6 +306,23 @@ class VisitComment(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     text: Mapped[str] = mapped_column(Text)
+
+
+# Bytewise order on PostgreSQL, so a prefix is one range of the index whatever the locale.
+SearchText = String(120).with_variant(String(120, collation="C"), "postgresql")
+
+
+class SearchTerm(Base):
+    """What the search box finds a customer by: for each word of the account's customer
+    name and of its premises' service addresses, the normalized text from that word on
+    (``syncserver.services.search`` writes them)."""
+
+    __tablename__ = "search_terms"
+
+    term: Mapped[str] = mapped_column(SearchText, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True, index=True)
+    source: Mapped[str] = mapped_column(String(10), primary_key=True)
+    """``name`` or ``address``."""
 
 
 class WebSession(Base):

@@ -26,6 +26,7 @@ from fieldkit.model import meter_class as parse_meter_class
 from syncserver.core.errors import ImportFileError
 from syncserver.db.models import Account, Meter, Premise, User, WorkOrder
 from syncserver.services.journal import Work
+from syncserver.services.search import index_accounts
 from syncserver.services.users import TECHNICIAN
 from syncserver.services.work_orders import (
     LIVE,
@@ -366,6 +367,7 @@ def import_accounts(work: Work, path: Path) -> ImportCounts:
     session = work.session
     new = updated = unchanged = 0
     account_rows: dict[str, Account] = {}
+    searched: set[int] = set()  # accounts whose name or addresses the search must learn again
     for number, (_, values) in accounts.items():
         found = session.execute(
             select(Account).where(Account.account_number == number)
@@ -375,9 +377,12 @@ def import_accounts(work: Work, path: Path) -> ImportCounts:
             session.add(found)
             session.flush()
             work.audit("account.create", "account", number)
+            searched.add(found.id)
         elif changes := _changed(found, values):
             work.audit("account.update", "account", number, fields=sorted(changes))
             _refeed(work, WorkOrder.account_id == found.id)
+            if "customer_name" in changes:
+                searched.add(found.id)
         account_rows[number] = found
     premise_rows: dict[str, Premise] = {}
     for pid, (_, values) in premises.items():
@@ -393,9 +398,15 @@ def import_accounts(work: Work, path: Path) -> ImportCounts:
             session.add(found_p)
             session.flush()
             work.audit("premise.create", "premise", pid)
-        elif changes := _changed(found_p, wanted):
-            work.audit("premise.update", "premise", pid, fields=sorted(changes))
+            searched.add(found_p.account_id)
+        else:
+            before = found_p.account_id
+            if changes := _changed(found_p, wanted):
+                work.audit("premise.update", "premise", pid, fields=sorted(changes))
+                searched.update((before, found_p.account_id))
         premise_rows[pid] = found_p
+    session.flush()
+    index_accounts(session, searched)
     for meter_number, row in meters.items():
         v = row.values
         wanted = {

@@ -17,6 +17,7 @@ limited to what is theirs now; a reassigned or cancelled order comes as a remova
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -93,6 +94,8 @@ class VisitFields:
     outcome: str | None
     checks: dict[str, str]
     """Each check id's worst status in the visit (what the office filters on)."""
+    readings: dict[str, float | None] = field(default_factory=dict)
+    """What the meter history plots: the ``visits`` columns of :func:`readings_of`."""
 
 
 @dataclass
@@ -414,6 +417,34 @@ def _replayed(stored: AppliedOp, digest: str) -> Outcome:
     return Outcome("duplicate", flags=[f for f in stored.flags.split(",") if f])
 
 
+READING_COLUMNS = (
+    "drift_seconds", "voltage_a", "voltage_b", "voltage_c", "kwh_delivered", "kwh_received",
+)  # fmt: skip
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def readings_of(doc: VisitDocument) -> dict[str, float | None]:
+    """The snapshot's clock drift, per-phase voltages and energy registers, by the
+    ``visits`` column they are stored in (None where the visit has no such value)."""
+    found: dict[str, float | None] = dict.fromkeys(READING_COLUMNS)
+    snapshot = doc.snapshot
+    if snapshot is None:
+        return found
+    if snapshot.clock is not None:
+        found["drift_seconds"] = _finite(snapshot.clock.drift_seconds)
+    for phase in snapshot.phases:
+        column = f"voltage_{phase.phase.lower()}"
+        if column in found and found[column] is None:
+            found[column] = _finite(phase.voltage)
+    for register in snapshot.registers:
+        if register.id in ("kwh_delivered", "kwh_received") and register.tier is None:
+            found[register.id] = _finite(register.value)
+    return found
+
+
 def _visit_fields(op: SyncOpDoc) -> VisitFields | Outcome:
     """The op's document checked whole as a visit; a bad one is rejected (kept on the
     laptop, shown there with this reason)."""
@@ -452,6 +483,7 @@ def _visit_fields(op: SyncOpDoc) -> VisitFields | Outcome:
         verdict=verdict,
         outcome=doc.outcome,
         checks=checks,
+        readings=readings_of(doc),
     )
 
 
@@ -480,7 +512,8 @@ def _write_visits(
                 list(new.values()),
             ).all()
         )
-        _write_checks(session, inserted, visit_checks)
+        visited = {r["visit_id"]: r["visited_at"] for r in new.values()}
+        _write_checks(session, inserted, visit_checks, visited)
         for index, row in new.items():
             if row["visit_id"] in inserted:
                 work.audit(
@@ -512,7 +545,12 @@ def _write_visits(
         ).scalar_one_or_none()
         if moved is not None:
             session.execute(delete(VisitCheck).where(VisitCheck.visit_pk == moved))
-            _write_checks(session, {row["visit_id"]: moved}, visit_checks)
+            _write_checks(
+                session,
+                {row["visit_id"]: moved},
+                visit_checks,
+                {row["visit_id"]: row["visited_at"]},
+            )
             work.audit(
                 "visit.revise",
                 "visit",
@@ -526,10 +564,13 @@ def _write_visits(
 
 
 def _write_checks(
-    session: Any, pks: dict[str, int], visit_checks: dict[str, dict[str, str]]
+    session: Any,
+    pks: dict[str, int],
+    visit_checks: dict[str, dict[str, str]],
+    visited: dict[str, datetime],
 ) -> None:
     rows = [
-        {"visit_pk": pk, "check_id": check_id, "status": status}
+        {"visit_pk": pk, "check_id": check_id, "status": status, "visited_at": visited[visit_id]}
         for visit_id, pk in pks.items()
         for check_id, status in visit_checks.get(visit_id, {}).items()
     ]
@@ -614,6 +655,7 @@ def _visit(
         "verdict": fields.verdict,
         "outcome": fields.outcome,
         "exception": fields.verdict in ("warn", "fail"),
+        **fields.readings,
     }
     return Outcome("applied", flags=flags), row
 

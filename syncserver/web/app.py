@@ -177,7 +177,7 @@ def _is_page(request: Request) -> bool:
 
 def install_web(app: FastAPI) -> None:
     """Serve the pages on ``app``: routers, static files and the pages' error answers."""
-    from syncserver.web import admin, pages, reports, work_orders
+    from syncserver.web import admin, customers, pages, reports, work_orders
 
     app.state.login_throttle = LoginThrottle()
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -186,6 +186,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(work_orders.router)
     app.include_router(reports.router)
     app.include_router(admin.router)
+    app.include_router(customers.router)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
@@ -209,7 +210,12 @@ def install_web(app: FastAPI) -> None:
             return templates.TemplateResponse(
                 request,
                 "error.html",
-                {"user": None, "csrf_token": "", "title": "Cannot show this", "message": str(exc)},
+                {
+                    "user": None,
+                    "csrf_token": "",
+                    "title": "Not found" if exc.status == 404 else "Cannot show this",
+                    "message": str(exc),
+                },
                 status_code=exc.status,
                 headers=PAGE_HEADERS,
             )

@@ -164,3 +164,26 @@ def test_the_pages_read_without_javascript(page_for: Any, office: Office) -> Non
     assert "service_voltage" in verdicts
     assert page.locator("svg.phasor line.measured.voltage").count() >= 2
     assert "replace_meter" in page.locator("#identity ~ dl").inner_text()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (800, 1100)])
+def test_search_an_account_open_it_and_its_meter_history_plot(
+    page_for: Any, office: Office, width: int, height: int
+) -> None:
+    page = page_for(width, height)
+    log_in(page, "olga")
+    page.click("nav >> text=Search")
+    page.fill("input[name=q]", "lindqvist")
+    page.click("button:has-text('Search')")
+    page.click("table.accounts >> text=101-1533-14")
+    assert "/accounts/101-1533-14" in page.url
+    assert "James Lindqvist" in page.inner_text("main")
+    no_horizontal_overflow(page)
+    page.click("table.meters >> text=M2S-0034567")
+    assert "/meters/M2S-0034567" in page.url
+    drift = page.locator("svg.plot").first
+    assert drift.is_visible()
+    assert "Clock drift" in drift.inner_html()
+    no_horizontal_overflow(page)
+    if width == 1366:
+        screenshot(page, "meter-history")

@@ -1,11 +1,14 @@
-"""Migration 0003 fills the office's summary columns of visits already on the server."""
+"""Migrations 0003 and 0004 fill what the office pages read for data already on the server."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import inspect, select
 
 from syncserver.db.migrate import current_revision, downgrade, head_revision, upgrade
-from syncserver.db.models import Visit, VisitCheck
+from syncserver.db.models import Account, SearchTerm, Visit, VisitCheck
+from syncserver.services.sync import READING_COLUMNS
 from tests.server.conftest import World, op, visit
 
 
@@ -76,8 +79,89 @@ def test_upgrade_backfills_visits_stored_before_it(world: World) -> None:
     downgrade(world.database, "0002")
     assert current_revision(world.database) == "0002"
     upgrade(world.database)
-    assert current_revision(world.database) == head_revision() == "0003"
+    assert current_revision(world.database) == head_revision()
     backfilled = summary()
     for key in ("v-bad", "v-good"):  # the same as the server wrote at ingest (ended_at too)
         assert backfilled[key][:5] == at_ingest[key][:5]
         assert backfilled[key][5] == at_ingest[key][5]
+
+
+def _snapshot(drift: float, volts: list[float], kwh: float) -> dict[str, Any]:
+    return {
+        "protocol": "c1218",
+        "read_at": "2026-12-03T09:05:00Z",
+        "identity": {"manufacturer": "GE", "model": "I210+", "serial_number": "SN1"},
+        "clock": {
+            "meter_time": "2026-12-03T09:05:00Z",
+            "reference_time": "2026-12-03T09:05:00Z",
+            "drift_seconds": drift,
+        },
+        "phases": [{"phase": p, "voltage": v} for p, v in zip("ABC", volts, strict=False)],
+        "registers": [
+            {"id": "kwh_delivered", "value": kwh, "unit": "kWh"},
+            {"id": "kwh_delivered", "value": 1.0, "unit": "kWh", "tier": "A"},
+            {"id": "kwh_received", "value": 0.5, "unit": "kWh"},
+        ],
+    }
+
+
+def test_0004_backfills_readings_check_times_and_search_terms(world: World) -> None:
+    """Migration 0004 up from 0003 gives what ingest and the CIS import write, on both
+    engines; down again removes it."""
+    pushed = world.push(
+        world.tech,
+        world.tech_device,
+        [
+            op(
+                "o1",
+                visit(
+                    "v-read",
+                    verdict="warn",
+                    checks=[_check("clock_drift", "warn"), _check("voltage", "pass")],
+                    snapshot=_snapshot(95.5, [241.0, 239.5], 17650.2),
+                ),
+            ),
+            op("o2", visit("v-bare", started_at="2026-12-01T08:00:00Z")),
+        ],
+    )
+    assert [r["status"] for r in pushed.json()["results"]] == ["applied", "applied"]
+
+    def state() -> tuple[Any, ...]:
+        with world.database.read() as session:
+            readings = session.execute(
+                select(Visit.visit_id, *(getattr(Visit, c) for c in READING_COLUMNS)).order_by(
+                    Visit.visit_id
+                )
+            ).all()
+            times = session.execute(
+                select(Visit.visit_id, VisitCheck.check_id, VisitCheck.visited_at, Visit.visited_at)
+                .join(Visit, Visit.id == VisitCheck.visit_pk)
+                .order_by(Visit.visit_id, VisitCheck.check_id)
+            ).all()
+            terms = session.execute(
+                select(SearchTerm.term, SearchTerm.source, Account.account_number)
+                .join(Account, Account.id == SearchTerm.account_id)
+                .order_by(SearchTerm.term, Account.account_number)
+            ).all()
+        return readings, times, terms
+
+    readings, times, terms = at_ingest = state()
+    assert readings == [
+        ("v-bare", None, None, None, None, None, None),
+        ("v-read", 95.5, 241.0, 239.5, None, 17650.2, 0.5),
+    ]
+    assert [(v, c) for v, c, _, _ in times] == [("v-read", "clock_drift"), ("v-read", "voltage")]
+    assert all(check_at == visit_at for _, _, check_at, visit_at in times)
+    assert ("lindqvist", "name", "101-1533-14") in terms
+    assert ("mill road springfield", "address", "101-1533-14") in terms
+
+    downgrade(world.database, "0003")
+    assert current_revision(world.database) == "0003"
+    with world.database.read() as session:
+        tables = inspect(session.connection()).get_table_names()
+        columns = {c["name"] for c in inspect(session.connection()).get_columns("visits")}
+    assert "search_terms" not in tables
+    assert not columns & set(READING_COLUMNS)
+    upgrade(world.database)
+    assert current_revision(world.database) == head_revision()
+    assert state() == at_ingest
