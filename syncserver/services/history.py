@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, literal, select, tuple_
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from syncserver.core.errors import NotFound
@@ -21,12 +21,11 @@ from syncserver.db.models import (
     Meter,
     Premise,
     User,
-    UtcDateTime,
     Visit,
     VisitCheck,
     WorkOrder,
 )
-from syncserver.services.review import Keyset
+from syncserver.services.review import VISIT_LINE_COLUMNS, Keyset
 from syncserver.services.users import TECHNICIAN, Principal
 
 __all__ = [
@@ -161,27 +160,13 @@ def _visit_page(
     session: Session, where: ColumnElement[bool], after: Keyset | None, limit: int = PAGE_SIZE
 ) -> VisitPage:
     query = (
-        select(
-            Visit.id,
-            Visit.visit_id,
-            Visit.visited_at,
-            Visit.verdict,
-            Visit.outcome,
-            Visit.review_status,
-            User.name,
-            Visit.meter_number,
-            WorkOrder.work_order_id,
-            WorkOrder.kind,
-        )
+        select(*VISIT_LINE_COLUMNS)
         .join(User, User.id == Visit.technician_id)
         .outerjoin(WorkOrder, WorkOrder.id == Visit.work_order_pk)
         .where(where)
     )
     if after is not None:
-        query = query.where(
-            tuple_(Visit.visited_at, Visit.id)
-            < tuple_(literal(after.visited_at, UtcDateTime()), literal(after.pk))
-        )
+        query = query.where(after.before(Visit.visited_at, Visit.id))
     found = session.execute(
         query.order_by(Visit.visited_at.desc(), Visit.id.desc()).limit(limit + 1)
     ).all()

@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import literal, select, text, tuple_
+from sqlalchemy import ColumnElement, literal, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from fieldkit.sync.schema import VisitDocument
@@ -30,6 +31,7 @@ from syncserver.services.users import TECHNICIAN, Principal
 
 __all__ = [
     "REVIEW_STATUSES",
+    "VISIT_LINE_COLUMNS",
     "Comment",
     "ExceptionFilter",
     "ExceptionPage",
@@ -73,6 +75,30 @@ class Keyset:
         except (OverflowError, OSError, ValueError):
             raise ApiError("bad_cursor", "the page cursor is not one this server gave") from None
         return cls(at, int(pk))
+
+    def before(self, at: Any, key: Any) -> ColumnElement[bool]:
+        """Rows ordered by ``(at, key)`` descending that come after this cursor.
+
+        The row-value form: PostgreSQL seeks the index with it, while the equivalent OR
+        filters every newer row (350 ms vs 4.9 ms a hundred thousand rows down).
+        """
+        return tuple_(at, key) < tuple_(literal(self.visited_at, UtcDateTime()), literal(self.pk))
+
+
+VISIT_LINE_COLUMNS = (
+    Visit.id,
+    Visit.visit_id,
+    Visit.visited_at,
+    Visit.verdict,
+    Visit.outcome,
+    Visit.review_status,
+    User.name,
+    Visit.meter_number,
+    WorkOrder.work_order_id,
+    WorkOrder.kind,
+)
+"""What a list of visits shows per visit (the exceptions queue adds to it); joins ``User`` and
+``WorkOrder``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,20 +152,7 @@ def exceptions(
     at = VisitCheck.visited_at if flagged else Visit.visited_at
     key = VisitCheck.visit_pk if flagged else Visit.id
     query = (
-        select(
-            Visit.id,
-            Visit.visit_id,
-            Visit.visited_at,
-            Visit.verdict,
-            Visit.outcome,
-            Visit.review_status,
-            User.name,
-            Visit.meter_number,
-            WorkOrder.work_order_id,
-            WorkOrder.kind,
-            Account.account_number,
-            Visit.flags,
-        )
+        select(*VISIT_LINE_COLUMNS, Account.account_number, Visit.flags)
         .select_from(
             VisitCheck.__table__.join(Visit, Visit.id == VisitCheck.visit_pk) if flagged else Visit
         )
@@ -165,11 +178,7 @@ def exceptions(
     if where.review_status is not None:
         query = query.where(Visit.review_status == where.review_status)
     if after is not None:
-        # The row-value form: PostgreSQL seeks the index with it, while the equivalent
-        # OR filters every newer row (350 ms vs 4.9 ms a hundred thousand rows down).
-        query = query.where(
-            tuple_(at, key) < tuple_(literal(after.visited_at, UtcDateTime()), literal(after.pk))
-        )
+        query = query.where(after.before(at, key))
     query = query.order_by(at.desc(), key.desc()).limit(limit + 1)
     found = session.execute(query).all()
     more = len(found) > limit
