@@ -124,7 +124,7 @@ StopBitsOpt = Annotated[
     int | None, typer.Option("--stop-bits", help="Modbus RTU stop bits 1 or 2 (the map's)")
 ]
 RetriesOpt = Annotated[
-    int | None, typer.Option("--retries", help="Modbus requests asked again, 0-5 (1)")
+    int | None, typer.Option("--retries", help="Modbus requests asked again, 0-5 (2)")
 ]
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress line on stderr during the read")

@@ -28,6 +28,7 @@ from fieldkit.drivers.errors import DriverError, KitFault
 from fieldkit.drivers.modbus import create
 from fieldkit.drivers.modbus.client import BUSY_RETRIES
 from fieldkit.drivers.modbus.driver import split_port
+from fieldkit.drivers.modbus.settings import DEFAULT_RETRIES
 from fieldkit.drivers.transport import Transport, open_transport
 from simulators.modbus.server import ModbusSimOptions, RunningModbusSimulator, start
 from tests.reliability.faults import FaultCounts, FaultPlan, FaultyTransport
@@ -44,7 +45,7 @@ RESPONSE_TIMEOUT = 0.3
 # on the wire when the link decides to retry, as on a real RS-485 line: without pacing the
 # loopback socket delivers it at once and the flush before a retry hides the bug this found.
 BAUD = 19200
-RETRIES = int(os.environ.get("FIELDKIT_MODBUS_RETRIES", "1"))  # the driver's default is 1
+RETRIES = int(os.environ.get("FIELDKIT_MODBUS_RETRIES", str(DEFAULT_RETRIES)))
 STALL_SECONDS = RESPONSE_TIMEOUT * 2.5
 OUT = Path(__file__).resolve().parents[2] / ".reliability"
 # The clock of a read is all waits: per block at most (1 + retries) tries of the response

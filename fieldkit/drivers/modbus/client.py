@@ -36,6 +36,7 @@ from fieldkit.drivers.modbus.codec import (
     encode_rtu,
     rtu_frame_gap,
 )
+from fieldkit.drivers.modbus.settings import DEFAULT_RETRIES
 from fieldkit.drivers.transport import Transport
 from fieldkit.model import FrameDirection
 
@@ -73,7 +74,7 @@ class ModbusLink:
         framing: Framing,
         baud: int = 9600,
         response_timeout: float = 1.0,
-        retries: int = 1,
+        retries: int = DEFAULT_RETRIES,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_frame: Callable[[FrameDirection, bytes, float], None] | None = None,

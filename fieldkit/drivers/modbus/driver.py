@@ -33,6 +33,7 @@ from fieldkit.drivers.errors import MeterRefused, PortError
 from fieldkit.drivers.modbus.client import Framing, ModbusLink
 from fieldkit.drivers.modbus.codec import ExceptionCode, ReadRequest
 from fieldkit.drivers.modbus.maps import IDENTITY_QUANTITIES, Block, MeterMap, plan_blocks
+from fieldkit.drivers.modbus.settings import DEFAULT_RETRIES
 from fieldkit.drivers.modbus.snapshot import Values, build_snapshot, decode_block
 from fieldkit.drivers.transport import Transport, open_transport
 from fieldkit.model import FrameDirection, FrameRecord, MeterProtocol, MeterSnapshot, Unavailable
@@ -51,7 +52,7 @@ class ModbusOptions:
     parity: str = "N"
     stop_bits: int = 1
     response_timeout: float = 1.0
-    retries: int = 1
+    retries: int = DEFAULT_RETRIES
     rotation: str = "ABC"
 
 
