@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, settings
 
 from simulators.c1218.options import SimOptions
 from simulators.c1218.server import RunningSimulator, start
+from tests.isolation import ProcessState, running_loop_problem
 
 # CI shares two cores with simulators and subprocesses: a slow example is not a failure.
 settings.register_profile(
@@ -30,8 +31,27 @@ def c1218_vectors() -> dict[str, Any]:
 
 
 @pytest.fixture(autouse=True)
+def _process_state(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test leaves the process as it found it, so the suite passes serially in any order.
+
+    Set up before ``monkeypatch`` (``_fieldkit_home`` asks for it first), so what
+    monkeypatch undoes is back before the comparison. See tests/isolation.py.
+    """
+    if "browser" not in request.fixturenames:
+        problem = running_loop_problem()
+        if problem is not None:
+            pytest.fail(problem, pytrace=False)
+    before = ProcessState.take()
+    yield
+    changes = ProcessState.take().changes_since(before)
+    if changes:
+        before.restore()
+        pytest.fail("the test left the process changed:\n  " + "\n  ".join(changes), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
 def _fieldkit_home(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+    _process_state: None, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every test (and every CLI it runs) keeps its database, settings and secrets to itself.
 

@@ -1,11 +1,12 @@
 """The office pages in headless Chromium against a real ``syncserver serve``.
 
-Once per session: a SQLite database under tmp with the example CIS files, an office user
-(olga), an admin (ada) and a technician (demo-tech), made with tests/server's helpers; the
-technician's laptop enrols through the real API, simulated meters of several scenarios are
-read by the real driver and judged by the real checks, and the visits are pushed through
-the real push API. Then the server runs as a
-subprocess on 127.0.0.1 and Playwright drives Debian's chromium (never a downloaded build).
+Once for this package's tests (not per session: see ``browser``): a SQLite database under
+tmp with the example CIS files, an office user (olga), an admin (ada) and a technician
+(demo-tech), made with tests/server's helpers; the technician's laptop enrols through the
+real API, simulated meters of several scenarios are read by the real driver and judged by
+the real checks, and the visits are pushed through the real push API. Then the server runs
+as a subprocess on 127.0.0.1 and Playwright drives Debian's chromium (never a downloaded
+build).
 
 Without chromium or Playwright the tests skip with the reason, unless
 ``FIELDKIT_REQUIRE_CHROMIUM=1`` (``.ci/run`` sets it): then they fail. With
@@ -97,9 +98,13 @@ def _playwright_problem() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: while Playwright's sync API is alive it marks its event loop
+# as running in the main thread, and every asyncio test after it (the app's Pilot tests
+# under anyio) would fail with "Cannot run the event loop while another loop is running".
+# Chromium and the office server stop once the last test of tests/browser has run.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Debian's chromium, headless, driven by Playwright."""
+    """Debian's chromium, headless, driven by Playwright (for the tests of this package)."""
     problem = _playwright_problem()
     if problem is not None:
         if os.environ.get("FIELDKIT_REQUIRE_CHROMIUM") == "1":
@@ -113,7 +118,7 @@ def browser() -> Iterator[Any]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def office(tmp_path_factory: pytest.TempPathFactory, browser: Any) -> Iterator[Office]:
     """``syncserver serve`` on the example data with the field visits pushed."""
     folder = tmp_path_factory.mktemp("office")
