@@ -64,6 +64,10 @@ class FieldkitApp(App[None]):
 
     probe_state: reactive[str] = reactive("no meter connected")
     sync_state: reactive[str] = reactive("…")
+    # A sync runs on the app, not on the Sync screen: the technician may leave that screen
+    # (close a visit meanwhile) and still learn how the sync ended, on every screen.
+    syncing: reactive[bool] = reactive(False)
+    sync_report: reactive[SyncReport | None] = reactive(None, always_update=True)
 
     def __init__(
         self,
@@ -95,6 +99,7 @@ class FieldkitApp(App[None]):
         # SIGTERM/SIGHUP quit like ctrl+q (the terminal restored); the demo relies on it.
         self._handle_signals = handle_signals
         self._warmed_up = False
+        self._last_report: SyncReport | None = None
 
     @property
     def thresholds(self) -> Thresholds:
@@ -177,8 +182,46 @@ class FieldkitApp(App[None]):
         """Ask the store and the sync client what is waiting (a thread: both may block)."""
         self.call_from_thread(self._set_sync_state, self.describe_sync())
 
+    def sync_now(self) -> bool:
+        """Push the outbox and pull the feed in a worker; False when it cannot start now.
+
+        The end is published as ``sync_report`` (the Sync screen shows it) and in the
+        indicator; a failure also pops up on whatever screen is showing.
+        """
+        if self.sync_client is None or self.syncing:
+            return False
+        self.syncing = True
+        self.sync_state = "syncing…"
+        self._sync_worker(self.sync_client)
+        return True
+
+    @work(thread=True, exclusive=True, group="sync-now", exit_on_error=False)
+    def _sync_worker(self, client: SyncClient) -> None:
+        try:
+            report = client.sync_now()
+        except Exception as exc:  # the client promises one line, never a raise: keep it so
+            report = SyncReport(error=(str(exc).strip().splitlines() or [type(exc).__name__])[0])
+        self._last_report = report
+        state = self.describe_sync(report)
+        self.call_from_thread(self._sync_ended, report, state)
+
+    def _sync_ended(self, report: SyncReport, state: str) -> None:
+        from fieldkit.tui.screens.sync import SyncScreen
+
+        self.syncing = False
+        self.sync_state = state
+        self.sync_report = report
+        if report.error and not isinstance(self.screen, SyncScreen):
+            self.notify(report.error, title="Sync failed", severity="error", timeout=10)
+
     def describe_sync(self, report: SyncReport | None = None) -> str:
-        """The indicator's sync text; blocking (store and client calls)."""
+        """The indicator's sync text; blocking (store and client calls).
+
+        Without ``report``, the last sync's in this run: a failure stays said until the next
+        sync ends.
+        """
+        if report is None:
+            report = self._last_report
         try:
             items = self.store.sync_items()
         except Exception as exc:  # a broken store must not take the indicator down
@@ -192,13 +235,14 @@ class FieldkitApp(App[None]):
             parts.append("not set up")
         else:
             last = self.sync_client.last_sync()
-            parts.append("never synced" if last is None else f"last {_hhmm(last)}")
+            parts.append("never synced" if last is None else f"last {_hhmm(last, self.clock())}")
         if report is not None and report.error:
             parts.append(f"failed: {report.error}")
         return ", ".join(parts)
 
     def _set_sync_state(self, text: str) -> None:
-        self.sync_state = text
+        if not self.syncing:  # "syncing…" stays until the sync itself ends
+            self.sync_state = text
 
     # --- actions on every screen ------------------------------------------------------
 
@@ -265,5 +309,9 @@ class FieldkitApp(App[None]):
         await self.run_action(action, node if isinstance(node, DOMNode) else None)
 
 
-def _hhmm(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def _hhmm(moment: datetime, now: datetime) -> str:
+    """'21:48 UTC' for today (the indicator is one line at 80 columns), else with the date."""
+    at = moment.astimezone(UTC)
+    if at.date() == now.astimezone(UTC).date():
+        return at.strftime("%H:%M UTC")
+    return at.strftime("%Y-%m-%d %H:%M UTC")

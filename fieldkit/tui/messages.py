@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from fieldkit.drivers.base import ProcedureResult, Progress
+from fieldkit.drivers.base import ProcedureResult, Progress, Stage
 from fieldkit.visit import VisitResult
 
 __all__ = ["AdjustFinished", "DriverWarning", "ReadFinished", "ReadProgressed", "ReadRefused"]
@@ -28,9 +28,13 @@ class ReadProgressed(Message):
 
 @dataclass
 class ReadFinished(Message):
-    """The read ended (complete, incomplete, failed or cancelled) and was judged."""
+    """The read ended (complete, incomplete, failed or cancelled) and was judged.
+
+    ``stopped_at``: the last stage the session reached (where a failed read failed).
+    """
 
     result: VisitResult
+    stopped_at: Stage | None = None
 
 
 @dataclass

@@ -26,11 +26,13 @@ __all__ = ["LaptopSync"]
 class LaptopSync:
     """Sync now, last sync and pending count for the laptop in ``FIELDKIT_HOME``.
 
-    ``timeout`` is each HTTP request's, in seconds.
+    ``timeout`` is each HTTP request's, in seconds; ``attempts`` how often each request is
+    tried on a bad link (as ``fieldkit sync --attempts``).
     """
 
-    def __init__(self, *, timeout: float = 10.0) -> None:
+    def __init__(self, *, timeout: float = 10.0, attempts: int = 5) -> None:
         self._timeout = timeout
+        self._attempts = attempts
 
     def status(self) -> SyncStatus | None:
         """Where the laptop's sync stands, or None when its store cannot be read."""
@@ -56,7 +58,7 @@ class LaptopSync:
         from fieldkit.sync import laptop
 
         try:
-            result = laptop.sync_laptop(timeout=self._timeout)
+            result = laptop.sync_laptop(timeout=self._timeout, attempts=self._attempts)
         except laptop.SyncError as exc:
             # What got through before the failure is in the store already; say what failed.
             return SyncReport(error=_one_line(exc))

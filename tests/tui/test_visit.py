@@ -374,3 +374,27 @@ async def test_the_palette_and_help_find_every_action_on_every_screen(sim: Any) 
             "ChecksScreen",
             "AdjustScreen",
         ]
+
+
+async def test_a_wrong_password_shows_where_it_failed_and_the_next_step_at_80x24(
+    sim: Any,
+) -> None:
+    """The meter answers but refuses the password: Logon is marked failed (never ✓), and the
+    message's next step is on screen at the smallest size, not cut off under the footer."""
+    simulator = sim("secured-2s")
+    app = make_app(last_port=simulator.url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _to_connect(app, pilot)
+        app.screen.query_one("#connect-password", Input).value = "WRONG123"
+        await pilot.press("f5")
+        await until(pilot, lambda: "No read:" in text_of(app, "#connect-message"), 20)
+        assert text_of(app, "#connect-stages") == "✓ Identify ✓ Negotiate ✗ Logon · Read"
+        # What the message's own area of the terminal shows, row by row.
+        area = app.screen.query_one("#connect-message").region
+        rows = screen_text(app).splitlines()[area.y : area.bottom]
+        shown = " ".join(" ".join(row[area.x : area.right] for row in rows).split())
+        assert "rejected the password" in shown
+        assert shown.endswith(
+            "Type the password for this meter; F5 tries again, F8 closes the visit."
+        )
+        assert "failed" in text_of(app, "#indicator")

@@ -208,3 +208,89 @@ async def test_the_sync_screen_shows_a_failed_sync_as_one_line_and_keeps_running
         assert "failed: this laptop is not enrolled" in text_of(app, "#indicator")
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen))
+
+
+class _HeldLink:
+    """A server address that takes the connection and holds it, answering nothing, until
+    ``release()`` drops every connection: a sync that hangs on a dead link, then fails."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._held: list[socket.socket] = []
+        self._released = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._released.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self._held.append(conn)
+
+    def release(self) -> None:
+        self._released.set()
+        for conn in self._held:
+            conn.close()
+        self._listener.close()
+
+
+@pytest.mark.anyio
+async def test_a_visit_closed_while_a_sync_hangs_is_kept_and_the_failure_is_told_anywhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sync now on a dead link, leave the Sync screen, close a visit meanwhile: the visit is
+    saved and pending, the indicator says syncing then how it ended, on the list."""
+    from fieldkit import secrets
+    from fieldkit.sync.client import Credentials
+    from fieldkit.sync.laptop import LaptopTokens
+
+    home = paths.home()
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text('[secrets]\nbackend = "file"\n', encoding="utf-8")
+    monkeypatch.setenv(secrets.PASSPHRASE_ENV, "correct horse battery staple")
+    link = _HeldLink()
+    path = _db_with_orders()
+    with store.database(path) as db:
+        LaptopTokens(db).save(Credentials(link.url, "dev-1", "token", "tech"))
+    real = VisitLogStore(path)
+    app = make_app(store=real)
+    app.sync_client = LaptopSync(timeout=30.0, attempts=1)
+    try:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"))
+            await pilot.press("f2")
+            await until(pilot, lambda: isinstance(app.screen, SyncScreen))
+            await pilot.press("s")
+            await until(pilot, lambda: "Syncing" in text_of(app, "#sync-message"))
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen))
+            assert "sync: syncing…" in text_of(app, "#indicator")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, SiteScreen))
+            await pilot.press("v")
+            await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+            await _choose_outcome(app, pilot, "no_access")
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: "SAVED as" in text_of(app, "#close-status"))
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen))
+            assert "sync: syncing…" in text_of(app, "#indicator")
+            link.release()  # the link dies: the sync fails
+            await until(pilot, lambda: "failed:" in text_of(app, "#indicator"), 20, "the end")
+            assert "1 pending" in text_of(app, "#indicator")
+            # Told on the list too, not only on the Sync screen.
+            await until(pilot, lambda: "Sync failed" in screen_text(app), 5, "the toast")
+            await pilot.press("f2")
+            await until(pilot, lambda: isinstance(app.screen, SyncScreen))
+            await until(pilot, lambda: app.screen.query_one("#sync-items").row_count == 1)
+            assert "visit WO-1001 at meter M16-0054321: no access" in screen_text(app)
+            assert app.screen.check_action("sync_now", ()) is True
+    finally:
+        link.release()
+    [visit] = real.previous_visits("M16-0054321")
+    assert visit.outcome == "no_access"

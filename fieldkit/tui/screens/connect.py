@@ -22,7 +22,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from fieldkit.drivers.base import PROTOCOLS, CancelToken, Progress, Stage
-from fieldkit.drivers.errors import DriverError
+from fieldkit.drivers.errors import DriverError, SecurityDenied
 from fieldkit.drivers.ports import PortInfo
 from fieldkit.tui import heap
 from fieldkit.tui.messages import DriverWarning, ReadFinished, ReadProgressed, ReadRefused
@@ -49,10 +49,20 @@ def port_label(port: PortInfo) -> str:
     return f"{port.device}  {vid_pid}  {port.description}{mark}"
 
 
-def stage_line(progress: Progress | None) -> str:
-    """Identify → Negotiate → Logon → Read, with ✓ for the stages passed and … for the current."""
-    if progress is None:
+def stage_line(progress: Progress | None, failed_at: Stage | None = None) -> str:
+    """Identify → Negotiate → Logon → Read, with ✓ for the stages passed and … for the current.
+
+    ``failed_at``: the read ended there without success; that stage gets ✗ and the ones after
+    it stay unmarked, so a rejected password never shows as a passed Logon.
+    """
+    if progress is None and failed_at is None:
         return " ".join(f"· {s.value.title()}" for s in STEPS)
+    if failed_at is not None:
+        # Opening the port comes before Identify: a port that never answered fails there.
+        stopped = STEPS.index(failed_at) if failed_at in STEPS else 0
+        marks = ["✓" if n < stopped else "✗" if n == stopped else "·" for n in range(len(STEPS))]
+        return " ".join(f"{m} {s.value.title()}" for m, s in zip(marks, STEPS, strict=True))
+    assert progress is not None
     current = STEPS.index(progress.stage) if progress.stage in STEPS else None
     if progress.stage is Stage.CLOSE:
         current = len(STEPS)
@@ -97,9 +107,15 @@ def describe_outcome(result: VisitResult) -> str:
             f"The meter stopped answering mid-read: {error}. {got}"
             "F6 goes on with what was read (the checks judge what is there); F5 reads again."
         )
+    if isinstance(outcome.error, SecurityDenied):
+        # The meter answered: the probe and the port are fine, only the password is not.
+        return (
+            f"No read: {error}. Type the password for this meter; F5 tries again, "
+            "F8 closes the visit."
+        )
     return (
-        f"No read: {error}. Check the probe is seated and powered, the port, and the "
-        "password; F5 tries again, F8 closes the visit (no comms)."
+        f"No read: {error}. F5 tries again once the probe is seated and powered and the "
+        "port is right; F8 closes the visit (no comms)."
     )
 
 
@@ -394,10 +410,13 @@ class ConnectScreen(FieldkitScreen):
             self.post_message(ReadRefused(str(exc)))
             return
         items: list[str] = []
+        reached: list[Stage] = []  # the last stage the session got to, Close aside
 
         def progress(step: Progress) -> None:
             if step.stage is Stage.READ and step.item and (not items or items[-1] != step.item):
                 items.append(step.item)
+            if step.stage is not Stage.CLOSE:
+                reached[:] = [step.stage]
             self.post_message(ReadProgressed(step, tuple(items)))
 
         result = run_visit(
@@ -408,7 +427,7 @@ class ConnectScreen(FieldkitScreen):
             progress=progress,
             cancel=token,
         )
-        self.post_message(ReadFinished(result))
+        self.post_message(ReadFinished(result, reached[0] if reached else Stage.CONNECT))
 
     @on(ReadProgressed)
     def _progressed(self, event: ReadProgressed) -> None:
@@ -490,6 +509,8 @@ class ConnectScreen(FieldkitScreen):
             bar.update(total=1, progress=1)
         elif outcome is not None:
             self.fk.probe_state = f"{port}: {outcome.result}"
+        if outcome is not None and not outcome.ok:
+            self.query_one("#connect-stages", Static).update(stage_line(None, event.stopped_at))
         self._say(describe_outcome(result))
         if outcome is not None and outcome.result in ("complete", "incomplete"):
             await self._show_checks()

@@ -24,16 +24,13 @@ class SyncScreen(FieldkitScreen):
     HELP = (
         "Visits waiting to go to the office (pending) and any the office refused "
         "(rejected, with its reason). **s** syncs now when this laptop is enrolled; "
-        "**Esc** goes back."
+        "**Esc** goes back, and the sync goes on: the indicator says how it ended, and a "
+        "failure pops up on whatever screen is showing."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "sync_now", "Sync now", id="sync-now"),
         Binding("escape", "back", "Back", id="sync-back"),
     ]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._busy = False
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="sync-summary", markup=False)
@@ -47,11 +44,18 @@ class SyncScreen(FieldkitScreen):
         for column in ("State", "Reason", "Item"):
             table.add_column(column, key=column.lower())
         self._load(None)
+        if self.fk.syncing:
+            self.query_one("#sync-message", Static).update("Syncing…")
+        self.watch(self.fk, "syncing", self._busy_changed, init=False)
+        self.watch(self.fk, "sync_report", self._synced, init=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "sync_now":
-            return self.fk.sync_client is not None and not self._busy
+            return self.fk.sync_client is not None and not self.fk.syncing
         return True
+
+    def _busy_changed(self, _syncing: bool) -> None:
+        self.refresh_bindings()
 
     @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
     def _load(self, report: SyncReport | None) -> None:
@@ -88,25 +92,13 @@ class SyncScreen(FieldkitScreen):
             )
 
     def action_sync_now(self) -> None:
-        """s: push the outbox and pull the feed now."""
-        if self.fk.sync_client is None or self._busy:
-            return
-        self._busy = True
-        self.refresh_bindings()
-        self.query_one("#sync-message", Static).update("Syncing…")
-        self._sync()
+        """s: push the outbox and pull the feed now (it goes on if this screen is left)."""
+        if self.fk.sync_now():
+            self.query_one("#sync-message", Static).update("Syncing…")
 
-    @work(thread=True, exclusive=True, group="sync-now", exit_on_error=False)
-    def _sync(self) -> None:
-        client = self.fk.sync_client
-        assert client is not None
-        report = client.sync_now()
-        self.app.call_from_thread(self._synced, report)
-
-    def _synced(self, report: SyncReport) -> None:
-        self._busy = False
-        self.refresh_bindings()
-        self._load(report)
+    def _synced(self, report: SyncReport | None) -> None:
+        if report is not None:
+            self._load(report)
 
     def action_back(self) -> None:
         """Esc: back."""
