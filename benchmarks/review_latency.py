@@ -27,8 +27,9 @@ customer, the search box (an account number; a surname's first letters) and the 
 report. Prints p50/p95/max in ms. Target: p95 ≤ 50 ms on the 2-core machine.
 
 Run: ``.venv/bin/python benchmarks/review_latency.py [--engine sqlite|postgresql|both]
-[--visits 1000000] [--samples 50] [--keep DIR]``; with ``--keep`` a second run measures the
-kept SQLite file again without seeding.
+[--visits 1000000] [--samples 50] [--keep DIR]``; with ``--keep`` the SQLite file and the
+PostgreSQL cluster stay in DIR, and a second run migrates them to the latest schema (timed)
+and measures them again without seeding.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ FAULTY = {
 ROUTINE_KINDS = ["read", "read", "read", "exchange", "high_bill", "no_comms", "investigate"]
 EXCEPTION_SHARE = 0.12
 HOT_METER = "M2S-0000001"
+SEEDED_PG = "pg/seeded"  # written in the --keep folder once the cluster's seed is complete
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,11 @@ class Template:
     verdict: str | None
     outcome: str
     readings: dict[str, float | None]
+
+    @property
+    def failed(self) -> int:
+        """How many of its checks failed (``visits.checks_failed``)."""
+        return sum(1 for status in self.checks.values() if status == "fail")
 
 
 def make_template(scenario: str, meter_number: str) -> Template:
@@ -314,7 +321,8 @@ def seed(database: Database, visits: int, meters: int, technicians: int, rng: ra
                  "body_sha256": digest, "body": body, "revision": 1, "status": "final",
                  "visited_at": moment, "ended_at": ended, "verdict": template.verdict,
                  "outcome": template.outcome,
-                 "exception": template.verdict in ("warn", "fail"), **template.readings}
+                 "exception": template.verdict in ("warn", "fail"),
+                 "checks_failed": template.failed, **template.readings}
             )  # fmt: skip
             check_rows.extend(
                 {"visit_pk": pk, "check_id": c, "status": s, "visited_at": moment}
@@ -543,17 +551,21 @@ class Engine:
     reused: bool = False
 
 
-def engines(which: str, folder: Path) -> Iterator[Engine]:
-    """The SQLite file and/or a throwaway PostgreSQL cluster (tests/server/conftest.py's)."""
+def engines(which: str, folder: Path, keep: bool) -> Iterator[Engine]:
+    """The SQLite file and/or a PostgreSQL cluster (tests/server/conftest.py's): a
+    throwaway one, or with ``keep`` one kept in ``folder``/pg and re-used once seeded."""
     if which in ("sqlite", "both"):
         path = folder / "review.db"
         yield Engine("sqlite", str(path), lambda: None, reused=path.exists())
     if which in ("postgresql", "both"):
         from tests.server.conftest import start_postgres
 
-        server, stop = start_postgres(fsync=True)
-        server.admin("CREATE DATABASE review")
-        yield Engine("postgresql", server.url("review"), stop)
+        server, stop = start_postgres(fsync=True, folder=folder / "pg" if keep else None)
+        seeded = keep and (folder / SEEDED_PG).exists()
+        if not seeded:  # a seed cut short is started again from nothing
+            server.admin("DROP DATABASE IF EXISTS review")
+            server.admin("CREATE DATABASE review")
+        yield Engine("postgresql", server.url("review"), stop, reused=seeded)
 
 
 def main() -> None:
@@ -573,25 +585,30 @@ def main() -> None:
         "--keep",
         type=Path,
         default=None,
-        help="keep the SQLite file in this folder (measured again without seeding next time)",
+        help="keep the SQLite file and the PostgreSQL cluster in this folder (measured again "
+        "without seeding next time; the schema is migrated to the latest first)",
     )
     args = parser.parse_args()
     meters = args.meters or max(1000, args.visits // 10)
     with tempfile.TemporaryDirectory(prefix="fk-review-") as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        for engine in engines(args.engine, folder):
+        for engine in engines(args.engine, folder, keep=args.keep is not None):
             rng = random.Random(args.seed)
             print(f"{engine.name}: {args.visits} visits, {meters} meters, "
                   f"{args.technicians} technicians")  # fmt: skip
             try:
                 database = Database(engine.db)
+                began = time.perf_counter()
                 upgrade(database)
+                print(f"  migrated to the latest schema in {time.perf_counter() - began:.1f} s")
                 if engine.reused:
                     hot = HOT_METER
                     print("  reusing the seeded database")
                 else:
                     hot = seed(database, args.visits, meters, args.technicians, rng)
+                    if engine.name == "postgresql" and args.keep is not None:
+                        (folder / SEEDED_PG).write_text(f"{args.visits} visits\n")
                 urls = pages(database, hot, rng)
                 database.dispose()
                 if args.profile:
