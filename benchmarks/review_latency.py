@@ -84,6 +84,7 @@ from tests.helpers import field_visit  # noqa: E402
 from tests.syncserver_process import ServerProcess  # noqa: E402
 
 OFFICE, OFFICE_PASSWORD = "olga", "benchmark office password"
+ADMIN, ADMIN_PASSWORD = "ada", "benchmark admin password"
 CHUNK = 20_000
 RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
 
@@ -431,18 +432,48 @@ def measure(client: httpx.Client, urls: Callable[[int], str], samples: int) -> l
     return times
 
 
-def log_in(client: httpx.Client) -> None:
-    """Sign the office user in through the form, as a browser does."""
+def log_in(client: Any, name: str = OFFICE, password: str = OFFICE_PASSWORD) -> None:
+    """Sign a user in through the form, as a browser does."""
     form = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
     assert token is not None, form.text
     answer = client.post(
         "/login",
-        data={"username": OFFICE, "password": OFFICE_PASSWORD, "csrf_token": token.group(1),
+        data={"username": name, "password": password, "csrf_token": token.group(1),
               "next": "/exceptions"},
     )  # fmt: skip
     if answer.status_code not in (200, 303):
         raise SystemExit(f"could not log in: HTTP {answer.status_code}")
+
+
+def ensure_admin(database: Database) -> None:
+    """The admin user the Admin pages are measured as (added to a kept database too)."""
+    with database.read() as session:
+        found = session.execute(
+            text("SELECT count(*) FROM users WHERE name = :n"), {"n": ADMIN}
+        ).scalar_one()
+    if not found:
+        with unit_of_work(database, Actor("cli", "bench")) as work:
+            create_user(work, ADMIN, "admin", ADMIN_PASSWORD)
+
+
+def admin_pages() -> dict[str, Callable[[int], str]]:
+    """The Admin pages measured as the admin user (the first audit view, a warm-up, checks
+    the chain from where the last checkpoint left it: the whole chain on a new database)."""
+    return {
+        "admin: users and devices": lambda i: "/admin",
+        "admin: audit log (from checkpoint)": lambda i: "/admin/audit",
+        "work orders, status=open": lambda i: "/work-orders?status=open",
+    }
+
+
+def first_audit_view(client: httpx.Client) -> None:
+    """Time the first audit view: from the last checkpoint (none: the whole chain)."""
+    began = time.perf_counter()
+    answer = client.get("/admin/audit")
+    shown = re.search(r'role="(?:status|alert)">([^<]+)<', answer.text)
+    print(f"  first audit view: HTTP {answer.status_code} in {time.perf_counter() - began:.1f} s"
+          f" ({shown.group(1) if shown else '?'})")  # fmt: skip
 
 
 def pages(
@@ -610,21 +641,29 @@ def main() -> None:
                     if engine.name == "postgresql" and args.keep is not None:
                         (folder / SEEDED_PG).write_text(f"{args.visits} visits\n")
                 urls = pages(database, hot, rng)
+                ensure_admin(database)
                 database.dispose()
                 if args.profile:
                     profile(engine.db, urls)
                 server = ServerProcess(engine.db, folder / f"{engine.name}-server.log")
                 server.start(timeout=120)
                 try:
-                    with httpx.Client(base_url=server.url, timeout=60) as client:
+                    with (
+                        httpx.Client(base_url=server.url, timeout=60) as client,
+                        httpx.Client(base_url=server.url, timeout=600) as staff,
+                    ):
                         log_in(client)
-                        for name, url in urls.items():
-                            found = measure(client, url, args.samples)
+                        log_in(staff, ADMIN, ADMIN_PASSWORD)
+                        first_audit_view(staff)
+                        measured = [(client, name, url) for name, url in urls.items()]
+                        measured += [(staff, name, url) for name, url in admin_pages().items()]
+                        for who, name, url in measured:
+                            found = measure(who, url, args.samples)
                             if isinstance(found, str):
-                                print(f"  {name:32s} not measured: {found}")
+                                print(f"  {name:36s} not measured: {found}")
                                 continue
                             print(
-                                f"  {name:32s} p50 {statistics.median(found):6.1f} ms  "
+                                f"  {name:36s} p50 {statistics.median(found):6.1f} ms  "
                                 f"p95 {percentile(found, 0.95):6.1f} ms  "
                                 f"max {max(found):6.1f} ms  (n={len(found)})",
                                 flush=True,
