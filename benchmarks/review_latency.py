@@ -27,8 +27,9 @@ customer, the search box (an account number; a surname's first letters) and the 
 report. Prints p50/p95/max in ms. Target: p95 ≤ 50 ms on the 2-core machine.
 
 Run: ``.venv/bin/python benchmarks/review_latency.py [--engine sqlite|postgresql|both]
-[--visits 1000000] [--samples 50] [--keep DIR]``; with ``--keep`` a second run measures the
-kept SQLite file again without seeding.
+[--visits 1000000] [--samples 50] [--keep DIR]``; with ``--keep`` the SQLite file and the
+PostgreSQL cluster stay in DIR, and a second run migrates them to the latest schema (timed)
+and measures them again without seeding.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ from tests.helpers import field_visit  # noqa: E402
 from tests.syncserver_process import ServerProcess  # noqa: E402
 
 OFFICE, OFFICE_PASSWORD = "olga", "benchmark office password"
+ADMIN, ADMIN_PASSWORD = "ada", "benchmark admin password"
 CHUNK = 20_000
 RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
 
@@ -105,6 +107,7 @@ FAULTY = {
 ROUTINE_KINDS = ["read", "read", "read", "exchange", "high_bill", "no_comms", "investigate"]
 EXCEPTION_SHARE = 0.12
 HOT_METER = "M2S-0000001"
+SEEDED_PG = "pg/seeded"  # written in the --keep folder once the cluster's seed is complete
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,11 @@ class Template:
     verdict: str | None
     outcome: str
     readings: dict[str, float | None]
+
+    @property
+    def failed(self) -> int:
+        """How many of its checks failed (``visits.checks_failed``)."""
+        return sum(1 for status in self.checks.values() if status == "fail")
 
 
 def make_template(scenario: str, meter_number: str) -> Template:
@@ -314,7 +322,8 @@ def seed(database: Database, visits: int, meters: int, technicians: int, rng: ra
                  "body_sha256": digest, "body": body, "revision": 1, "status": "final",
                  "visited_at": moment, "ended_at": ended, "verdict": template.verdict,
                  "outcome": template.outcome,
-                 "exception": template.verdict in ("warn", "fail"), **template.readings}
+                 "exception": template.verdict in ("warn", "fail"),
+                 "checks_failed": template.failed, **template.readings}
             )  # fmt: skip
             check_rows.extend(
                 {"visit_pk": pk, "check_id": c, "status": s, "visited_at": moment}
@@ -423,18 +432,48 @@ def measure(client: httpx.Client, urls: Callable[[int], str], samples: int) -> l
     return times
 
 
-def log_in(client: httpx.Client) -> None:
-    """Sign the office user in through the form, as a browser does."""
+def log_in(client: Any, name: str = OFFICE, password: str = OFFICE_PASSWORD) -> None:
+    """Sign a user in through the form, as a browser does."""
     form = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
     assert token is not None, form.text
     answer = client.post(
         "/login",
-        data={"username": OFFICE, "password": OFFICE_PASSWORD, "csrf_token": token.group(1),
+        data={"username": name, "password": password, "csrf_token": token.group(1),
               "next": "/exceptions"},
     )  # fmt: skip
     if answer.status_code not in (200, 303):
         raise SystemExit(f"could not log in: HTTP {answer.status_code}")
+
+
+def ensure_admin(database: Database) -> None:
+    """The admin user the Admin pages are measured as (added to a kept database too)."""
+    with database.read() as session:
+        found = session.execute(
+            text("SELECT count(*) FROM users WHERE name = :n"), {"n": ADMIN}
+        ).scalar_one()
+    if not found:
+        with unit_of_work(database, Actor("cli", "bench")) as work:
+            create_user(work, ADMIN, "admin", ADMIN_PASSWORD)
+
+
+def admin_pages() -> dict[str, Callable[[int], str]]:
+    """The Admin pages measured as the admin user (the first audit view, a warm-up, checks
+    the chain from where the last checkpoint left it: the whole chain on a new database)."""
+    return {
+        "admin: users and devices": lambda i: "/admin",
+        "admin: audit log (from checkpoint)": lambda i: "/admin/audit",
+        "work orders, status=open": lambda i: "/work-orders?status=open",
+    }
+
+
+def first_audit_view(client: httpx.Client) -> None:
+    """Time the first audit view: from the last checkpoint (none: the whole chain)."""
+    began = time.perf_counter()
+    answer = client.get("/admin/audit")
+    shown = re.search(r'role="(?:status|alert)">([^<]+)<', answer.text)
+    print(f"  first audit view: HTTP {answer.status_code} in {time.perf_counter() - began:.1f} s"
+          f" ({shown.group(1) if shown else '?'})")  # fmt: skip
 
 
 def pages(
@@ -543,17 +582,21 @@ class Engine:
     reused: bool = False
 
 
-def engines(which: str, folder: Path) -> Iterator[Engine]:
-    """The SQLite file and/or a throwaway PostgreSQL cluster (tests/server/conftest.py's)."""
+def engines(which: str, folder: Path, keep: bool) -> Iterator[Engine]:
+    """The SQLite file and/or a PostgreSQL cluster (tests/server/conftest.py's): a
+    throwaway one, or with ``keep`` one kept in ``folder``/pg and re-used once seeded."""
     if which in ("sqlite", "both"):
         path = folder / "review.db"
         yield Engine("sqlite", str(path), lambda: None, reused=path.exists())
     if which in ("postgresql", "both"):
         from tests.server.conftest import start_postgres
 
-        server, stop = start_postgres(fsync=True)
-        server.admin("CREATE DATABASE review")
-        yield Engine("postgresql", server.url("review"), stop)
+        server, stop = start_postgres(fsync=True, folder=folder / "pg" if keep else None)
+        seeded = keep and (folder / SEEDED_PG).exists()
+        if not seeded:  # a seed cut short is started again from nothing
+            server.admin("DROP DATABASE IF EXISTS review")
+            server.admin("CREATE DATABASE review")
+        yield Engine("postgresql", server.url("review"), stop, reused=seeded)
 
 
 def main() -> None:
@@ -573,41 +616,54 @@ def main() -> None:
         "--keep",
         type=Path,
         default=None,
-        help="keep the SQLite file in this folder (measured again without seeding next time)",
+        help="keep the SQLite file and the PostgreSQL cluster in this folder (measured again "
+        "without seeding next time; the schema is migrated to the latest first)",
     )
     args = parser.parse_args()
     meters = args.meters or max(1000, args.visits // 10)
     with tempfile.TemporaryDirectory(prefix="fk-review-") as scratch:
         folder = args.keep or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
-        for engine in engines(args.engine, folder):
+        for engine in engines(args.engine, folder, keep=args.keep is not None):
             rng = random.Random(args.seed)
             print(f"{engine.name}: {args.visits} visits, {meters} meters, "
                   f"{args.technicians} technicians")  # fmt: skip
             try:
                 database = Database(engine.db)
+                began = time.perf_counter()
                 upgrade(database)
+                print(f"  migrated to the latest schema in {time.perf_counter() - began:.1f} s")
                 if engine.reused:
                     hot = HOT_METER
                     print("  reusing the seeded database")
                 else:
                     hot = seed(database, args.visits, meters, args.technicians, rng)
+                    if engine.name == "postgresql" and args.keep is not None:
+                        (folder / SEEDED_PG).write_text(f"{args.visits} visits\n")
                 urls = pages(database, hot, rng)
+                ensure_admin(database)
                 database.dispose()
                 if args.profile:
                     profile(engine.db, urls)
                 server = ServerProcess(engine.db, folder / f"{engine.name}-server.log")
                 server.start(timeout=120)
                 try:
-                    with httpx.Client(base_url=server.url, timeout=60) as client:
+                    with (
+                        httpx.Client(base_url=server.url, timeout=60) as client,
+                        httpx.Client(base_url=server.url, timeout=600) as staff,
+                    ):
                         log_in(client)
-                        for name, url in urls.items():
-                            found = measure(client, url, args.samples)
+                        log_in(staff, ADMIN, ADMIN_PASSWORD)
+                        first_audit_view(staff)
+                        measured = [(client, name, url) for name, url in urls.items()]
+                        measured += [(staff, name, url) for name, url in admin_pages().items()]
+                        for who, name, url in measured:
+                            found = measure(who, url, args.samples)
                             if isinstance(found, str):
-                                print(f"  {name:32s} not measured: {found}")
+                                print(f"  {name:36s} not measured: {found}")
                                 continue
                             print(
-                                f"  {name:32s} p50 {statistics.median(found):6.1f} ms  "
+                                f"  {name:36s} p50 {statistics.median(found):6.1f} ms  "
                                 f"p95 {percentile(found, 0.95):6.1f} ms  "
                                 f"max {max(found):6.1f} ms  (n={len(found)})",
                                 flush=True,

@@ -30,6 +30,7 @@ __all__ = [
     "Account",
     "ApiToken",
     "AppliedOp",
+    "AuditCheckpoint",
     "AuditHead",
     "AuditLog",
     "Base",
@@ -190,6 +191,9 @@ class WorkOrder(Base):
     """An office work order; ``status`` changes only through the state machine."""
 
     __tablename__ = "work_orders"
+    # The work-order list filtered by status, newest first, seeks here instead of walking
+    # every order (at a million completed orders, the few open ones are at the far end).
+    __table_args__ = (Index("ix_work_orders_status", "status", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     work_order_id: Mapped[str] = mapped_column(String(100), unique=True)
@@ -230,6 +234,18 @@ class Visit(Base):
         Index("ix_visits_visited", "visited_at", "id"),
         Index("ix_visits_meter_visited", "meter_id", "visited_at"),
         Index("ix_visits_account_visited", "account_id", "visited_at", "id"),
+        # Everything the weekly report reads of a visit, in visit-time order: a week is one
+        # range of this index and never touches the table, whose rows carry the body.
+        Index(
+            "ix_visits_report",
+            "visited_at",
+            "technician_id",
+            "verdict",
+            "outcome",
+            "ended_at",
+            "meter_id",
+            "checks_failed",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -262,6 +278,8 @@ class Visit(Base):
     outcome: Mapped[str | None] = mapped_column(String(30), nullable=True)
     exception: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """A check failed or warned: the visit is on the office's exceptions page."""
+    checks_failed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many of its checks failed (its ``visit_checks`` rows with status ``fail``)."""
     # The readings the meter history plots, read out of the snapshot at ingest.
     drift_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     voltage_a: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -342,6 +360,9 @@ class AppliedOp(Base):
     """Every op a device ever pushed and the answer it got, kept for ever (dedupe)."""
 
     __tablename__ = "applied_ops"
+    # A device's last push (the Admin page's "last seen") is one seek here, not a read of
+    # every op the device ever pushed.
+    __table_args__ = (Index("ix_applied_ops_device_applied", "device_pk", "applied_at"),)
 
     device_pk: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
     op_id: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -404,3 +425,24 @@ class AuditLog(Base):
     detail: Mapped[str] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64))
     row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """How far the audit chain was found intact, and when: the Admin page checks only the
+    entries after the newest checkpoint, and an admin can ask for the whole chain again."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    """The last entry found intact (0: none)."""
+    row_hash: Mapped[str] = mapped_column(String(64))
+    """That entry's hash, as it was found (the genesis hash for none)."""
+    checked_from: Mapped[int] = mapped_column(BigInteger)
+    """The first entry this check read (1: the whole chain from the genesis)."""
+    verified_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    verified_by: Mapped[str] = mapped_column(String(100))
+    seconds: Mapped[float] = mapped_column(Float)
+    broken: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    """What the check found wrong (None: intact up to ``seq``; a broken check is never
+    a starting point, and ``seq`` is where it started from)."""

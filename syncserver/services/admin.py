@@ -1,16 +1,28 @@
-"""What the Admin pages list: users, devices with their last push, the audit log by page."""
+"""What the Admin pages list: users, devices with their last push, the audit log by page,
+and the audit chain's check from its last checkpoint (or, on an admin's request, whole)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from syncserver.db.models import AppliedOp, AuditLog, Device, User
+from syncserver.db.engine import Database
+from syncserver.db.models import AppliedOp, AuditCheckpoint, AuditLog, Device, User
+from syncserver.services.journal import GENESIS, AuditChainError, now, verify_audit_chain
 
-__all__ = ["AuditPage", "DeviceRow", "audit_page", "devices", "users"]
+__all__ = [
+    "AuditPage",
+    "ChainCheck",
+    "DeviceRow",
+    "audit_page",
+    "check_audit_chain",
+    "devices",
+    "users",
+]
 
 
 def users(session: Session) -> list[User]:
@@ -67,3 +79,75 @@ def audit_page(session: Session, before: int | None, limit: int) -> AuditPage:
     more = len(found) > limit
     found = found[:limit]
     return AuditPage(found, found[-1].seq if more and found else None)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    """What one check of the audit chain found, and what the last whole-chain check did."""
+
+    entries: int
+    """Entries found intact: all of them up to here (when ``broken`` is None)."""
+    checked_from: int
+    """The first entry this check read (1: the whole chain; past ``entries``: none was new)."""
+    seconds: float
+    broken: str | None
+    """The first entry that does not chain, when this check found one."""
+    last_full: AuditCheckpoint | None
+    """The newest check of the whole chain, from the genesis, if any was made."""
+
+    @property
+    def checked(self) -> int:
+        """How many entries this check read."""
+        return max(0, self.entries - self.checked_from + 1)
+
+
+def _newest(session: Session, *, full: bool) -> AuditCheckpoint | None:
+    """The newest intact checkpoint, or (``full``) the newest whole-chain check, intact or not."""
+    query = select(AuditCheckpoint)
+    if full:
+        query = query.where(AuditCheckpoint.checked_from == 1)
+    else:
+        query = query.where(AuditCheckpoint.broken.is_(None))
+    return session.execute(query.order_by(AuditCheckpoint.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def check_audit_chain(database: Database, by: str, *, full: bool = False) -> ChainCheck:
+    """Check the audit chain from the newest intact checkpoint to the head (``full``: from
+    the genesis) and store the result as a new checkpoint: how far the chain is intact, or
+    the first entry that is not (a view that finds nothing new stores nothing).
+
+    A checkpoint is only as good as the database it sits in: someone who can rewrite an
+    entry can rewrite the checkpoints too, which is why the whole check stays an admin's
+    action (and ``syncserver verify-audit`` prints the head hash to keep elsewhere).
+    """
+    started = time.perf_counter()
+    broken: str | None = None
+    with database.read() as session:
+        last = None if full else _newest(session, full=False)
+        after = (last.seq, last.row_hash) if last is not None else (0, GENESIS)
+        try:
+            entries = verify_audit_chain(session, after)
+        except AuditChainError as exc:
+            entries, broken = after[0], str(exc)
+        last_hash = after[1]
+        if entries > after[0]:  # the hash the check ended on (the head when it began)
+            last_hash = session.execute(
+                select(AuditLog.row_hash).where(AuditLog.seq == entries)
+            ).scalar_one()
+    seconds = time.perf_counter() - started
+    checked_from = after[0] + 1
+    with database.write() as session:
+        if full or broken is not None or entries > after[0]:
+            session.execute(
+                insert(AuditCheckpoint).values(
+                    seq=entries,
+                    row_hash=last_hash,
+                    checked_from=checked_from,
+                    verified_at=now(),
+                    verified_by=by,
+                    seconds=seconds,
+                    broken=broken[:400] if broken else None,
+                )
+            )
+        whole = _newest(session, full=True)
+    return ChainCheck(entries, checked_from, seconds, broken, whole)

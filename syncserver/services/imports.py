@@ -29,7 +29,9 @@ from syncserver.services.journal import Work
 from syncserver.services.search import index_accounts
 from syncserver.services.users import TECHNICIAN
 from syncserver.services.work_orders import (
+    KINDS,
     LIVE,
+    PRIORITIES,
     apply_command,
     assign,
     check_command,
@@ -49,7 +51,6 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _YES = frozenset({"1", "yes", "y", "true", "t", "x"})
 _NO = frozenset({"", "0", "no", "n", "false", "f"})
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:/#-]*$")
-PRIORITIES = ("low", "normal", "high", "emergency")
 CSV_STATUSES = ("open", "dispatched", "completed", "cancelled")
 
 
@@ -182,19 +183,7 @@ WORK_ORDER_COLUMNS: tuple[Column, ...] = (
     Column(
         "kind",
         True,
-        _choice(
-            "install",
-            "exchange",
-            "remove",
-            "investigate",
-            "read",
-            "high_bill",
-            "no_comms",
-            "tamper",
-            "reconnect",
-            "disconnect",
-            "other",
-        ),
+        _choice(*KINDS),
         "what the visit is for",
     ),
     Column("priority", False, _choice(*PRIORITIES), "low, normal (default), high, emergency"),

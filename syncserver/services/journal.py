@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from syncserver.db.engine import Database
 from syncserver.db.models import AuditHead, AuditLog, FeedHead, FeedRow
 
-__all__ = ["Actor", "AuditChainError", "Work", "unit_of_work", "verify_audit_chain"]
+__all__ = ["GENESIS", "Actor", "AuditChainError", "Work", "unit_of_work", "verify_audit_chain"]
 
 GENESIS = "0" * 64
 
@@ -188,15 +188,35 @@ _CHAIN = (
 )
 
 
-def verify_audit_chain(session: Session) -> int:
+def verify_audit_chain(session: Session, after: tuple[int, str] = (0, GENESIS)) -> int:
     """Check every audit row's hash and link; the number of rows, or :class:`AuditChainError`.
 
-    The rows are streamed as plain columns, not loaded as objects: the Admin page runs this
-    on every view, over a log of a row per visit (half the time, constant memory).
+    ``after`` (a ``seq`` and its ``row_hash``, from a check that found the chain intact up
+    to there) starts the check at the next row: only the rows since are read, and a row
+    changed at or before it is not looked at (the whole chain, from the genesis, is the
+    default). The rows are streamed as plain columns, not loaded as objects, in constant
+    memory. The head is read first, so rows appended while the check runs are left out of
+    it rather than taken for a mismatch.
     """
-    prev = GENESIS
-    count = 0
-    rows = session.execute(select(*_CHAIN).order_by(AuditLog.seq).execution_options(yield_per=5000))
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
+    last_seq, last_hash = head.last_seq, head.last_hash
+    count, prev = after
+    if count > last_seq:
+        raise AuditChainError(
+            f"the audit log ends at row {last_seq}, but it was verified up to row {count}"
+        )
+    if count:
+        found = session.execute(
+            select(AuditLog.row_hash).where(AuditLog.seq == count)
+        ).scalar_one_or_none()
+        if found != prev:
+            raise AuditChainError(f"audit row {count} is not the one verified before")
+    rows = session.execute(
+        select(*_CHAIN)
+        .where(AuditLog.seq > count, AuditLog.seq <= last_seq)
+        .order_by(AuditLog.seq)
+        .execution_options(yield_per=5000)
+    )
     for (
         seq,
         at,
@@ -225,7 +245,6 @@ def verify_audit_chain(session: Session) -> int:
         if prev_hash != prev or row_hash != _row_hash(prev, hashed):
             raise AuditChainError(f"audit row {seq} does not match its hash")
         prev = row_hash
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
-    if (head.last_seq, head.last_hash) != (count, prev):
+    if (last_seq, last_hash) != (count, prev):
         raise AuditChainError("the audit head does not match the last row")
     return count

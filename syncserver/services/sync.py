@@ -655,6 +655,7 @@ def _visit(
         "verdict": fields.verdict,
         "outcome": fields.outcome,
         "exception": fields.verdict in ("warn", "fail"),
+        "checks_failed": sum(1 for status in fields.checks.values() if status == "fail"),
         **fields.readings,
     }
     return Outcome("applied", flags=flags), row

@@ -13,6 +13,7 @@ from syncserver.api.deps import DatabaseDep
 from syncserver.core.errors import ApiError, NotFound
 from syncserver.services import review
 from syncserver.services.journal import Actor, unit_of_work
+from syncserver.services.work_orders import KINDS
 from syncserver.web.app import page
 from syncserver.web.auth import CheckedForm, StaffPage
 from syncserver.web.phasor import phasor_svg
@@ -21,10 +22,6 @@ __all__ = ["PAGE_SIZE", "router"]
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
-WORK_ORDER_KINDS = (
-    "install", "exchange", "remove", "investigate", "read", "high_bill",
-    "no_comms", "tamper", "reconnect", "disconnect", "other",
-)  # fmt: skip
 
 
 def _day(text: str | None, name: str) -> date | None:
@@ -94,7 +91,7 @@ def exceptions_page(
         filters=kept,
         checks=checks,
         technicians=people,
-        kinds=WORK_ORDER_KINDS,
+        kinds=KINDS,
         statuses=review.REVIEW_STATUSES,
         next_link=next_link,
         first_link=first_link if cursor is not None else None,

@@ -69,12 +69,21 @@ def _pg_bin() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-def start_postgres(*, fsync: bool = False) -> tuple[PostgresServer, Callable[[], None]]:
-    """Start a cluster; its server and a function that stops it and removes its files."""
+def start_postgres(
+    *, fsync: bool = False, folder: Path | None = None
+) -> tuple[PostgresServer, Callable[[], None]]:
+    """Start a cluster; its server and a function that stops it and removes its files.
+
+    With ``folder`` the cluster lives there and is kept: a cluster already in it is started
+    again (a benchmark seeds once and measures after each change), and stopping leaves it.
+    """
     bindir = _pg_bin()
     if bindir is None:
         raise FileNotFoundError("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin")
-    folder = Path(tempfile.mkdtemp(prefix="fieldkit-pg-"))
+    kept = folder is not None
+    if folder is None:
+        folder = Path(tempfile.mkdtemp(prefix="fieldkit-pg-"))
+    folder.mkdir(parents=True, exist_ok=True)
     preexec: Callable[[], None] | None = None
     if os.geteuid() == 0:  # initdb refuses root: run the cluster as the postgres user
         account = pwd.getpwnam("postgres")
@@ -87,22 +96,23 @@ def start_postgres(*, fsync: bool = False) -> tuple[PostgresServer, Callable[[],
     data = folder / "data"
     port = _free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "preexec_fn": preexec}
-    subprocess.run(
-        [
-            str(bindir / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "fieldkit",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-            "--locale=C",
-        ],
-        check=True,
-        **quiet,
-    )
+    if not (data / "PG_VERSION").exists():
+        subprocess.run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "fieldkit",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--locale=C",
+            ],
+            check=True,
+            **quiet,
+        )
     options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=100"
     if not fsync:
         options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -117,7 +127,7 @@ def start_postgres(*, fsync: bool = False) -> tuple[PostgresServer, Callable[[],
             str(folder / "log"),
             "-w",
             "-t",
-            "60",
+            "600" if kept else "60",
             "start",
         ],
         check=True,
@@ -125,12 +135,15 @@ def start_postgres(*, fsync: bool = False) -> tuple[PostgresServer, Callable[[],
     )
 
     def stop() -> None:
+        # A kept cluster is shut down cleanly, so it starts again without a recovery.
+        mode = "fast" if kept else "immediate"
         subprocess.run(
-            [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            [str(bindir / "pg_ctl"), "-D", str(data), "-m", mode, "-w", "-t", "600", "stop"],
             check=False,
             **quiet,
         )
-        shutil.rmtree(folder, ignore_errors=True)
+        if not kept:
+            shutil.rmtree(folder, ignore_errors=True)
 
     return PostgresServer(port, "fieldkit"), stop
 

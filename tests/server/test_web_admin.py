@@ -141,12 +141,32 @@ def test_enrolment_code_shown_once_and_revocation_refuses_the_next_push(world: W
     assert world.client.get("/api/v1/sync/pull", headers=world.bob).status_code == 200
 
 
+def _rewrite_audit_row(world: World, seq: int) -> None:
+    """What someone with the database could do: drop the append-only trigger, edit a row."""
+    drop = (
+        "DROP TRIGGER IF EXISTS audit_log_no_update"
+        if world.database.is_sqlite
+        else "DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log"
+    )
+    with world.database.write() as session:
+        session.execute(text(drop))
+        session.execute(
+            text("UPDATE audit_log SET actor_id = 'nobody' WHERE seq = :seq"), {"seq": seq}
+        )
+
+
+def _push_visit(world: World, name: str) -> None:
+    pushed = world.push(world.tech, world.tech_device, [op(f"op-{name}", visit(name))])
+    assert pushed.json()["results"][0]["status"] == "applied"
+
+
 def test_the_audit_log_pages_newest_first_and_its_chain_is_verified(world: World) -> None:
     login(world.client, "ada")
     total = world.count("audit_log")
     first = world.client.get("/admin/audit")
     assert first.status_code == 200
     assert f"Chain verified, {total} entries." in first.text
+    assert "Every entry's hash was checked" in first.text  # no checkpoint yet: all of it
     seqs = [int(s) for s in re.findall(r"<tr>\s*<td>(\d+)</td>", first.text)]
     assert seqs == list(range(total, max(total - AUDIT_PAGE_SIZE, 0), -1))
     older = re.search(r'<a rel="next" href="([^"]+)">', first.text)
@@ -154,17 +174,66 @@ def test_the_audit_log_pages_newest_first_and_its_chain_is_verified(world: World
     second = world.client.get(older.group(1))
     deeper = [int(s) for s in re.findall(r"<tr>\s*<td>(\d+)</td>", second.text)]
     assert deeper[0] == seqs[-1] - 1
-    # Someone with the database rewrites an entry: the page says which one is broken.
-    drop = (
-        "DROP TRIGGER audit_log_no_update"
-        if world.database.is_sqlite
-        else "DROP TRIGGER audit_log_append_only ON audit_log"
+    assert world.client.get("/admin/audit?before=x").status_code == 400
+
+
+def test_a_view_checks_only_the_entries_since_the_last_checkpoint(world: World) -> None:
+    """A row changed after the checkpoint is found on the next ordinary view."""
+    login(world.client, "ada")
+    world.client.get("/admin/audit")  # the checkpoint: the whole log as it is now
+    checkpoint = world.count("audit_log")
+    again = world.client.get("/admin/audit")
+    assert f"Chain verified, {checkpoint} entries." in again.text
+    assert f"Entries 1–{checkpoint} were found intact by an earlier check; the 0 since" in (
+        again.text
     )
-    with world.database.write() as session:
-        session.execute(text(drop))
-        session.execute(text("UPDATE audit_log SET actor_id = 'nobody' WHERE seq = 7"))
+    _push_visit(world, "v-after-1")
+    _push_visit(world, "v-after-2")
+    total = world.count("audit_log")
+    assert total > checkpoint + 1
+    _rewrite_audit_row(world, checkpoint + 2)
     broken = world.client.get("/admin/audit")
     assert broken.status_code == 200
     assert "Chain verified" not in broken.text
-    assert "Hash chain broken: audit row 7 does not match its hash" in broken.text
-    assert world.client.get("/admin/audit?before=x").status_code == 400
+    assert f"Hash chain broken: audit row {checkpoint + 2} does not match its hash" in broken.text
+    # A broken check is not a starting point: the next view finds the same row again.
+    assert f"audit row {checkpoint + 2} does not match" in world.client.get("/admin/audit").text
+
+
+def test_a_row_changed_before_the_checkpoint_is_found_by_the_whole_chain_check(
+    world: World,
+) -> None:
+    csrf = login(world.client, "ada")
+    world.client.get("/admin/audit")
+    _rewrite_audit_row(world, 7)
+    total = world.count("audit_log")
+    # The ordinary view checks from its checkpoint on, and the row is before it.
+    assert f"Chain verified, {total} entries." in world.client.get("/admin/audit").text
+    forged = world.client.post("/admin/audit/verify", data={"csrf_token": "forged"})
+    assert forged.status_code == 403
+    whole = world.client.post("/admin/audit/verify", data={"csrf_token": csrf})
+    assert whole.status_code == 200
+    assert "Chain verified" not in whole.text
+    assert "Hash chain broken: audit row 7 does not match its hash" in whole.text
+    # Every later view says so until a whole-chain check finds the chain intact again.
+    later = world.client.get("/admin/audit")
+    assert "Chain verified" not in later.text
+    assert "by ada found audit row 7 does not match its hash" in later.text
+
+
+def test_the_whole_chain_check_of_an_intact_log_is_shown_with_who_and_when(world: World) -> None:
+    csrf = login(world.client, "ada")
+    never = world.client.get("/admin/audit")
+    assert "last checked" in never.text  # the first view read the whole chain
+    whole = world.client.post("/admin/audit/verify", data={"csrf_token": csrf})
+    total = world.count("audit_log")
+    assert f"Chain verified, {total} entries." in whole.text
+    assert "Every entry's hash was checked" in whole.text
+    assert re.search(
+        rf"last checked [0-9-]+ [0-9:]+ UTC by ada: intact, {total} entries", whole.text
+    )
+    office = world.client.post("/logout", data={"csrf_token": csrf})
+    assert office.status_code in (200, 303)
+    office_csrf = login(world.client, "olga")
+    refused = world.client.post("/admin/audit/verify", data={"csrf_token": office_csrf})
+    assert refused.status_code == 403

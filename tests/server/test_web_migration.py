@@ -165,3 +165,58 @@ def test_0004_backfills_readings_check_times_and_search_terms(world: World) -> N
     upgrade(world.database)
     assert current_revision(world.database) == head_revision()
     assert state() == at_ingest
+
+
+def test_0005_counts_failed_checks_of_stored_visits_and_adds_the_checkpoints(
+    world: World,
+) -> None:
+    """Migration 0005 up from 0004 counts each stored visit's failed checks as ingest does
+    (the weekly report reads them from its covering index), on both engines."""
+    pushed = world.push(
+        world.tech,
+        world.tech_device,
+        [
+            op(
+                "o1",
+                visit(
+                    "v-two-fails",
+                    verdict="fail",
+                    checks=[
+                        _check("polarity", "fail"),
+                        _check("polarity", "pass"),
+                        _check("voltage", "fail"),
+                        _check("clock_drift", "warn"),
+                    ],
+                ),
+            ),
+            op("o2", visit("v-warned", verdict="warn", checks=[_check("clock_drift", "warn")])),
+            op("o3", visit("v-clean", checks=[_check("voltage", "pass")])),
+        ],
+    )
+    assert [r["status"] for r in pushed.json()["results"]] == ["applied"] * 3
+
+    def counts() -> dict[str, int]:
+        with world.database.read() as session:
+            rows = session.execute(select(Visit.visit_id, Visit.checks_failed)).all()
+        return {str(v): int(n) for v, n in rows}
+
+    at_ingest = counts()
+    assert at_ingest == {"v-two-fails": 2, "v-warned": 0, "v-clean": 0}
+
+    downgrade(world.database, "0004")
+    assert current_revision(world.database) == "0004"
+    with world.database.read() as session:
+        found = inspect(session.connection())
+        columns = {c["name"] for c in found.get_columns("visits")}
+        indexes = {i["name"] for i in found.get_indexes("visits")}
+        tables = found.get_table_names()
+    assert "checks_failed" not in columns
+    assert "ix_visits_report" not in indexes
+    assert "audit_checkpoints" not in tables
+    upgrade(world.database)
+    assert current_revision(world.database) == head_revision()
+    assert counts() == at_ingest
+    with world.database.read() as session:
+        assert "ix_visits_report" in {
+            i["name"] for i in inspect(session.connection()).get_indexes("visits")
+        }
