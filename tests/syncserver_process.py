@@ -40,10 +40,11 @@ def syncserver(db: str, *args: str, stdin: str | None = None) -> str:
 
 
 class ServerProcess:
-    """``syncserver serve --db DB --port PORT`` on 127.0.0.1."""
+    """``syncserver serve --db DB --port PORT [--workers N]`` on 127.0.0.1."""
 
-    def __init__(self, db: str, log: Path, port: int | None = None) -> None:
+    def __init__(self, db: str, log: Path, port: int | None = None, workers: int = 1) -> None:
         self.db = db
+        self.workers = workers
         self.port = port or free_port()
         self.log = log
         self.proc: subprocess.Popen[bytes] | None = None
@@ -68,6 +69,8 @@ class ServerProcess:
                     "127.0.0.1",
                     "--port",
                     str(self.port),
+                    "--workers",
+                    str(self.workers),
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -3,14 +3,15 @@
 Every operation of ``/api/v1/openapi.json`` (and ``/healthz``) gets Hypothesis-generated
 requests that fit the schema (positive) and requests that break it (negative: wrong types,
 missing fields, out-of-range numbers, junk path parameters), sent in-process to the ASGI app
-on a copy of the example world, once with each caller: a technician's device token, the
-office's and the admin's personal tokens, no token, and a revoked device token. Path
-parameters are drawn at random and, half the time, from the world's real ids, so the
-generated requests reach the code behind the 404s too.
+on a copy of the example world, on SQLite and on PostgreSQL, once with each caller: a
+technician's device token, the office's and the admin's personal tokens, no token, and a
+revoked device token. Path parameters are drawn at random and, half the time, from the
+world's real ids, so the generated requests reach the code behind the 404s too.
 
 Nothing may answer 5xx or raise out of the app. The fast slice here sends a bounded number
 of examples (FIELDKIT_SCHEMATHESIS_EXAMPLES a mode, operation and caller); ``make
-reliability`` sends many more and writes the figures to ``.reliability/schemathesis.json``.
+reliability`` sends many more and writes the figures to
+``.reliability/schemathesis-ENGINE-CALLER.json``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from hypothesis.errors import Unsatisfiable
 
 from syncserver.core.config import Settings
 from syncserver.main import create_app
-from tests.server.conftest import Seed, enroll_code
+from tests.server.conftest import PostgresServer, Seed, enroll_code
 
 pytestmark = pytest.mark.reliability
 
@@ -48,18 +49,28 @@ KNOWN: dict[str, list[str]] = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def hostile(
-    sqlite_seed: Seed, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Any, dict[str, dict[str, str]]]]:
-    """The app on a copy of the example world, with a header set for every caller."""
-    db = str(tmp_path_factory.mktemp("hostile") / "server.db")
-    shutil.copyfile(sqlite_seed.source, db)
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Any, dict[str, dict[str, str]], str]]:
+    """The app on a copy of the example world on each engine, with a header set for
+    every caller."""
+    seed: Seed
+    if request.param == "sqlite":
+        seed = request.getfixturevalue("sqlite_seed")
+        db = str(tmp_path_factory.mktemp("hostile") / "server.db")
+        shutil.copyfile(seed.source, db)
+    else:
+        seed = request.getfixturevalue("postgres_seed")
+        server: PostgresServer = request.getfixturevalue("postgres")
+        name = f"hostile_{os.getpid()}"
+        server.admin(f"CREATE DATABASE {name} TEMPLATE {seed.source}")
+        db = server.url(name)
     app = create_app(Settings(db=db))
     with TestClient(app) as client:
-        device, token = sqlite_seed.devices["demo-tech"]
+        device, token = seed.devices["demo-tech"]
         tech = {"Authorization": f"Bearer {token}"}
-        admin = {"Authorization": f"Bearer {sqlite_seed.admin}"}
+        admin = {"Authorization": f"Bearer {seed.admin}"}
         # a visit to find, and a second device of demo-tech's, revoked
         pushed = client.post(
             "/api/v1/sync/push",
@@ -100,12 +111,12 @@ def hostile(
         assert revoked.status_code == 204, revoked.text
         headers = {
             "technician": tech,
-            "office": {"Authorization": f"Bearer {sqlite_seed.office}"},
+            "office": {"Authorization": f"Bearer {seed.office}"},
             "admin": admin,
             "no-token": {},
             "revoked": {"Authorization": f"Bearer {enrolled['token']}"},
         }
-        yield app, headers
+        yield app, headers, request.param
 
 
 def _strategy(operation: Any, mode: schemathesis.GenerationMode) -> st.SearchStrategy[Any]:
@@ -122,9 +133,9 @@ def _strategy(operation: Any, mode: schemathesis.GenerationMode) -> st.SearchStr
 @pytest.mark.timeout(max(120, EXAMPLES * 40))
 @pytest.mark.parametrize("caller", CALLERS)
 def test_no_server_error_for_any_caller(
-    hostile: tuple[Any, dict[str, dict[str, str]]], caller: str
+    hostile: tuple[Any, dict[str, dict[str, str]], str], caller: str
 ) -> None:
-    app, headers = hostile
+    app, headers, engine = hostile
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 12  # every route of /api/v1 and /healthz is in the schema
@@ -168,6 +179,7 @@ def test_no_server_error_for_any_caller(
                 unbreakable.append(operation.label)
     OUT.mkdir(exist_ok=True)
     figures = {
+        "engine": engine,
         "caller": caller,
         "operations": len(operations),
         "examples_per_mode": EXAMPLES,
@@ -176,7 +188,7 @@ def test_no_server_error_for_any_caller(
         "server_errors": len(failures),
         "no_negative_cases": unbreakable,
     }
-    (OUT / f"schemathesis-{caller}.json").write_text(json.dumps(figures, indent=2) + "\n")
+    (OUT / f"schemathesis-{engine}-{caller}.json").write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures))
     assert failures == []
     assert sent >= len(operations)  # every operation was sent something
