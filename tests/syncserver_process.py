@@ -1,8 +1,14 @@
 """``syncserver`` as a user runs it: its commands as subprocesses, and ``serve`` as a real
-process on 127.0.0.1 that a test can stop (SIGTERM or SIGKILL) and start again."""
+process on 127.0.0.1 that a test can stop (SIGTERM or SIGKILL) and start again.
+
+``serve`` runs in its own process group: with ``--workers N`` uvicorn forks N workers that
+hold the listening socket, so a SIGKILL (the machine losing power) goes to the whole group,
+or orphaned workers would go on answering."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -42,7 +48,7 @@ def syncserver(db: str, *args: str, stdin: str | None = None) -> str:
 class ServerProcess:
     """``syncserver serve --db DB --port PORT [--workers N]`` on 127.0.0.1."""
 
-    def __init__(self, db: str, log: Path, port: int | None = None, workers: int = 1) -> None:
+    def __init__(self, db: str, log: Path, port: int | None = None, *, workers: int = 1) -> None:
         self.db = db
         self.workers = workers
         self.port = port or free_port()
@@ -75,6 +81,7 @@ class ServerProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,
+                start_new_session=True,
             )
         self.starts += 1
         deadline = time.monotonic() + timeout
@@ -92,12 +99,18 @@ class ServerProcess:
     def stop(self, *, kill: bool = False) -> None:
         if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        group = self.proc.pid  # start_new_session: the group id is the parent's pid
+        if kill:
+            os.killpg(group, signal.SIGKILL)
+        else:  # uvicorn's supervisor stops its workers gracefully on SIGTERM
+            self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(group, signal.SIGKILL)
             self.proc.wait(timeout=15)
+        with contextlib.suppress(ProcessLookupError):  # a worker that outlived its parent
+            os.killpg(group, signal.SIGKILL)
         self.proc = None
 
     def restart(self, *, kill: bool = False) -> None:

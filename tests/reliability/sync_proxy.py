@@ -16,6 +16,12 @@ When the server is down (restarting) the upstream connect fails and the client i
 counted as ``upstream_down``. Everything injected is counted in :attr:`FaultProxy.counts`.
 :meth:`FaultProxy.script` queues faults for the next connections, in order, before the
 random draw resumes (a test that needs "this request's answer is cut" exactly).
+
+:attr:`FaultProxy.traffic` records when each HTTP request went up and when its answer
+started to come back (a chunk from the client that starts with a method, a chunk from the
+server that starts with ``HTTP/``: the client speaks request/answer in lockstep, keep-alive
+or not), so a test can act at a moment it chooses, such as "just after the server answered
+a push" (:meth:`FaultProxy.wait_for`), without any hook in the product.
 """
 
 from __future__ import annotations
@@ -24,12 +30,25 @@ import asyncio
 import contextlib
 import random
 import threading
+import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-__all__ = ["FAULTS", "FaultProxy"]
+__all__ = ["FAULTS", "FaultProxy", "Traffic"]
 
 FAULTS: tuple[str, ...] = ("pass", "refuse", "delay", "cut_request", "cut_response")
+
+METHODS = (b"GET ", b"POST ", b"PUT ", b"PATCH ", b"DELETE ", b"HEAD ")
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    """One request going up (``request``) or its answer starting back (``answer``)."""
+
+    at: float  # time.monotonic()
+    event: str
+    request: str  # its request line without the version, e.g. "POST /api/v1/sync/push"
 
 
 class FaultProxy:
@@ -49,6 +68,8 @@ class FaultProxy:
         self.faults = tuple(faults)
         self.delay_seconds = delay_seconds
         self.counts: Counter[str] = Counter()
+        self.traffic: list[Traffic] = []
+        self._seen = threading.Condition()
         self._scripted: deque[str] = deque()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -95,6 +116,31 @@ class FaultProxy:
         with self._lock:
             self._scripted.extend(faults)
 
+    def _record(self, event: str, request: str) -> None:
+        with self._seen:
+            self.traffic.append(Traffic(time.monotonic(), event, request))
+            self._seen.notify_all()
+
+    def wait_for(
+        self, event: str, request_prefix: str, *, after: int, nth: int = 1, timeout: float
+    ) -> Traffic | None:
+        """The ``nth`` ``event`` of a request starting ``request_prefix`` among
+        ``traffic[after:]``, waiting up to ``timeout`` s for it (None if it never came)."""
+        deadline = time.monotonic() + timeout
+        with self._seen:
+            while True:
+                found = [
+                    t
+                    for t in self.traffic[after:]
+                    if t.event == event and t.request.startswith(request_prefix)
+                ]
+                if len(found) >= nth:
+                    return found[nth - 1]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._seen.wait(left)
+
     def _draw(self) -> tuple[str, int]:
         with self._lock:
             fault = "pass"
@@ -122,11 +168,27 @@ class FaultProxy:
             return
         delay = self.delay_seconds if fault == "delay" else 0.0
         request_limit = cut_at if fault == "cut_request" else None
+        current = ["?"]  # the request line of the exchange in flight on this connection
+
+        def went_up(chunk: bytes) -> None:
+            if chunk.startswith(METHODS):
+                line = chunk.split(b"\r\n", 1)[0].decode("latin-1")
+                current[0] = line.rsplit(" ", 1)[0]
+                self._record("request", current[0])
+
+        def came_back(chunk: bytes) -> None:
+            if chunk.startswith(b"HTTP/"):
+                self._record("answer", current[0])
+
         upstream = asyncio.ensure_future(
-            self._pipe(reader, up_writer, delay=delay, limit=request_limit, peer=writer)
+            self._pipe(
+                reader, up_writer, delay=delay, limit=request_limit, peer=writer, seen=went_up
+            )
         )
         downstream = asyncio.ensure_future(
-            self._pipe(up_reader, writer, delay=delay, swallow=fault == "cut_response")
+            self._pipe(
+                up_reader, writer, delay=delay, swallow=fault == "cut_response", seen=came_back
+            )
         )
         await asyncio.wait({upstream, downstream}, return_when=asyncio.FIRST_COMPLETED)
         for task in (upstream, downstream):
@@ -146,6 +208,7 @@ class FaultProxy:
         limit: int | None = None,
         swallow: bool = False,
         peer: asyncio.StreamWriter | None = None,
+        seen: Callable[[bytes], None] | None = None,
     ) -> None:
         sent = 0
         try:
@@ -164,6 +227,8 @@ class FaultProxy:
                     if peer is not None:
                         peer.transport.abort()
                     return
+                if seen is not None:
+                    seen(data)
                 writer.write(data)
                 await writer.drain()
                 sent += len(data)
