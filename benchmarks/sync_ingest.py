@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from fieldkit.sync.client import Credentials, PendingOp, SyncClient  # noqa: E402
+from fieldkit.sync.schema import VisitDocument  # noqa: E402
 from syncserver.db.engine import Database  # noqa: E402
 from syncserver.db.migrate import upgrade  # noqa: E402
 from syncserver.db.models import AppliedOp, AuditLog, Visit, VisitCheck  # noqa: E402
 from syncserver.services import imports, users  # noqa: E402
 from syncserver.services.journal import Actor, canonical, unit_of_work  # noqa: E402
+from syncserver.services.sync import readings_of  # noqa: E402
 
 RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
 
@@ -129,6 +132,31 @@ def make_visit(n: int, device: int) -> dict[str, Any]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its children, from /proc (Linux; 0 where
+    there is no /proc): what the server spent, whatever else shares the machine."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if entry.parent.name == str(pid) or fields[1] == str(pid):  # fields[1]: parent pid
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+@dataclass
+class HttpRun:
+    """One over-HTTP run: wall time, visits, and the CPU the server and the clients used."""
+
+    elapsed: float
+    visits: int
+    server_cpu: float
+    client_cpu: float
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -168,10 +196,12 @@ class Outbox:
         return len(self.ops) - self.position
 
 
-def over_http(db: str, visits: int, devices: int, workers: int) -> tuple[float, int]:
+def over_http(db: str, visits: int, devices: int, workers: int) -> HttpRun:
     creds = prepare(db, devices)
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # This checkout first (the editable install may point at another one).
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
     server = subprocess.Popen(
         [
             sys.executable,
@@ -220,21 +250,24 @@ def over_http(db: str, visits: int, devices: int, workers: int) -> tuple[float, 
                 )
 
         threads = [threading.Thread(target=run, args=(d,)) for d in range(devices)]
+        server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
         started = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
+        server_cpu = cpu_seconds(server.pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
         if errors:
             raise SystemExit("; ".join(errors))
-        return elapsed, per * devices
+        return HttpRun(elapsed, per * devices, server_cpu, client_cpu)
     finally:
         server.terminate()
         server.wait(30)
 
 
-def plain_insert(db: str, visits: int, devices: int) -> float:
+def plain_insert(db: str, visits: int, devices: int) -> tuple[float, float]:
     """The same rows ingest writes (applied_ops; visits with their summary columns; each
     visit's per-check statuses in visit_checks; the hash-chained audit rows), inserted in
     one process with SQLAlchemy Core executemany, 60 visits a transaction."""
@@ -255,6 +288,9 @@ def plain_insert(db: str, visits: int, devices: int) -> float:
         ).scalar_one()
     per = visits // devices
     rows = []
+    # What ingest derives from each document (its worst status per check, its readings,
+    # its times) is worked out here, before the clock starts: the plain insert is the
+    # writing alone.
     for d in range(devices):
         for n in range(per):
             document = make_visit(n, d)
@@ -263,6 +299,7 @@ def plain_insert(db: str, visits: int, devices: int) -> float:
             for check in document["checks"]:  # each check's worst status, as ingest keeps
                 if RANK[check["status"]] >= RANK[worst.get(check["id"], "skip")]:
                     worst[check["id"]] = check["status"]
+            parsed = VisitDocument.model_validate(document)
             rows.append(
                 (
                     device_pks[d],
@@ -270,11 +307,21 @@ def plain_insert(db: str, visits: int, devices: int) -> float:
                     body,
                     hashlib.sha256(b"visit\n" + body).hexdigest(),
                     worst,
+                    {
+                        "visit_id": parsed.visit_id,
+                        "started_at": parsed.started_at,
+                        "visited_at": parsed.started_at,
+                        "ended_at": parsed.ended_at,
+                        "verdict": parsed.verdict,
+                        "exception": parsed.verdict in ("warn", "fail"),
+                        **readings_of(parsed),
+                    },
                 )
             )
     now = datetime.now(UTC)
     batch = 60
     visit_table = Visit.__table__
+    cpu = time.process_time()
     started = time.perf_counter()
     for i in range(0, len(rows), batch):
         chunk = rows[i : i + batch]
@@ -291,7 +338,7 @@ def plain_insert(db: str, visits: int, devices: int) -> float:
                         "flags": "",
                         "applied_at": now,
                     }
-                    for d, o, _, h, _ in chunk
+                    for d, o, _, h, _, _ in chunk
                 ],
             )
             pks = dict(
@@ -299,7 +346,6 @@ def plain_insert(db: str, visits: int, devices: int) -> float:
                     insert(visit_table).returning(visit_table.c.visit_id, visit_table.c.id),
                     [
                         {
-                            "visit_id": o,
                             "device_pk": d,
                             "technician_id": technician,
                             "work_order_pk": order.id,
@@ -307,7 +353,6 @@ def plain_insert(db: str, visits: int, devices: int) -> float:
                             "account_id": order.account_id,
                             "meter_id": meter,
                             "meter_number": "M2S-0012345",
-                            "started_at": now,
                             "received_at": now,
                             "flags": "",
                             "review_status": "new",
@@ -316,30 +361,32 @@ def plain_insert(db: str, visits: int, devices: int) -> float:
                             "body": b.decode(),
                             "revision": 1,
                             "status": "final",
-                            "visited_at": now,
-                            "ended_at": now,
-                            "verdict": "fail",
                             "outcome": "resolved",
-                            "exception": True,
+                            **derived,
                         }
-                        for d, o, b, h, _ in chunk
+                        for d, _, b, h, _, derived in chunk
                     ],
                 ).all()
             )
             session.execute(
                 insert(VisitCheck.__table__),
                 [
-                    {"visit_pk": pks[o], "check_id": check, "status": status}
-                    for _, o, _, _, worst in chunk
+                    {
+                        "visit_pk": pks[derived["visit_id"]],
+                        "check_id": check,
+                        "status": status,
+                        "visited_at": derived["visited_at"],
+                    }
+                    for _, _, _, _, worst, derived in chunk
                     for check, status in worst.items()
                 ],
             )
             head = session.execute(select(AuditHead).with_for_update()).scalar_one()
             seq, prev = head.last_seq, head.last_hash
             audit = []
-            for _, o, _, h, _ in chunk:
+            for _, _, _, h, _, derived in chunk:
                 seq += 1
-                detail = canonical({"sha256": h, "flags": []})
+                detail = canonical({"sha256": h, "revision": 1, "flags": []})
                 row = {
                     "seq": seq,
                     "at": now.isoformat(),
@@ -347,7 +394,7 @@ def plain_insert(db: str, visits: int, devices: int) -> float:
                     "actor_id": "x",
                     "action": "visit.create",
                     "entity": "visit",
-                    "entity_id": o,
+                    "entity_id": derived["visit_id"],
                     "detail": detail,
                 }
                 digest = hashlib.sha256((prev + canonical(row)).encode()).hexdigest()
@@ -356,15 +403,27 @@ def plain_insert(db: str, visits: int, devices: int) -> float:
             session.execute(insert(AuditLog.__table__), audit)
             session.execute(update(AuditHead).values(last_seq=seq, last_hash=prev))
     elapsed = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     database.dispose()
-    return elapsed
+    return elapsed, cpu
 
 
 COUNTED = ("applied_ops", "visits", "visit_checks", "audit_log")
 
+# What the visits and their checks hold, beyond how many there are: both sides must have
+# written the same summaries (bodies, verdicts, readings, per-check statuses).
+CONTENT = {
+    "visit bodies (bytes)": "SELECT sum(length(body)) FROM visits",
+    "exception visits": "SELECT count(*) FROM visits WHERE exception",
+    "voltage_a sum": "SELECT round(sum(voltage_a)) FROM visits",
+    "visit_checks failed": "SELECT count(*) FROM visit_checks WHERE status = 'fail'",
+    "visits with a work order": "SELECT count(work_order_pk) FROM visits",
+}
+
 
 def row_counts(db: str) -> dict[str, int]:
-    """Rows in each table ingest writes (so the two sides are seen to do the same work)."""
+    """Rows in each table ingest writes and a few sums of what they hold (so the two sides
+    are seen to do the same work)."""
     from sqlalchemy import text
 
     database = Database(db)
@@ -374,6 +433,8 @@ def row_counts(db: str) -> dict[str, int]:
             for table in COUNTED:  # the names above, not input
                 count = text(f"SELECT count(*) FROM {table}")  # noqa: S608
                 counts[table] = int(session.execute(count).scalar_one())
+            for name, query in CONTENT.items():
+                counts[name] = int(session.execute(text(query)).scalar_one() or 0)
             return counts
     finally:
         database.dispose()
@@ -401,19 +462,28 @@ def main() -> None:
                 server.admin("CREATE DATABASE plain")
                 http_db, plain_db, workers = server.url("http"), server.url("plain"), 2
             try:
-                elapsed, count = over_http(http_db, args.visits, args.devices, workers)
-                plain = plain_insert(plain_db, args.visits, args.devices)
+                run = over_http(http_db, args.visits, args.devices, workers)
+                plain, plain_cpu = plain_insert(plain_db, args.visits, args.devices)
                 written = row_counts(http_db), row_counts(plain_db)
                 if written[0] != written[1]:
                     raise SystemExit(f"not the same rows: http {written[0]}, plain {written[1]}")
             finally:
                 if stop is not None:
                     stop()
-        http_rate, plain_rate = count / elapsed, count / plain
+        count = run.visits
+        http_rate, plain_rate = count / run.elapsed, count / plain
         print(
-            f"{engine:10s} workers={workers}  http {http_rate:7.0f} visits/s ({elapsed:5.1f} s)   "
-            f"plain insert {plain_rate:7.0f} visits/s ({plain:5.1f} s)   "
-            f"ratio {http_rate / plain_rate:.2f}"
+            f"{engine:10s} workers={workers}  http {http_rate:7.0f} visits/s ({run.elapsed:5.1f} s)"
+            f"   plain insert {plain_rate:7.0f} visits/s ({plain:5.1f} s)"
+            f"   ratio {http_rate / plain_rate:.2f}"
+        )
+        # CPU per visit, which the machine's other load changes much less than the rates
+        # (the database server's own processes are not counted on PostgreSQL).
+        print(
+            f"{'':10s} CPU per visit: server {run.server_cpu / count * 1000:.2f} ms, "
+            f"clients {run.client_cpu / count * 1000:.2f} ms, "
+            f"plain insert {plain_cpu / count * 1000:.2f} ms   "
+            f"(load average {os.getloadavg()[0]:.1f})"
         )
 
 
