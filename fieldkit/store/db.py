@@ -19,12 +19,13 @@ from sqlite_utils import Database
 
 from fieldkit import paths
 from fieldkit.store import migrations
-from fieldkit.store.transaction import DiskFull, StoreError, write_transaction
+from fieldkit.store.transaction import DiskFull, ReadOnlyDatabase, StoreError, write_transaction
 
 __all__ = [
     "DB_FILENAME",
     "LAPTOP_PRAGMAS",
     "DiskFull",
+    "ReadOnlyDatabase",
     "StoreError",
     "close_database",
     "database",
