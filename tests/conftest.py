@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from hypothesis import HealthCheck, settings
 
 from simulators.c1218.options import SimOptions
 from simulators.c1218.server import RunningSimulator, start
-from tests.isolation import ProcessState, running_loop_problem
+from tests.isolation import ProcessState, running_loop_problem, shuffled
 
 # CI shares two cores with simulators and subprocesses: a slow example is not a failure.
 settings.register_profile(
@@ -21,6 +23,43 @@ settings.register_profile(
 settings.load_profile("fieldkit")
 
 VECTORS = Path(__file__).resolve().parent / "vectors"
+
+
+def _test_order() -> tuple[str, str]:
+    """``(how, seed)`` from ``FIELDKIT_TEST_ORDER``: ``file`` (pytest's), ``reverse`` or
+    ``shuffle[:SEED]`` (a fresh seed when none is given; the header prints it)."""
+    how, _, seed = os.environ.get("FIELDKIT_TEST_ORDER", "file").partition(":")
+    if how not in {"file", "reverse", "shuffle"}:
+        raise pytest.UsageError(
+            f"FIELDKIT_TEST_ORDER={how!r}: use file, reverse, shuffle or shuffle:SEED"
+        )
+    # xdist workers must agree on the order: without a seed they share the run's id.
+    return how, seed or os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8] or secrets.token_hex(4)
+
+
+_ORDER = pytest.StashKey[tuple[str, str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Read the test order once (a bad value stops the run with a one-line error)."""
+    config.stash[_ORDER] = _test_order()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    """Name the order, so that a failure in a shuffled run can be replayed."""
+    how, seed = config.stash[_ORDER]
+    if how == "shuffle":
+        return f"test order: FIELDKIT_TEST_ORDER=shuffle:{seed}"
+    return "test order: reverse" if how == "reverse" else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the tests in the order ``FIELDKIT_TEST_ORDER`` asks for (see tests/isolation.py)."""
+    how, seed = config.stash[_ORDER]
+    if how == "reverse":
+        items.reverse()
+    elif how == "shuffle":
+        items[:] = shuffled(items, seed)
 
 
 @pytest.fixture(scope="session")

@@ -6,17 +6,26 @@ test in one process and meets all of them. ``tests/conftest.py`` takes a ``Proce
 before each test and compares it after: a test that changed one of these fails (its
 teardown errors, naming what changed) and the state is put back, so the tests after it
 still run on a clean process.
+
+``FIELDKIT_TEST_ORDER=shuffle`` (or ``shuffle:SEED``) runs the tests in a random order
+(see ``shuffled``); ``FIELDKIT_TEST_ORDER=reverse`` runs them last to first. Either shows
+a test that passes only after another one, in one process: ``pytest -p no:xdist``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from hypothesis import settings
+
+T = TypeVar("T")
 
 # The handlers a test may install for the length of a command (the CLI's Ctrl+C, the
 # demo's SIGTERM) and must put back.
@@ -111,3 +120,29 @@ def running_loop_problem() -> str | None:
         "while another loop is running'. Playwright's sync API does this while it is alive: "
         "keep its fixture scoped to the tests that use it."
     )
+
+
+def shuffled(items: list[T], seed: str) -> list[T]:
+    """``items`` (pytest's test items) in a random order that keeps each module's tests
+    together and each directory's modules together, so module- and package-scoped fixtures
+    (chromium, the office server) still start once; the same ``seed`` gives the same order.
+    """
+    chance = random.Random(seed)
+
+    def groups(things: list[T], key: Callable[[T], str]) -> list[list[T]]:
+        grouped: dict[str, list[T]] = {}
+        for thing in things:
+            grouped.setdefault(key(thing), []).append(thing)
+        parts = list(grouped.values())
+        chance.shuffle(parts)
+        return parts
+
+    def node(item: T) -> str:
+        return str(getattr(item, "nodeid", item))
+
+    order: list[T] = []
+    for folder in groups(items, lambda i: node(i).split("::")[0].rpartition("/")[0]):
+        for module in groups(folder, lambda i: node(i).split("::")[0]):
+            chance.shuffle(module)
+            order.extend(module)
+    return order
