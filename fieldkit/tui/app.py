@@ -62,12 +62,15 @@ class FieldkitApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
     ]
 
-    probe_state: reactive[str] = reactive("no meter connected")
-    sync_state: reactive[str] = reactive("…")
+    # repaint=False: the indicator watches these and repaints its own line. A repainting
+    # reactive on the app repaints the whole screen, and the probe state changes with
+    # every progress redraw mid-read: that full repaint was most of the UI thread's work.
+    probe_state: reactive[str] = reactive("no meter connected", repaint=False)
+    sync_state: reactive[str] = reactive("…", repaint=False)
     # A sync runs on the app, not on the Sync screen: the technician may leave that screen
     # (close a visit meanwhile) and still learn how the sync ended, on every screen.
-    syncing: reactive[bool] = reactive(False)
-    sync_report: reactive[SyncReport | None] = reactive(None, always_update=True)
+    syncing: reactive[bool] = reactive(False, repaint=False)
+    sync_report: reactive[SyncReport | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(
         self,

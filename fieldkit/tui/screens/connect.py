@@ -14,7 +14,7 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
 from textual.widget import AwaitMount
 from textual.widgets import Input, Label, OptionList, ProgressBar, Select, Static
@@ -30,7 +30,14 @@ from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.state import LinkChoice, MeterLink
 from fieldkit.visit import VisitResult, run_visit
 
-__all__ = ["ConnectScreen", "describe_outcome", "port_label", "speed_line", "stage_line"]
+__all__ = [
+    "ConnectScreen",
+    "describe_outcome",
+    "port_label",
+    "speed_line",
+    "stage_line",
+    "table_lines",
+]
 
 STEPS: tuple[Stage, ...] = (Stage.IDENTIFY, Stage.NEGOTIATE, Stage.LOGON, Stage.READ)
 
@@ -87,6 +94,21 @@ def speed_line(progress: Progress | None, protocol: str) -> str:
     if progress.stage in (Stage.CONNECT, Stage.IDENTIFY, Stage.NEGOTIATE):
         return f"Speed: {progress.baud} baud (before Negotiate)"
     return f"Speed: {progress.baud} baud (negotiated)"
+
+
+def table_lines(items: tuple[str, ...], stage: Stage, rows: int) -> str:
+    """The tables read so far, the newest last, in ``rows`` lines at most.
+
+    ``✓`` for those read, ``…`` for the one being read; what does not fit is counted on the
+    first line, so the list keeps one size and never scrolls.
+    """
+    lines = [f"✓ {item}" for item in items[:-1]]
+    if items:
+        lines.append(f"… {items[-1]}" if stage is Stage.READ else f"✓ {items[-1]}")
+    if rows > 0 and len(lines) > rows:
+        kept = lines[len(lines) - rows + 1 :] if rows > 1 else []
+        lines = [f"✓ {len(lines) - len(kept)} tables read before these", *kept]
+    return "\n".join(lines)
 
 
 def describe_outcome(result: VisitResult) -> str:
@@ -211,8 +233,7 @@ class ConnectScreen(FieldkitScreen):
                 yield ProgressBar(total=1, show_eta=False, id="connect-bar")
                 yield Static(speed_line(None, ""), id="connect-speed", markup=False)
                 yield Static("", id="connect-link", markup=False)
-                with VerticalScroll(id="connect-tables-box"):
-                    yield Static("", id="connect-tables", markup=False)
+                yield Static("", id="connect-tables", markup=False)
                 yield Static("Press F5 to read the meter.", id="connect-message", markup=False)
 
     def _known_map(self) -> str | None:
@@ -376,10 +397,11 @@ class ConnectScreen(FieldkitScreen):
         self._choice = choice
         self._token = CancelToken()
         self._last_result = None
-        self.query_one("#connect-tables", Static).update("")
-        self.query_one("#connect-link", Static).update("")
-        self.query_one("#connect-speed", Static).update(speed_line(None, protocol))
-        self.query_one("#connect-stages", Static).update(stage_line(None))
+        # Fixed-size lines: no relayout at the start of the read either.
+        self.query_one("#connect-tables", Static).update("", layout=False)
+        self.query_one("#connect-link", Static).update("", layout=False)
+        self.query_one("#connect-speed", Static).update(speed_line(None, protocol), layout=False)
+        self.query_one("#connect-stages", Static).update(stage_line(None), layout=False)
         bar = self.query_one("#connect-bar", ProgressBar)
         bar.update(total=1, progress=0)  # no indeterminate animation: frames cost
         self._say(f"Connecting to {port}… (Esc cancels)")
@@ -450,21 +472,19 @@ class ConnectScreen(FieldkitScreen):
             return
         self._drawn_at = time.monotonic()
         step = event.progress
-        self.query_one("#connect-stages", Static).update(stage_line(step))
+        self.query_one("#connect-stages", Static).update(stage_line(step), layout=False)
         protocol = "" if self._choice is None else self._choice.protocol
-        self.query_one("#connect-speed", Static).update(speed_line(step, protocol))
+        self.query_one("#connect-speed", Static).update(speed_line(step, protocol), layout=False)
         bar = self.query_one("#connect-bar", ProgressBar)
         if step.items_total:
             bar.update(total=step.items_total, progress=step.items_done)
-        lines = [f"✓ {item}" for item in event.items[:-1]]
-        if event.items:
-            lines.append(
-                f"… {event.items[-1]}" if step.stage is Stage.READ else f"✓ {event.items[-1]}"
-            )
-        self.query_one("#connect-tables", Static).update("\n".join(lines))
-        self.query_one("#connect-tables-box", VerticalScroll).scroll_end(animate=False)
+        tables = self.query_one("#connect-tables", Static)
+        # layout=False: every line here has a fixed size, so a redraw repaints these lines
+        # only; a relayout of the screen per redraw was the read's largest loop stall.
+        tables.update(table_lines(event.items, step.stage, tables.size.height), layout=False)
         self.query_one("#connect-link", Static).update(
-            f"{step.bytes_tx} bytes sent, {step.bytes_rx} received, {step.round_trips} round trips"
+            f"{step.bytes_tx} B out, {step.bytes_rx} B in, {step.round_trips} round trips",
+            layout=False,
         )
         total = f"/{step.items_total}" if step.items_total else ""
         where = f"{step.stage.value}" + (

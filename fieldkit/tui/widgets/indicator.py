@@ -32,4 +32,5 @@ class StatusIndicator(Static):
 
     def _refresh_text(self, _value: str = "") -> None:
         app = cast("FieldkitApp", self.app)
-        self.update(f"probe: {app.probe_state}  │  sync: {app.sync_state}")
+        # One line whatever it says: no relayout of the screen (it changes mid-read).
+        self.update(f"probe: {app.probe_state}  │  sync: {app.sync_state}", layout=False)
