@@ -47,23 +47,25 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/sync_load.py --laptops 50 --seconds 60
 
 ## The long campaigns: the C12.18 link-fault sessions (2000), the fuzz targets (60,000
-## inputs each), the kill -9 loop over `fieldkit check` (1000 cycles), disk full, the
-## secrets canary, sync through the fault proxy (10 devices x 200 visits, server
-## restarts), 200 laptops syncing at once for 5 minutes on each engine, schemathesis on
-## both engines, every demo meter read through the app. Figures in .reliability/ and
+## inputs each), the kill -9 loops over `fieldkit check` and `fieldkit sync` (1000 cycles
+## each), disk full, the secrets canary, sync through the fault proxy (10 devices x 300
+## visits, server restarts), the sync state machine, 200 laptops syncing at once for
+## 5 minutes on each engine, schemathesis on both engines, every demo meter read through
+## the app. Figures in .reliability/ and
 ## docs/reliability.md. CI runs the fast slice.
 KILL_CYCLES ?= 1000
 SYNC_DEVICES ?= 10
-SYNC_VISITS ?= 200
+SYNC_VISITS ?= 300
 LOAD_LAPTOPS ?= 200
 LOAD_SECONDS ?= 300
 reliability: $(STAMP)
 	FIELDKIT_FUZZ_EXAMPLES=60000 FIELDKIT_RELIABILITY_SESSIONS=2000 FIELDKIT_MODBUS_READS=2000 \
-	FIELDKIT_MODBUS_RETRIES=2 FIELDKIT_SCHEMATHESIS_EXAMPLES=300 FIELDKIT_CSV_FUZZ_EXAMPLES=3000 \
+	FIELDKIT_SCHEMATHESIS_EXAMPLES=300 FIELDKIT_CSV_FUZZ_EXAMPLES=3000 \
 	FIELDKIT_SYNC_DEVICES=$(SYNC_DEVICES) FIELDKIT_SYNC_VISITS=$(SYNC_VISITS) \
 	FIELDKIT_LOAD_LAPTOPS=$(LOAD_LAPTOPS) FIELDKIT_LOAD_SECONDS=$(LOAD_SECONDS) \
 	FIELDKIT_LOAD_INTERVAL=15 FIELDKIT_LOAD_ENGINES=sqlite,postgresql \
-	FIELDKIT_KILL_CYCLES=$(KILL_CYCLES) FIELDKIT_DEMO_ALL_METERS=1 \
+	FIELDKIT_KILL_CYCLES=$(KILL_CYCLES) FIELDKIT_SYNC_KILL_CYCLES=$(KILL_CYCLES) \
+	FIELDKIT_SYNC_MACHINE_EXAMPLES=500 FIELDKIT_DEMO_ALL_METERS=1 \
 	$(BIN)/pytest -n 2 -q -s --timeout 7200 \
 		tests/reliability tests/sim/test_secrets_canary.py tests/server/test_hostile_http.py \
 		tests/server/test_fuzz_csv_imports.py tests/tui/test_whole_system.py
