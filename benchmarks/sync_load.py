@@ -90,6 +90,7 @@ SCENARIOS = {
 }
 FAULTY_SHARE = 0.12
 DISPATCH_EVERY = 30.0  # seconds between the office's new work orders
+MORNING = 20.0  # the first seconds, when every laptop syncs its backlog at once
 CLI_TIMEOUT, CLI_ATTEMPTS = 10.0, 5  # what `fieldkit sync` uses
 Templates = dict[str, tuple[list[Template], list[Template]]]  # form -> healthy, faulty
 
@@ -254,7 +255,8 @@ class Plan:
 class Figures:
     """What one generator process measured."""
 
-    requests: list[tuple[str, float, str]] = field(default_factory=list)  # kind, s, outcome
+    # kind, seconds to the answer, outcome (status or transport error), when it was sent
+    requests: list[tuple[str, float, str, float]] = field(default_factory=list)
     sync_errors: Counter[str] = field(default_factory=Counter)
     saved: dict[str, list[str]] = field(default_factory=dict)
     pending: dict[str, int] = field(default_factory=dict)
@@ -277,19 +279,19 @@ class TimedTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         kind = "push" if path.endswith("/sync/push") else "pull" if "/sync/pull" in path else path
-        started = time.perf_counter()
+        sent, started = time.time(), time.perf_counter()
         try:
             response = self._inner.handle_request(request)
             response.read()
         except httpx.TransportError as exc:
             with self._lock:
                 self._figures.requests.append(
-                    (kind, time.perf_counter() - started, type(exc).__name__)
+                    (kind, time.perf_counter() - started, type(exc).__name__, sent)
                 )
             raise
         with self._lock:
             self._figures.requests.append(
-                (kind, time.perf_counter() - started, str(response.status_code))
+                (kind, time.perf_counter() - started, str(response.status_code), sent)
             )
         return response
 
@@ -515,6 +517,9 @@ class Report:
     work_orders_pulled: int = 0
     push_ms: dict[str, float] = field(default_factory=dict)
     pull_ms: dict[str, float] = field(default_factory=dict)
+    morning_push_ms: dict[str, float] = field(default_factory=dict)
+    steady_push_ms: dict[str, float] = field(default_factory=dict)
+    steady_pull_ms: dict[str, float] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
     sync_errors: dict[str, int] = field(default_factory=dict)
     lost: int = 0
@@ -528,6 +533,7 @@ class Report:
     generator_cpu: float = 0.0
     server_cpu: float = 0.0
     database_cpu: float = 0.0
+    office_imports_s: list[float] = field(default_factory=list)
     lag_p95_s: float = 0.0
     lag_max_s: float = 0.0
     loadavg: str = ""
@@ -621,25 +627,43 @@ def run_load(
                 server_cpu0 = tree_cpu(server.proc.pid)
                 db_cpu0 = tree_cpu(pg_pid) if pg_pid else 0.0
                 started = time.time() + 0.5
+                took: list[float] = []
                 (folder / "go.tmp").write_text(repr(started))
                 (folder / "go.tmp").rename(folder / "go")
                 dispatcher = threading.Thread(
                     target=_dispatch,
-                    args=(db, folder, technicians, started, seconds, laptops * orders, rng),
+                    args=(db, folder, technicians, started, seconds, laptops * orders, rng, took),
                 )
                 dispatcher.start()
+                loads: list[float] = []
+                sampler = threading.Thread(target=_sample_load, args=(futures, loads), daemon=True)
+                sampler.start()
                 results = [f.result() for f in futures]
                 dispatcher.join()
+                report.office_imports_s = [round(t, 2) for t in took]
+                sampler.join()
+                report.loadavg = (
+                    f"{min(loads):.1f}-{max(loads):.1f} (mean {statistics.mean(loads):.1f})"
+                    if loads
+                    else ""
+                )
                 report.wall = time.time() - started
                 report.server_cpu = tree_cpu(server.proc.pid) - server_cpu0
                 report.database_cpu = (tree_cpu(pg_pid) - db_cpu0) if pg_pid else 0.0
-            report.loadavg = Path("/proc/loadavg").read_text().split(" ")[0]
             report.bytes_after = database_bytes(db)
         finally:
             server.stop()
         rows, creates = server_visits(db)
-    _summarise(report, results, rows, creates)
+    _summarise(report, results, rows, creates, started)
     return report
+
+
+def _sample_load(futures: list[Any], loads: list[float]) -> None:
+    """The 1-minute load average every 5 s while the generators run (the machine is shared:
+    the figures mean little without it)."""
+    while not all(f.done() for f in futures):
+        loads.append(os.getloadavg()[0])
+        time.sleep(5)
 
 
 def _enrol(
@@ -677,41 +701,50 @@ def _dispatch(
     seconds: float,
     first: int,
     rng: random.Random,
+    took: list[float],
 ) -> None:
-    """The office: one new order for a tenth of the technicians every 30 s of the run."""
+    """The office: one new order for a tenth of the technicians every 30 s of the run (the
+    seconds each import took go to ``took``)."""
     next_at, number = started + DISPATCH_EVERY, first + 1
     while next_at < started + seconds:
         time.sleep(max(0.0, next_at - time.time()))
         chosen = rng.sample(technicians, max(1, len(technicians) // 10))
         accounts, orders, _ = _orders_csv(folder, number, len(chosen), chosen, rng)
+        began = time.perf_counter()
         _import(db, accounts, orders)
+        took.append(time.perf_counter() - began)
         number += len(chosen)
         next_at += DISPATCH_EVERY
 
 
 def _summarise(
-    report: Report, results: list[Figures], rows: Counter[str], creates: Counter[str]
+    report: Report,
+    results: list[Figures],
+    rows: Counter[str],
+    creates: Counter[str],
+    started: float,
 ) -> None:
-    pushes = [
-        s for f in results for kind, s, outcome in f.requests if kind == "push" and outcome == "200"
-    ]
-    pulls = [
-        s for f in results for kind, s, outcome in f.requests if kind == "pull" and outcome == "200"
-    ]
-    statuses: Counter[str] = Counter()
-    for f in results:
-        statuses.update(f"{kind} {outcome}" for kind, _, outcome in f.requests)
+    requests = [r for f in results for r in f.requests]
+    morning = started + MORNING
+
+    def answered(kind: str, since: float = 0.0, until: float = float("inf")) -> list[float]:
+        return [s for k, s, o, at in requests if k == kind and o == "200" and since <= at < until]
+
+    statuses = Counter(f"{kind} {outcome}" for kind, _, outcome, _ in requests)
+    report.push_ms = _percentiles(answered("push"))
+    report.pull_ms = _percentiles(answered("pull"))
+    report.morning_push_ms = _percentiles(answered("push", until=morning))
+    report.steady_push_ms = _percentiles(answered("push", since=morning))
+    report.steady_pull_ms = _percentiles(answered("pull", since=morning))
     saved = {v for f in results for ids in f.saved.values() for v in ids}
     report.syncs = sum(f.syncs for f in results)
-    report.pushes = sum(1 for f in results for kind, _, _ in f.requests if kind == "push")
-    report.pulls = sum(1 for f in results for kind, _, _ in f.requests if kind == "pull")
+    report.pushes = sum(1 for kind, _, _, _ in requests if kind == "push")
+    report.pulls = sum(1 for kind, _, _, _ in requests if kind == "pull")
     report.visits_saved = len(saved)
     report.visits_on_server = len(rows)
     report.acknowledged = sum(f.acknowledged for f in results)
     report.duplicates_answered = sum(f.duplicates for f in results)
     report.work_orders_pulled = sum(f.work_orders_pulled for f in results)
-    report.push_ms = _percentiles(pushes)
-    report.pull_ms = _percentiles(pulls)
     report.statuses = dict(sorted(statuses.items()))
     report.sync_errors = dict(sum((f.sync_errors for f in results), Counter()))
     report.lost = len(saved - set(rows))
@@ -719,10 +752,7 @@ def _summarise(
     report.duplicated = sum(n - 1 for n in rows.values()) + sum(n - 1 for n in creates.values())
     report.pending = sum(n for f in results for n in f.pending.values())
     report.server_errors = sum(
-        1
-        for f in results
-        for _, _, outcome in f.requests
-        if outcome.isdigit() and int(outcome) >= 500
+        1 for _, _, outcome, _ in requests if outcome.isdigit() and int(outcome) >= 500
     )
     growth = report.bytes_after - report.bytes_before
     report.bytes_per_10k_visits = round(growth / max(1, report.visits_on_server) * 10_000)
@@ -748,7 +778,10 @@ def describe(report: Report) -> str:
             f"{report.visits_saved}, on the server {report.visits_on_server}; "
             f"{report.work_orders_pulled} work orders pulled",
             f"  push latency ms {report.push_ms}   pull latency ms {report.pull_ms}",
+            f"  first {MORNING:g} s (all at once) push ms {report.morning_push_ms}; after it: "
+            f"push ms {report.steady_push_ms}, pull ms {report.steady_pull_ms}",
             f"  requests by outcome {report.statuses}",
+            f"  the office's imports of new orders took {report.office_imports_s} s",
             f"  sync errors {report.sync_errors or 'none'}; 5xx {report.server_errors}",
             f"  lost {report.lost}, duplicated {report.duplicated}, unknown {report.unknown}, "
             f"pending {report.pending}; "
@@ -757,7 +790,7 @@ def describe(report: Report) -> str:
             f"{mb:.1f} MB per 10,000 visits",
             f"  CPU s: load generator {report.generator_cpu}, server {report.server_cpu}, "
             f"PostgreSQL {report.database_cpu}; schedule lag p95 {report.lag_p95_s} s, "
-            f"max {report.lag_max_s} s; load average {report.loadavg} at the end",
+            f"max {report.lag_max_s} s; load average during the run {report.loadavg}",
         ]
     )
 
