@@ -16,7 +16,8 @@ ingest's own parser and must give the same fields), in bulk (COPY on PostgreSQL,
 SQLite) so that seeding takes minutes rather than the hours a million pushes would. Each
 visit answers its own work order (``work_orders`` + ``work_order_assignments``, as the CIS
 import leaves them, status ``completed``). Review statuses stay ``new``, as ingest leaves
-them. On PostgreSQL the tables are ANALYZEd after seeding (autovacuum would do the same);
+them. On PostgreSQL the tables are VACUUMed and ANALYZEd after seeding (autovacuum would do the
+same: the vacuum sets the visibility map that index-only scans need);
 SQLite is left as the server leaves it.
 
 Then ``syncserver serve`` (one worker) runs on the database on 127.0.0.1, an office user
@@ -371,7 +372,7 @@ def seed(database: Database, visits: int, meters: int, technicians: int, rng: ra
         with database.write_engine.connect().execution_options(
             isolation_level="AUTOCOMMIT"
         ) as connection:
-            connection.execute(text("ANALYZE"))
+            connection.execute(text("VACUUM ANALYZE"))
     print(f"  seeded in {time.perf_counter() - started:.0f} s")
     assert f"M2S-{hot:07d}" == HOT_METER
     return HOT_METER
