@@ -113,3 +113,14 @@ async def test_without_a_kept_password_the_form_says_to_type_it(sim: Any) -> Non
             what="no kept password",
         )
         assert app.screen.query_one("#connect-password", Input).value == ""
+
+
+def test_the_tables_list_keeps_its_size_and_counts_what_does_not_fit() -> None:
+    from fieldkit.drivers.base import Stage
+    from fieldkit.tui.screens.connect import table_lines
+
+    items = tuple(f"ST{n}" for n in range(10))
+    assert table_lines(items[:2], Stage.READ, 5) == "✓ ST0\n… ST1"
+    assert table_lines(items, Stage.READ, 4) == "✓ 7 tables read before these\n✓ ST7\n✓ ST8\n… ST9"
+    assert table_lines(items, Stage.CLOSE, 4).endswith("✓ ST9")
+    assert len(table_lines(items, Stage.READ, 3).splitlines()) == 3
