@@ -50,6 +50,10 @@ def ok(result: CliResult) -> str:
     return result.stdout
 
 
+# About 20 CLI and syncserver processes, one after the other, each with its own timeout: on
+# two busy cores the whole walk took over the suite's 120 s default in a serial run.
+@pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_a_visit_goes_from_the_meter_to_the_office(
     server: ServerProcess, tmp_path: Path, sim: Any
 ) -> None:
