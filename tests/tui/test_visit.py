@@ -241,6 +241,29 @@ async def test_adjust_shows_before_and_after_and_runs_the_procedure(sim: Any) ->
         assert [(a.kind, a.result) for a in visit.adjustments] == [("demand_reset", "done")]
 
 
+async def test_esc_during_a_demand_reset_waits_for_the_meters_answer(sim: Any) -> None:
+    """Leaving Adjust mid-procedure must not lose a reset the meter did."""
+    simulator = sim("healthy-16s", SimOptions(slow_ms=150))
+    app = make_app(last_port=simulator.url)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await _read(app, pilot, timeout=60)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AdjustScreen))
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("ctrl+y")
+        await until(pilot, lambda: "talking to the meter" in text_of(app, "#adjust-message"))
+        await pilot.press("escape")
+        assert isinstance(app.screen, AdjustScreen)
+        assert "wait for its answer" in text_of(app, "#adjust-message")
+        await until(pilot, lambda: "done" in text_of(app, "#adjust-message"), timeout=30)
+        [adjustment] = app.draft.adjustments
+        assert (adjustment.procedure, adjustment.ok) == ("demand_reset", True)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, AdjustScreen))
+
+
 async def test_a_read_only_password_is_refused_in_words(sim: Any) -> None:
     """A reader's password may read the meter but not reset its demand: say so, record it."""
     simulator = sim("secured-2s")

@@ -226,5 +226,10 @@ class AdjustScreen(FieldkitScreen):
         self._show_log()
 
     def action_back(self) -> None:
-        """Esc: back to the checks."""
+        """Esc: back to the checks, once no procedure is waiting for the meter's answer."""
+        if self._busy:
+            # Leaving now would drop the answer: a demand reset done on the meter but missing
+            # from the visit. The driver's timeouts bound the wait to seconds.
+            self._say("Still talking to the meter: wait for its answer, it is kept with the visit.")
+            return
         self.app.pop_screen()
