@@ -136,10 +136,13 @@ async def test_a_meter_that_stops_answering_mid_read_leaves_a_visit_to_close(sim
         banner = text_of(app, "#checks-incomplete")
         assert banner.startswith("INCOMPLETE READ")
         assert "could not keep the session" in banner
+        # What was read passed, but a read cut short is not a pass (the rest skipped).
+        verdict = text_of(app, "#checks-verdict")
+        assert verdict.startswith("INCOMPLETE · 0 failed"), verdict
         assert "incomplete" in text_of(app, "#indicator")
         await pilot.press("v")
         await until(pilot, lambda: isinstance(app.screen, CloseScreen))
-        assert "incomplete read" in text_of(app, "#close-summary")
+        assert "incomplete read, verdict INCOMPLETE" in text_of(app, "#close-summary")
         await _choose_outcome(app, pilot, "follow_up")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "SAVED" in text_of(app, "#close-status"))

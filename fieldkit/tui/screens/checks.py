@@ -24,7 +24,7 @@ from fieldkit.tui.text import angle, moment, number, signed_seconds
 from fieldkit.tui.widgets.phasor import PhasorDiagram
 from fieldkit.visit import VisitResult
 
-__all__ = ["ChecksScreen", "expected_model", "meter_details", "verdict_line"]
+__all__ = ["ChecksScreen", "expected_model", "meter_details", "verdict_line", "verdict_word"]
 
 STATUS_COLOUR = {
     CheckStatus.PASS: "text-success",
@@ -45,7 +45,21 @@ def verdict_line(result: VisitResult) -> str:
         f"{counts[CheckStatus.PASS]} passed",
         f"{counts[CheckStatus.SKIP]} skipped",
     ]
-    return f"{result.verdict.value.upper()} · " + ", ".join(words)
+    return f"{verdict_word(result)} · " + ", ".join(words)
+
+
+def verdict_word(result: VisitResult) -> str:
+    """The verdict's word; a read cut short is never called a pass (what was missing skipped)."""
+    if result.verdict is None:
+        return "NO VERDICT"
+    if result.verdict is CheckStatus.PASS and incomplete(result):
+        return "INCOMPLETE"
+    return result.verdict.value.upper()
+
+
+def incomplete(result: VisitResult) -> bool:
+    """True when the meter stopped before everything was read."""
+    return result.snapshot is not None and bool(result.snapshot.incomplete)
 
 
 def expected_model(expectation: SiteExpectation) -> ServiceModel | None:
@@ -161,6 +175,8 @@ class ChecksScreen(FieldkitScreen):
             )
         verdict = result.verdict
         tone = "none" if verdict is None else verdict.value
+        if verdict_word(result) == "INCOMPLETE":
+            tone = CheckStatus.WARN.value
         yield Static(verdict_line(result), id="checks-verdict", classes=f"banner verdict-{tone}")
         with TabbedContent(id="checks-tabs"):
             with TabPane("1 Checks", id="tab-verdict"), Vertical():

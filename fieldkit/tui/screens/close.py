@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, Select, Static, TextArea
 
 from fieldkit.tui.screens.base import FieldkitScreen
+from fieldkit.tui.screens.checks import verdict_word
 from fieldkit.tui.services import OUTCOME_CODES, OutcomeCode, ServiceError, VisitRecord
 
 __all__ = ["OUTCOME_WORDS", "CloseScreen"]
@@ -74,7 +75,7 @@ class CloseScreen(FieldkitScreen):
         elif result.snapshot is None:
             read = f"no read ({result.outcome.result if result.outcome else 'failed'})"
         else:
-            verdict = result.verdict.value.upper() if result.verdict else "-"
+            verdict = verdict_word(result) if result.verdict else "-"
             state = "incomplete read" if result.snapshot.incomplete else "read complete"
             read = f"{state}, verdict {verdict}"
         done = sum(1 for a in draft.adjustments if a.ok)
