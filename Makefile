@@ -65,7 +65,8 @@ reliability: $(STAMP)
 	FIELDKIT_LOAD_LAPTOPS=$(LOAD_LAPTOPS) FIELDKIT_LOAD_SECONDS=$(LOAD_SECONDS) \
 	FIELDKIT_LOAD_INTERVAL=15 FIELDKIT_LOAD_ENGINES=sqlite,postgresql \
 	FIELDKIT_KILL_CYCLES=$(KILL_CYCLES) FIELDKIT_SYNC_KILL_CYCLES=$(KILL_CYCLES) \
-	FIELDKIT_SYNC_MACHINE_EXAMPLES=500 FIELDKIT_DEMO_ALL_METERS=1 \
+	FIELDKIT_SYNC_MACHINE_EXAMPLES=200 FIELDKIT_SYNC_MACHINE_STEPS=30 \
+	FIELDKIT_DEMO_ALL_METERS=1 \
 	$(BIN)/pytest -n 2 -q -s --timeout 7200 \
 		tests/reliability tests/sim/test_secrets_canary.py tests/server/test_hostile_http.py \
 		tests/server/test_fuzz_csv_imports.py tests/tui/test_whole_system.py
