@@ -314,6 +314,7 @@ def plain_insert(db: str, visits: int, devices: int) -> tuple[float, float]:
                         "ended_at": parsed.ended_at,
                         "verdict": parsed.verdict,
                         "exception": parsed.verdict in ("warn", "fail"),
+                        "checks_failed": sum(1 for status in worst.values() if status == "fail"),
                         **readings_of(parsed),
                     },
                 )
@@ -417,6 +418,7 @@ CONTENT = {
     "exception visits": "SELECT count(*) FROM visits WHERE exception",
     "voltage_a sum": "SELECT round(sum(voltage_a)) FROM visits",
     "visit_checks failed": "SELECT count(*) FROM visit_checks WHERE status = 'fail'",
+    "visits' failed-check counts": "SELECT sum(checks_failed) FROM visits",
     "visits with a work order": "SELECT count(work_order_pk) FROM visits",
 }
 
