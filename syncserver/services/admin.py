@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from syncserver.db.engine import Database
@@ -123,6 +123,7 @@ def check_audit_chain(database: Database, by: str, *, full: bool = False) -> Cha
     started = time.perf_counter()
     broken: str | None = None
     with database.read() as session:
+        whole = _newest(session, full=True)
         last = None if full else _newest(session, full=False)
         after = (last.seq, last.row_hash) if last is not None else (0, GENESIS)
         try:
@@ -136,18 +137,20 @@ def check_audit_chain(database: Database, by: str, *, full: bool = False) -> Cha
             ).scalar_one()
     seconds = time.perf_counter() - started
     checked_from = after[0] + 1
-    with database.write() as session:
-        if full or broken is not None or entries > after[0]:
-            session.execute(
-                insert(AuditCheckpoint).values(
-                    seq=entries,
-                    row_hash=last_hash,
-                    checked_from=checked_from,
-                    verified_at=now(),
-                    verified_by=by,
-                    seconds=seconds,
-                    broken=broken[:400] if broken else None,
-                )
-            )
-        whole = _newest(session, full=True)
+    # Only a check that found something is stored: a view with nothing new takes no write
+    # lock, so on SQLite it does not wait behind (or fail after) an import or a push.
+    if full or broken is not None or entries > after[0]:
+        stored = AuditCheckpoint(
+            seq=entries,
+            row_hash=last_hash,
+            checked_from=checked_from,
+            verified_at=now(),
+            verified_by=by,
+            seconds=seconds,
+            broken=broken[:400] if broken else None,
+        )
+        with database.write() as session:
+            session.add(stored)
+        if checked_from == 1:
+            whole = stored
     return ChainCheck(entries, checked_from, seconds, broken, whole)

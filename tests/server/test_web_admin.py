@@ -5,7 +5,10 @@ with its hash chain verified on the page; only admins get in."""
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 
+import pytest
 from sqlalchemy import select, text
 
 from syncserver.db.models import AuditLog, User
@@ -237,3 +240,25 @@ def test_the_whole_chain_check_of_an_intact_log_is_shown_with_who_and_when(world
     office_csrf = login(world.client, "olga")
     refused = world.client.post("/admin/audit/verify", data={"csrf_token": office_csrf})
     assert refused.status_code == 403
+
+
+def test_viewing_the_audit_log_waits_for_no_writer_when_nothing_is_new(world: World) -> None:
+    """An audit view that finds no new entry stores nothing, so it takes no write lock: on
+    SQLite it answers while a long write (a CIS import, a push) holds the database."""
+    if not world.database.is_sqlite:
+        pytest.skip("PostgreSQL readers never wait for a writer")
+    login(world.client, "ada")
+    world.client.get("/admin/audit")  # the checkpoint: the whole log as it is now
+    total = world.count("audit_log")
+    writer = sqlite3.connect(world.database.url.removeprefix("sqlite:///"), timeout=0)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process's write transaction
+        began = time.perf_counter()
+        again = world.client.get("/admin/audit")
+        waited = time.perf_counter() - began
+    finally:
+        writer.rollback()
+        writer.close()
+    assert again.status_code == 200
+    assert f"Chain verified, {total} entries." in again.text
+    assert waited < 5, f"the view waited {waited:.1f} s for the writer"
