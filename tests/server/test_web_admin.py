@@ -9,9 +9,10 @@ import sqlite3
 import time
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
-from syncserver.db.models import AuditLog, User
+from syncserver.db.models import AuditHead, AuditLog, User
+from syncserver.services.journal import GENESIS, _hashed_fields, _row_hash
 from syncserver.services.users import verify_login
 from syncserver.web.admin import AUDIT_PAGE_SIZE
 from tests.server.conftest import World, op, visit
@@ -262,3 +263,36 @@ def test_viewing_the_audit_log_waits_for_no_writer_when_nothing_is_new(world: Wo
     assert again.status_code == 200
     assert f"Chain verified, {total} entries." in again.text
     assert waited < 5, f"the view waited {waited:.1f} s for the writer"
+
+
+def _rewrite_history(world: World, seq: int) -> None:
+    """What a careful forger does: change an entry and re-hash every entry after it and the
+    head, so that the chain holds together from the genesis."""
+    _rewrite_audit_row(world, seq)
+    with world.database.write() as session:
+        rows = session.execute(select(AuditLog).order_by(AuditLog.seq)).scalars().all()
+        prev = GENESIS
+        for row in rows:
+            row.prev_hash, row.row_hash = prev, _row_hash(prev, _hashed_fields(row))
+            prev = row.row_hash
+        session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=prev))
+
+
+def test_a_rewritten_history_found_at_the_checkpoint_is_not_cleared_by_the_whole_check(
+    world: World,
+) -> None:
+    """Re-hashed from the genesis, the chain holds together; only the checkpoint's entry,
+    replaced, shows it. The whole-chain check must say so too, not store a new start."""
+    csrf = login(world.client, "ada")
+    world.client.get("/admin/audit")  # the checkpoint
+    checkpoint = world.count("audit_log")
+    _rewrite_history(world, 7)
+    replaced = f"audit row {checkpoint} is not the one verified before"
+    assert replaced in world.client.get("/admin/audit").text
+    whole = world.client.post("/admin/audit/verify", data={"csrf_token": csrf})
+    assert whole.status_code == 200
+    assert "Chain verified" not in whole.text
+    assert replaced in whole.text
+    later = world.client.get("/admin/audit").text
+    assert "Chain verified" not in later
+    assert replaced in later
