@@ -102,12 +102,30 @@ class ChainCheck:
 
 
 def _newest(session: Session, *, full: bool) -> AuditCheckpoint | None:
-    """The newest intact checkpoint, or (``full``) the newest whole-chain check, intact or not."""
+    """The newest checkpoint a view may start from (intact, and not past a break found since
+    the last intact whole-chain check), or (``full``) the newest whole-chain check."""
     query = select(AuditCheckpoint)
     if full:
         query = query.where(AuditCheckpoint.checked_from == 1)
     else:
         query = query.where(AuditCheckpoint.broken.is_(None))
+        # With several workers, a view that read the entries before one was changed can
+        # store its "intact" after another view found the change: starting there would
+        # skip the changed entry for good. A break stays a limit until a whole check.
+        whole = (
+            select(func.coalesce(func.max(AuditCheckpoint.id), 0))
+            .where(AuditCheckpoint.checked_from == 1, AuditCheckpoint.broken.is_(None))
+            .scalar_subquery()
+        )
+        limit = session.execute(
+            select(func.min(AuditCheckpoint.seq)).where(
+                AuditCheckpoint.broken.is_not(None),
+                AuditCheckpoint.checked_from > 1,
+                AuditCheckpoint.id > whole,
+            )
+        ).scalar_one_or_none()
+        if limit is not None:
+            query = query.where(AuditCheckpoint.seq <= limit)
     return session.execute(query.order_by(AuditCheckpoint.id.desc()).limit(1)).scalar_one_or_none()
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select, text, update
 
-from syncserver.db.models import AuditHead, AuditLog, User
+from syncserver.db.models import AuditCheckpoint, AuditHead, AuditLog, User
 from syncserver.services.journal import GENESIS, _hashed_fields, _row_hash
 from syncserver.services.users import verify_login
 from syncserver.web.admin import AUDIT_PAGE_SIZE
@@ -296,3 +297,35 @@ def test_a_rewritten_history_found_at_the_checkpoint_is_not_cleared_by_the_whole
     later = world.client.get("/admin/audit").text
     assert "Chain verified" not in later
     assert replaced in later
+
+
+def test_a_break_found_after_the_checkpoint_is_not_hidden_by_a_view_that_ran_alongside(
+    world: World,
+) -> None:
+    """Two workers: one view read the entries before a row was changed and stores its
+    intact checkpoint after another view found the change. The next view still finds it."""
+    login(world.client, "ada")
+    world.client.get("/admin/audit")
+    checkpoint = world.count("audit_log")
+    _push_visit(world, "v-after-1")
+    _push_visit(world, "v-after-2")
+    total = world.count("audit_log")
+    _rewrite_audit_row(world, checkpoint + 2)
+    found = f"audit row {checkpoint + 2} does not match its hash"
+    assert found in world.client.get("/admin/audit").text
+    with world.database.write() as session:  # the slower view's checkpoint, stored last
+        head = session.execute(select(AuditLog.row_hash).where(AuditLog.seq == total))
+        session.add(
+            AuditCheckpoint(
+                seq=total,
+                row_hash=head.scalar_one(),
+                checked_from=checkpoint + 1,
+                verified_at=datetime.now(UTC),
+                verified_by="ada",
+                seconds=0.1,
+                broken=None,
+            )
+        )
+    again = world.client.get("/admin/audit").text
+    assert "Chain verified" not in again
+    assert found in again
