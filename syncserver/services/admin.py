@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from syncserver.db.engine import Database
@@ -102,12 +102,30 @@ class ChainCheck:
 
 
 def _newest(session: Session, *, full: bool) -> AuditCheckpoint | None:
-    """The newest intact checkpoint, or (``full``) the newest whole-chain check, intact or not."""
+    """The newest checkpoint a view may start from (intact, and not past a break found since
+    the last intact whole-chain check), or (``full``) the newest whole-chain check."""
     query = select(AuditCheckpoint)
     if full:
         query = query.where(AuditCheckpoint.checked_from == 1)
     else:
         query = query.where(AuditCheckpoint.broken.is_(None))
+        # With several workers, a view that read the entries before one was changed can
+        # store its "intact" after another view found the change: starting there would
+        # skip the changed entry for good. A break stays a limit until a whole check.
+        whole = (
+            select(func.coalesce(func.max(AuditCheckpoint.id), 0))
+            .where(AuditCheckpoint.checked_from == 1, AuditCheckpoint.broken.is_(None))
+            .scalar_subquery()
+        )
+        limit = session.execute(
+            select(func.min(AuditCheckpoint.seq)).where(
+                AuditCheckpoint.broken.is_not(None),
+                AuditCheckpoint.checked_from > 1,
+                AuditCheckpoint.id > whole,
+            )
+        ).scalar_one_or_none()
+        if limit is not None:
+            query = query.where(AuditCheckpoint.seq <= limit)
     return session.execute(query.order_by(AuditCheckpoint.id.desc()).limit(1)).scalar_one_or_none()
 
 
@@ -123,10 +141,16 @@ def check_audit_chain(database: Database, by: str, *, full: bool = False) -> Cha
     started = time.perf_counter()
     broken: str | None = None
     with database.read() as session:
-        last = None if full else _newest(session, full=False)
-        after = (last.seq, last.row_hash) if last is not None else (0, GENESIS)
+        whole = _newest(session, full=True)
+        last = _newest(session, full=False)
+        after = (last.seq, last.row_hash) if last is not None and not full else (0, GENESIS)
         try:
             entries = verify_audit_chain(session, after)
+            if full and last is not None:
+                # A history re-hashed from the genesis holds together; what gives it away
+                # is the last checkpoint's entry, replaced. The whole check must see that
+                # too, or its "intact" would become the next view's start and hide it.
+                verify_audit_chain(session, (last.seq, last.row_hash))
         except AuditChainError as exc:
             entries, broken = after[0], str(exc)
         last_hash = after[1]
@@ -136,18 +160,20 @@ def check_audit_chain(database: Database, by: str, *, full: bool = False) -> Cha
             ).scalar_one()
     seconds = time.perf_counter() - started
     checked_from = after[0] + 1
-    with database.write() as session:
-        if full or broken is not None or entries > after[0]:
-            session.execute(
-                insert(AuditCheckpoint).values(
-                    seq=entries,
-                    row_hash=last_hash,
-                    checked_from=checked_from,
-                    verified_at=now(),
-                    verified_by=by,
-                    seconds=seconds,
-                    broken=broken[:400] if broken else None,
-                )
-            )
-        whole = _newest(session, full=True)
+    # Only a check that found something is stored: a view with nothing new takes no write
+    # lock, so on SQLite it does not wait behind (or fail after) an import or a push.
+    if full or broken is not None or entries > after[0]:
+        stored = AuditCheckpoint(
+            seq=entries,
+            row_hash=last_hash,
+            checked_from=checked_from,
+            verified_at=now(),
+            verified_by=by,
+            seconds=seconds,
+            broken=broken[:400] if broken else None,
+        )
+        with database.write() as session:
+            session.add(stored)
+        if checked_from == 1:
+            whole = stored
     return ChainCheck(entries, checked_from, seconds, broken, whole)

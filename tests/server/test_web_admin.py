@@ -5,10 +5,15 @@ with its hash chain verified on the page; only admins get in."""
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
+from datetime import UTC, datetime
 
-from sqlalchemy import select, text
+import pytest
+from sqlalchemy import select, text, update
 
-from syncserver.db.models import AuditLog, User
+from syncserver.db.models import AuditCheckpoint, AuditHead, AuditLog, User
+from syncserver.services.journal import GENESIS, _hashed_fields, _row_hash
 from syncserver.services.users import verify_login
 from syncserver.web.admin import AUDIT_PAGE_SIZE
 from tests.server.conftest import World, op, visit
@@ -237,3 +242,90 @@ def test_the_whole_chain_check_of_an_intact_log_is_shown_with_who_and_when(world
     office_csrf = login(world.client, "olga")
     refused = world.client.post("/admin/audit/verify", data={"csrf_token": office_csrf})
     assert refused.status_code == 403
+
+
+def test_viewing_the_audit_log_waits_for_no_writer_when_nothing_is_new(world: World) -> None:
+    """An audit view that finds no new entry stores nothing, so it takes no write lock: on
+    SQLite it answers while a long write (a CIS import, a push) holds the database."""
+    if not world.database.is_sqlite:
+        pytest.skip("PostgreSQL readers never wait for a writer")
+    login(world.client, "ada")
+    world.client.get("/admin/audit")  # the checkpoint: the whole log as it is now
+    total = world.count("audit_log")
+    writer = sqlite3.connect(world.database.url.removeprefix("sqlite:///"), timeout=0)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process's write transaction
+        began = time.perf_counter()
+        again = world.client.get("/admin/audit")
+        waited = time.perf_counter() - began
+    finally:
+        writer.rollback()
+        writer.close()
+    assert again.status_code == 200
+    assert f"Chain verified, {total} entries." in again.text
+    assert waited < 5, f"the view waited {waited:.1f} s for the writer"
+
+
+def _rewrite_history(world: World, seq: int) -> None:
+    """What a careful forger does: change an entry and re-hash every entry after it and the
+    head, so that the chain holds together from the genesis."""
+    _rewrite_audit_row(world, seq)
+    with world.database.write() as session:
+        rows = session.execute(select(AuditLog).order_by(AuditLog.seq)).scalars().all()
+        prev = GENESIS
+        for row in rows:
+            row.prev_hash, row.row_hash = prev, _row_hash(prev, _hashed_fields(row))
+            prev = row.row_hash
+        session.execute(update(AuditHead).where(AuditHead.id == 1).values(last_hash=prev))
+
+
+def test_a_rewritten_history_found_at_the_checkpoint_is_not_cleared_by_the_whole_check(
+    world: World,
+) -> None:
+    """Re-hashed from the genesis, the chain holds together; only the checkpoint's entry,
+    replaced, shows it. The whole-chain check must say so too, not store a new start."""
+    csrf = login(world.client, "ada")
+    world.client.get("/admin/audit")  # the checkpoint
+    checkpoint = world.count("audit_log")
+    _rewrite_history(world, 7)
+    replaced = f"audit row {checkpoint} is not the one verified before"
+    assert replaced in world.client.get("/admin/audit").text
+    whole = world.client.post("/admin/audit/verify", data={"csrf_token": csrf})
+    assert whole.status_code == 200
+    assert "Chain verified" not in whole.text
+    assert replaced in whole.text
+    later = world.client.get("/admin/audit").text
+    assert "Chain verified" not in later
+    assert replaced in later
+
+
+def test_a_break_found_after_the_checkpoint_is_not_hidden_by_a_view_that_ran_alongside(
+    world: World,
+) -> None:
+    """Two workers: one view read the entries before a row was changed and stores its
+    intact checkpoint after another view found the change. The next view still finds it."""
+    login(world.client, "ada")
+    world.client.get("/admin/audit")
+    checkpoint = world.count("audit_log")
+    _push_visit(world, "v-after-1")
+    _push_visit(world, "v-after-2")
+    total = world.count("audit_log")
+    _rewrite_audit_row(world, checkpoint + 2)
+    found = f"audit row {checkpoint + 2} does not match its hash"
+    assert found in world.client.get("/admin/audit").text
+    with world.database.write() as session:  # the slower view's checkpoint, stored last
+        head = session.execute(select(AuditLog.row_hash).where(AuditLog.seq == total))
+        session.add(
+            AuditCheckpoint(
+                seq=total,
+                row_hash=head.scalar_one(),
+                checked_from=checkpoint + 1,
+                verified_at=datetime.now(UTC),
+                verified_by="ada",
+                seconds=0.1,
+                broken=None,
+            )
+        )
+    again = world.client.get("/admin/audit").text
+    assert "Chain verified" not in again
+    assert found in again

@@ -220,3 +220,20 @@ def test_0005_counts_failed_checks_of_stored_visits_and_adds_the_checkpoints(
         assert "ix_visits_report" in {
             i["name"] for i in inspect(session.connection()).get_indexes("visits")
         }
+
+
+def test_a_revised_visit_counts_the_failed_checks_of_its_latest_revision(world: World) -> None:
+    """The weekly report reads ``visits.checks_failed``: a revision that clears a failed
+    check must lower it, as the ``visit_checks`` rows are replaced."""
+    fails = [_check("polarity", "fail"), _check("voltage", "fail")]
+    first = visit("v-revised", verdict="fail", checks=fails)
+    second = visit("v-revised", verdict="fail", checks=[fails[0], _check("voltage", "pass")])
+    second["revision"] = 2
+    for name, document in (("r1", first), ("r2", second)):
+        pushed = world.push(world.tech, world.tech_device, [op(name, document)])
+        assert pushed.json()["results"][0]["status"] == "applied"
+    with world.database.read() as session:
+        stored = session.execute(
+            select(Visit.checks_failed, Visit.revision).where(Visit.visit_id == "v-revised")
+        ).one()
+    assert tuple(stored) == (1, 2)
