@@ -397,13 +397,23 @@ class _CursorAhead(SyncRefused):
     """409 cursor_ahead: the server was restored; start the feed again."""
 
 
-def _refusal(response: httpx.Response) -> str:
+def _body(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
     except ValueError:
-        body = {}
-    code = body.get("code") if isinstance(body, dict) else None
-    detail = body.get("detail") if isinstance(body, dict) else None
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _detail(response: httpx.Response) -> str | None:
+    detail = _body(response).get("detail")
+    return detail if isinstance(detail, str) else None
+
+
+def _refusal(response: httpx.Response) -> str:
+    body = _body(response)
+    code = body.get("code")
+    detail = body.get("detail")
     if response.status_code == 409 and code == "cursor_ahead":
         raise _CursorAhead(str(detail))
     if response.status_code == 401:
@@ -472,6 +482,10 @@ def enroll(
     finally:
         if http is None:
             client.close()
+    if response.status_code == 401:
+        # The code, not a token, is what enrolment sends: the way out is a new code.
+        detail = _detail(response) or "the enrolment code was refused"
+        raise SyncRefused(f"{detail}: ask the office for a new code")
     if response.status_code >= 400:
         raise SyncRefused(_refusal(response))
     answer: EnrollmentDocument = _document(response, EnrollmentDocument)

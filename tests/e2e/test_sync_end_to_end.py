@@ -77,6 +77,7 @@ def test_a_visit_goes_from_the_meter_to_the_office(
     again = run_cli("enroll", "--server", server.url, "--code", code, env=env)
     assert again.code == 1
     assert again.stderr.startswith("fieldkit: cannot enrol:")
+    assert "ask the office for a new code" in again.stderr, again.stderr
 
     first = json.loads(ok(run_cli("sync", "--json", env=env)))
     assert first["document"] == "sync_report"
