@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
-from benchmarks.sync_load import describe, make_templates, run_load
+from benchmarks.sync_load import _percentiles, database_bytes, describe, make_templates, run_load
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -71,3 +72,32 @@ def test_many_laptops_at_once_lose_nothing(
     # each laptop synced at the start (its backlog) and again on its cadence
     assert report.syncs >= 2 * LAPTOPS
     assert report.visits_on_server == report.visits_saved
+
+
+def test_database_growth_counts_the_data_not_the_wal_file(tmp_path: Path) -> None:
+    """The growth per 10,000 visits is the database's, not SQLite's write-ahead log: a busy
+    server's WAL holds many copies of the same pages (and is not shrunk by a checkpoint)."""
+    db = tmp_path / "server.db"
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA wal_autocheckpoint=0")  # a checkpoint starved by readers
+        conn.execute("CREATE TABLE t (v BLOB)")
+        conn.execute("INSERT INTO t VALUES (randomblob(100000))")
+        conn.commit()
+        for _ in range(200):  # the same rows rewritten: ~20 MB of WAL, 0.1 MB of data
+            conn.execute("UPDATE t SET v = randomblob(100000)")
+            conn.commit()
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        data = conn.execute("PRAGMA page_count").fetchone()[0] * page_size
+        assert (tmp_path / "server.db-wal").stat().st_size > 50 * data
+        assert database_bytes(str(db)) == data
+    finally:
+        conn.close()
+
+
+def test_p95_is_the_nearest_rank_not_the_maximum() -> None:
+    """Of 20 pushes the p95 is the 19th slowest, not the slowest (which is the max)."""
+    figures = _percentiles([n / 1000 for n in range(1, 21)])  # 1..20 ms
+    assert figures == {"p50": 10.5, "p95": 19.0, "max": 20.0}
+    assert _percentiles([n / 1000 for n in range(1, 101)])["p95"] == 95.0
