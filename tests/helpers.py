@@ -50,6 +50,17 @@ def run_cli(*args: str, timeout: float = 90.0, env: dict[str, str] | None = None
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def laptop_env(home: Path, technician: str) -> dict[str, str]:
+    """Make ``home`` a laptop whose secrets are in the encrypted file (no keyring); its env."""
+    home.mkdir()
+    (home / "config.toml").write_text('[secrets]\nbackend = "file"\n', encoding="utf-8")
+    return {
+        "FIELDKIT_HOME": str(home),
+        "FIELDKIT_TECHNICIAN": technician,
+        "FIELDKIT_SECRETS_PASSPHRASE": "correct horse battery staple",
+    }
+
+
 def expectation_of(scenario: str) -> SiteExpectation:
     """What the scenario's work order tells the checks to expect."""
     wo = scenario_data(scenario)["work_order"]

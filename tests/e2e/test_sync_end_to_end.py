@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import CliResult, run_cli
+from tests.helpers import CliResult, laptop_env, run_cli
 from tests.syncserver_process import EXAMPLES, ServerProcess, syncserver
 
 pytestmark = pytest.mark.sim
@@ -31,17 +31,6 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     running.start()
     yield running
     running.stop()
-
-
-def laptop(home: Path, technician: str) -> dict[str, str]:
-    """The environment of a laptop whose secrets are in the encrypted file (no keyring)."""
-    home.mkdir()
-    (home / "config.toml").write_text('[secrets]\nbackend = "file"\n', encoding="utf-8")
-    return {
-        "FIELDKIT_HOME": str(home),
-        "FIELDKIT_TECHNICIAN": technician,
-        "FIELDKIT_SECRETS_PASSPHRASE": "correct horse battery staple",
-    }
 
 
 def ok(result: CliResult) -> str:
@@ -62,7 +51,7 @@ def test_a_visit_goes_from_the_meter_to_the_office(
     syncserver(db, "create-user", "bob", "--role", "technician", stdin="bob-pass\n")
     office = {"Authorization": "Bearer " + syncserver(db, "create-token", "olga").strip()}
     code = syncserver(db, "enroll-code", "--technician", "demo-tech").strip()
-    env = laptop(tmp_path / "laptop", "demo-tech")
+    env = laptop_env(tmp_path / "laptop", "demo-tech")
 
     # Not enrolled yet: sync says so in one line and exits 1.
     refused = run_cli("sync", env=env)

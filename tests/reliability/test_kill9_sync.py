@@ -42,7 +42,7 @@ from fieldkit.store import visits as log
 from fieldkit.store.db import database
 from fieldkit.sync.schema import MAX_PUSH_OPS, NoteDoc
 from fieldkit.visit import judge, visit_document
-from tests.helpers import run_cli
+from tests.helpers import laptop_env, run_cli
 from tests.reliability.sync_proxy import FaultProxy
 from tests.reliability.test_sync_faults import ORDER, server_rows
 from tests.syncserver_process import EXAMPLES, ServerProcess, syncserver
@@ -135,14 +135,7 @@ def rig(tmp_path: Path) -> Iterator[tuple[Laptop, ServerProcess, FaultProxy]]:
     server.start()
     proxy = FaultProxy(server.port, seed=13).start()
     home = tmp_path / "laptop"
-    home.mkdir()
-    (home / "config.toml").write_text('[secrets]\nbackend = "file"\n', encoding="utf-8")
-    env = {
-        **os.environ,
-        "FIELDKIT_HOME": str(home),
-        "FIELDKIT_TECHNICIAN": "demo-tech",
-        "FIELDKIT_SECRETS_PASSPHRASE": "correct horse battery staple",
-    }
+    env = {**os.environ, **laptop_env(home, "demo-tech")}  # Popen takes the whole environment
     try:
         enrolled = run_cli("enroll", "--server", proxy.url, "--code", code, env=env)
         assert enrolled.code == 0, enrolled.stderr

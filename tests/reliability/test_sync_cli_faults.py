@@ -36,7 +36,7 @@ from syncserver.db.engine import Database
 from syncserver.db.migrate import upgrade
 from syncserver.services import imports, users
 from syncserver.services.journal import Actor, unit_of_work
-from tests.helpers import CliResult, run_cli
+from tests.helpers import CliResult, laptop_env, run_cli
 from tests.reliability.sync_proxy import FaultProxy
 from tests.reliability.test_sync_faults import server_rows
 from tests.syncserver_process import EXAMPLES, ServerProcess
@@ -134,13 +134,7 @@ def rig(office: tuple[Path, str], tmp_path: Path) -> Iterator[Rig]:
     server.start()
     proxy = FaultProxy(server.port, seed=11).start()
     home = tmp_path / "laptop"
-    home.mkdir()
-    (home / "config.toml").write_text('[secrets]\nbackend = "file"\n', encoding="utf-8")
-    env = {
-        "FIELDKIT_HOME": str(home),
-        "FIELDKIT_TECHNICIAN": "demo-tech",
-        "FIELDKIT_SECRETS_PASSPHRASE": "correct horse battery staple",
-    }
+    env = laptop_env(home, "demo-tech")
     try:
         enrolled = run_cli("enroll", "--server", proxy.url, "--code", code, env=env)
         assert enrolled.code == 0, enrolled.stderr
