@@ -33,7 +33,7 @@ from hypothesis.errors import Unsatisfiable
 
 from syncserver.core.config import Settings
 from syncserver.main import create_app
-from tests.server.conftest import PostgresServer, Seed, enroll_code
+from tests.server.conftest import PostgresServer, Seed, _names, enroll_code
 
 pytestmark = pytest.mark.reliability
 
@@ -63,7 +63,9 @@ def hostile(
     else:
         seed = request.getfixturevalue("postgres_seed")
         server: PostgresServer = request.getfixturevalue("postgres")
-        name = f"hostile_{os.getpid()}"
+        # Unique in the worker: under xdist a worker can get this module's tests in two
+        # chunks, and the module fixture is then set up a second time on the same cluster.
+        name = f"hostile_{os.getpid()}_{next(_names)}"
         server.admin(f"CREATE DATABASE {name} TEMPLATE {seed.source}")
         db = server.url(name)
     app = create_app(Settings(db=db))
