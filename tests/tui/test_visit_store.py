@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import TextArea
+from textual.widgets import DataTable, TextArea
 
 from fieldkit import paths, store
 from fieldkit.model import WorkOrder
@@ -19,7 +19,14 @@ from fieldkit.tui.screens.close import CloseScreen
 from fieldkit.tui.screens.site import SiteScreen
 from fieldkit.tui.screens.sync import SyncScreen
 from fieldkit.tui.screens.work_orders import WorkOrdersScreen
-from fieldkit.tui.services import Adjustment, FieldStore, ServiceError, SyncClient, VisitRecord
+from fieldkit.tui.services import (
+    Adjustment,
+    FieldStore,
+    ServiceError,
+    SyncClient,
+    SyncItem,
+    VisitRecord,
+)
 from fieldkit.tui.sync_adapter import LaptopSync
 from fieldkit.tui.visit_store import VisitLogStore
 from fieldkit.visit import judge
@@ -208,6 +215,58 @@ async def test_the_sync_screen_shows_a_failed_sync_as_one_line_and_keeps_running
         assert "failed: this laptop is not enrolled" in text_of(app, "#indicator")
         await pilot.press("escape")
         await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen))
+
+
+class _SlowFirstRead(VisitLogStore):
+    """The laptop's real store, whose first outbox read once ``armed`` takes its rows, then
+    stalls until ``release`` is set: a busy laptop where the read begun on opening the Sync
+    screen ends after the one begun when the sync ended."""
+
+    def __init__(self, path: Path) -> None:
+        import threading
+
+        super().__init__(path)
+        self.release = threading.Event()
+        self.armed = False
+        self.reads = 0
+
+    def sync_items(self) -> list[SyncItem]:
+        if not self.armed:
+            return super().sync_items()
+        self.reads += 1
+        items = super().sync_items()
+        if self.reads == 1:
+            self.release.wait(10)
+        return items
+
+
+@pytest.mark.anyio
+async def test_a_slow_outbox_read_from_before_a_sync_never_paints_over_the_offices_answer() -> None:
+    path = _db_with_orders()
+    slow = _SlowFirstRead(path)
+    slow.save_visit(_record())
+    app = make_app(store=slow)
+    app.sync_client = LaptopSync(timeout=1.0)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: "1 pending" in text_of(app, "#indicator"), what="indicator")
+        slow.armed = True
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, SyncScreen))
+        await until(pilot, lambda: slow.reads == 1, what="the first read")
+        # Meanwhile the office's answer lands in the outbox, as a push records it.
+        [op] = [i.item_id for i in VisitLogStore(path).sync_items()]
+        with store.database(path) as db:
+            LaptopOutbox(db).mark([], [Rejection(op, "invalid_document", "meter number")])
+        await pilot.press("s")
+        await until(pilot, lambda: "Sync failed" in text_of(app, "#sync-message"), what="end")
+        await until(pilot, lambda: "invalid_document: meter number" in screen_text(app))
+        slow.release.set()
+        for _ in range(20):
+            await pilot.pause(0.02)
+        table = app.screen.query_one("#sync-items", DataTable)
+        assert [table.get_row_at(n)[:2] for n in range(table.row_count)] == [
+            ["rejected", "invalid_document: meter number"]
+        ]
 
 
 class _HeldLink:

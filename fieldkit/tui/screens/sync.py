@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from fieldkit.tui.screens.base import FieldkitScreen
-from fieldkit.tui.services import SyncItem, SyncReport
+from fieldkit.tui.services import ServiceError, SyncItem, SyncReport
 from fieldkit.tui.text import moment
 
 __all__ = ["SyncScreen"]
@@ -31,6 +31,11 @@ class SyncScreen(FieldkitScreen):
         Binding("s", "sync_now", "Sync now", id="sync-now"),
         Binding("escape", "back", "Back", id="sync-back"),
     ]
+
+    # Each read of the outbox is numbered; only the newest may paint. A read started on
+    # mount can finish after the one a sync's end started (a slow disk, a busy laptop), and
+    # would otherwise put the rows from before the sync back over the office's answer.
+    _reads = 0
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="sync-summary", markup=False)
@@ -57,17 +62,36 @@ class SyncScreen(FieldkitScreen):
     def _busy_changed(self, _syncing: bool) -> None:
         self.refresh_bindings()
 
-    @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
     def _load(self, report: SyncReport | None) -> None:
-        items = self.fk.store.sync_items()
+        self._reads += 1
+        self._read(report, self._reads)
+
+    @work(thread=True, group="sync", exit_on_error=False)
+    def _read(self, report: SyncReport | None, number: int) -> None:
+        try:
+            items = self.fk.store.sync_items()
+        except ServiceError as exc:
+            self.app.call_from_thread(self._unreadable, str(exc), number)
+            return
         client = self.fk.sync_client
         last = None if client is None else client.last_sync()
         state = self.fk.describe_sync(report)
-        self.app.call_from_thread(self._show, items, last, report, state)
+        self.app.call_from_thread(self._show, items, last, report, state, number)
+
+    def _unreadable(self, error: str, number: int) -> None:
+        if number == self._reads:
+            self.query_one("#sync-message", Static).update(error)
 
     def _show(
-        self, items: list[SyncItem], last: datetime | None, report: SyncReport | None, state: str
+        self,
+        items: list[SyncItem],
+        last: datetime | None,
+        report: SyncReport | None,
+        state: str,
+        number: int,
     ) -> None:
+        if number != self._reads:
+            return
         self.fk.sync_state = state
         table = self.query_one("#sync-items", DataTable)
         table.clear()
