@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import math
 import random
 import re
 import statistics
@@ -411,9 +412,11 @@ def _audit_head(database: Database) -> tuple[int, str]:
 
 
 def percentile(values: list[float], share: float) -> float:
-    """The ``share`` quantile (nearest rank) of ``values``."""
+    """The nearest-rank ``share`` quantile of ``values``: the ceil(share * n)-th smallest,
+    so p95 of 30 samples is the 29th (rounding gave the 28th and read one rank low), and
+    p95 of 20 is the 19th, not the maximum."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def measure(client: httpx.Client, urls: Callable[[int], str], samples: int) -> list[float] | str:

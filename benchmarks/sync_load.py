@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import math
 import os
 import random
 import resource
@@ -65,7 +64,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.review_latency import Template, fill, make_template  # noqa: E402
+from benchmarks.review_latency import Template, fill, make_template, percentile  # noqa: E402
 from fieldkit.store import visits as visit_log  # noqa: E402
 from fieldkit.store.db import close_database, open_database  # noqa: E402
 from fieldkit.sync.laptop import (  # noqa: E402
@@ -548,20 +547,13 @@ class Report:
     loadavg: str = ""
 
 
-def _rank(ordered: list[float], share: float) -> float:
-    """The nearest-rank percentile of sorted ``ordered`` (p95 of 20 is the 19th, not the
-    20th: ``int(0.95 * n)`` is one rank high and gives the maximum for small runs)."""
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
 def _percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
-    ordered = sorted(values)
     return {
-        "p50": round(statistics.median(ordered) * 1000, 1),
-        "p95": round(_rank(ordered, 0.95) * 1000, 1),
-        "max": round(ordered[-1] * 1000, 1),
+        "p50": round(statistics.median(values) * 1000, 1),
+        "p95": round(percentile(values, 0.95) * 1000, 1),
+        "max": round(max(values) * 1000, 1),
     }
 
 
@@ -772,7 +764,7 @@ def _summarise(
     report.database_cpu = round(report.database_cpu, 1)
     lags = sorted(lag for f in results for lag in f.lags)
     if lags:
-        report.lag_p95_s = round(_rank(lags, 0.95), 2)
+        report.lag_p95_s = round(percentile(lags, 0.95), 2)
         report.lag_max_s = round(lags[-1], 2)
 
 
