@@ -98,6 +98,9 @@ def serve(
     if workers == 1:
         uvicorn.run(create_app(Settings(db=db)), host=host, port=port, log_level="info")
         return
+    # uvicorn's workers are fresh processes that build the app from an import string: the
+    # environment they inherit is the only way this --db reaches them (this process only
+    # supervises them from here on, so nothing else reads the changed variable).
     os.environ["SYNCSERVER_DB"] = db
     uvicorn.run(
         "syncserver.main:create_app_from_env",
