@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import ClassVar
 
+from rich.cells import cell_len
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -44,10 +45,7 @@ class SyncScreen(FieldkitScreen):
         yield Static("", id="sync-message", markup=False)
 
     def on_mount(self) -> None:
-        table = self.query_one("#sync-items", DataTable)
-        # The reason before the item: an item's summary can be wider than the screen.
-        for column in ("State", "Reason", "Item"):
-            table.add_column(column, key=column.lower())
+        self._columns([])
         self._load(None)
         if self.fk.syncing:
             self.query_one("#sync-message", Static).update("Syncing…")
@@ -93,8 +91,7 @@ class SyncScreen(FieldkitScreen):
         if number != self._reads:
             return
         self.fk.sync_state = state
-        table = self.query_one("#sync-items", DataTable)
-        table.clear()
+        table = self._columns(items)
         for item in items:
             table.add_row(item.state, item.reason or "-", item.summary, key=item.item_id)
         if self.fk.sync_client is None:
@@ -114,6 +111,26 @@ class SyncScreen(FieldkitScreen):
                 else f"Synced: {report.pushed} sent, {report.pulled} received, "
                 f"{report.rejected} rejected."
             )
+
+    def _columns(self, items: list[SyncItem]) -> DataTable[str]:
+        """Empty the table and size its columns to ``items``, the reason before the item.
+
+        The widths are set here, not left to the table's own measuring: that runs when the
+        table next goes idle, and a refill soon after an earlier one (the rows from before a
+        sync, then the office's answer) could keep the earlier rows' widths, cutting the
+        office's reason to "invali" (CI caught it on a loaded machine).
+        """
+        table: DataTable[str] = self.query_one("#sync-items", DataTable)
+        table.clear(columns=True)
+        cells: dict[str, list[str]] = {
+            "State": [item.state for item in items],
+            "Reason": [item.reason or "-" for item in items],
+            "Item": [item.summary for item in items],
+        }
+        for label, values in cells.items():
+            width = max((cell_len(value) for value in values), default=0)
+            table.add_column(label, key=label.lower(), width=max(width, cell_len(label)))
+        return table
 
     def action_sync_now(self) -> None:
         """s: push the outbox and pull the feed now (it goes on if this screen is left)."""
