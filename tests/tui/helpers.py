@@ -293,6 +293,9 @@ async def until(pilot: Any, condition: Any, timeout: float = 15.0, what: str = "
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
+            # The screen as it stood: a CI failure on a loaded machine is read from the log.
+            raise AssertionError(
+                f"timed out waiting for {what or condition}; the screen:\n{screen_text(pilot.app)}"
+            )
         await pilot.pause(0.05)
     await pilot.pause()  # let the screen that made it true paint itself
