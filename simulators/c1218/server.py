@@ -353,6 +353,11 @@ class RunningSimulator:
         return int(self.url.rsplit(":", 1)[1])
 
     @property
+    def started_at(self) -> float:
+        """POSIX time the meter started; its registers count energy from here."""
+        return self._loop.started_at
+
+    @property
     def stats(self) -> SimStats:
         """Bytes and requests so far, over every connection."""
         return self._loop.stats()

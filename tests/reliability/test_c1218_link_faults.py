@@ -12,6 +12,7 @@ figures to ``.reliability/c1218-link.json``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import time
@@ -88,13 +89,13 @@ def test_randomized_sessions_over_a_faulty_link(sim: Any) -> None:
             ),
             transport_factory=faulty,
         )
-        started = time.monotonic()
+        started, before = time.monotonic(), time.time()
         try:
             outcome = read_once(driver)
         except Exception as exc:  # anything but an outcome is a bug
             unexpected.append(f"session {number} ({name}): {exc!r}")
             continue
-        elapsed = time.monotonic() - started
+        elapsed, after = time.monotonic() - started, time.time()
         longest = max(longest, elapsed)
         for transport in made:
             for key in ("bytes", "corrupted", "dropped", "duplicated", "stalls", "disconnects"):
@@ -105,7 +106,14 @@ def test_randomized_sessions_over_a_faulty_link(sim: Any) -> None:
         if outcome.snapshot is not None:
             values_checked += len(outcome.snapshot.phases) * 4 + len(outcome.snapshot.registers)
             wrong += [
-                f"session {number} ({name}): {w}" for w in wrong_values(outcome.snapshot, name)
+                f"session {number} ({name}): {w}"
+                for w in wrong_values(
+                    outcome.snapshot,
+                    name,
+                    started_at=running[name].started_at,
+                    before=before,
+                    after=after,
+                )
             ]
         if elapsed > BUDGET_SECONDS:
             unexpected.append(f"session {number} ({name}) took {elapsed:.1f} s")
@@ -128,3 +136,63 @@ def test_randomized_sessions_over_a_faulty_link(sim: Any) -> None:
     # The fast slice is too small for the 95 % target to be more than noise.
     target = 0.95 if SESSIONS >= 100 else 0.85
     assert results["complete"] / SESSIONS >= target
+
+
+def test_truth_follows_the_energy_a_running_meter_counts(sim: Any) -> None:
+    """The checker knows the delivered register climbs while the meter runs, and stays sharp.
+
+    healthy-16s carries about 4.3 kW, so 30 minutes after the meter started its register reads
+    over 2 kWh past the scenario's start value: that is the truth, not a wrong value (a
+    2,000-session campaign reported 657 "wrong" readings from session 1,027 on, about 14
+    minutes in). A register one kWh away from the window is still caught.
+    """
+    import dataclasses
+
+    running = sim("healthy-16s")
+    before = time.time()
+    outcome = read_once(C1218Driver(running.url, C1218Options()))
+    after = time.time()
+    assert outcome.result == "complete"
+    assert outcome.snapshot is not None
+    snapshot = outcome.snapshot
+    assert (
+        wrong_values(
+            snapshot, "healthy-16s", started_at=running.started_at, before=before, after=after
+        )
+        == []
+    )
+
+    half_hour = 1800.0
+    register = snapshot.register("kwh_delivered")
+    assert register is not None
+    start = scenario_data("healthy-16s")["registers"]["kwh_delivered"]
+    # P = V·I·cos(θI − θV) per element, from the work order's side of the scenario.
+    kw = (
+        sum(
+            p["voltage"]
+            * p["current"]
+            * math.cos(math.radians(p["current_angle"] - p["voltage_angle"]))
+            for p in scenario_data("healthy-16s")["phase"]
+        )
+        / 1000.0
+    )
+    later_kwh = register.value + kw * half_hour / 3600.0
+    later = dataclasses.replace(
+        snapshot,
+        registers=tuple(
+            dataclasses.replace(r, value=later_kwh) if r.id == "kwh_delivered" else r
+            for r in snapshot.registers
+        ),
+    )
+    assert later_kwh > start + 2
+    # A second either side covers the meter's whole-Wh floor (4.3 kW is 1.2 Wh a second).
+    aged = {"started_at": running.started_at - half_hour, "before": before - 1, "after": after + 1}
+    assert [w for w in wrong_values(later, "healthy-16s", **aged) if "kwh" in w] == []
+    off = dataclasses.replace(
+        later,
+        registers=tuple(
+            dataclasses.replace(r, value=later_kwh + 1.0) if r.id == "kwh_delivered" else r
+            for r in later.registers
+        ),
+    )
+    assert any("kwh_delivered" in w for w in wrong_values(off, "healthy-16s", **aged))
