@@ -45,6 +45,7 @@ __all__ = [
     "Visit",
     "VisitCheck",
     "VisitComment",
+    "WebFlash",
     "WebSession",
     "WorkOrder",
     "WorkOrderAssignment",
@@ -354,6 +355,22 @@ class WebSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WebFlash(Base):
+    """A one-time notice for a session's next page (an enrolment code after its form's
+    redirect), sealed with a key from the session's cookie, deleted when it is shown."""
+
+    __tablename__ = "web_flashes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("web_sessions.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(40))
+    sealed: Mapped[str] = mapped_column(Text)
+    """base64url(nonce + AES-GCM ciphertext): unreadable without the session's cookie."""
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class AppliedOp(Base):

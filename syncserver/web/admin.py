@@ -4,8 +4,10 @@ verified on every view from the last checkpoint to the head (the entries since t
 view), and the whole chain on an admin's POST to ``/admin/audit/verify``.
 
 Each change goes through ``syncserver.services.users`` in one audited unit of work, as the
-CLI's does. An enrolment code is shown once, on the answer to the POST that made it (the
-page is ``no-store``); only its hash is kept.
+CLI's does. Every form that changes something answers 303 See Other to a page (a reload
+repeats nothing); a refused one answers with the form and the reason. An enrolment code is
+shown once, on the page its form redirects to: it waits for it as a sealed one-time notice
+of the admin's session (never in the URL; the page is ``no-store``); only its hash is kept.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from syncserver.core.errors import ApiError, ServerError
 from syncserver.services import admin, review
 from syncserver.services.journal import Actor, unit_of_work
 from syncserver.services.users import ROLES, create_enroll_code, create_user, revoke_device
+from syncserver.services.web_sessions import put_flash, take_flashes
 from syncserver.web.app import page
 from syncserver.web.auth import AdminPage, CheckedForm, PageUser
 
@@ -26,7 +29,12 @@ __all__ = ["AUDIT_PAGE_SIZE", "router"]
 router = APIRouter(include_in_schema=False)
 AUDIT_PAGE_SIZE = 50
 MAX_CODE_MINUTES = 7 * 24 * 60
-DONE = {"user": "User created.", "revoked": "Device revoked: its next request is refused."}
+DONE = {
+    "user": "User created.",
+    "revoked": "Device revoked: its next request is refused.",
+    "checked": "The whole chain was checked: its result is below.",
+}
+NEW_CODE = "enroll_code"
 
 
 def _admin_page(
@@ -36,10 +44,11 @@ def _admin_page(
     *,
     done: str | None = None,
     error: str | None = None,
-    new_code: tuple[str, str, int] | None = None,
     form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    actor = Actor("user", user.principal.name)
+    new_codes = take_flashes(database, actor, user.cookie, NEW_CODE)
     with database.read() as session:
         people = admin.users(session)
         laptops = admin.devices(session)
@@ -54,7 +63,7 @@ def _admin_page(
         roles=ROLES,
         done=DONE.get(done or ""),
         error=error,
-        new_code=new_code,
+        new_codes=new_codes,
         form=form or {},
         status_code=status_code,
     )
@@ -90,7 +99,8 @@ def add_user(
 def add_enroll_code(
     request: Request, user: AdminPage, fields: CheckedForm, database: DatabaseDep
 ) -> Response:
-    """A one-time enrolment code for a technician's next laptop, shown on this answer only."""
+    """A one-time enrolment code for a technician's next laptop, shown once, on the page
+    this answer redirects to."""
     technician = fields.get("technician", "").strip()
     text = fields.get("minutes", "").strip() or "60"
     try:
@@ -101,9 +111,11 @@ def add_enroll_code(
         minutes = int(text)
         with unit_of_work(database, Actor("user", user.principal.name)) as work:
             code = create_enroll_code(work, technician, minutes)
+            shown = {"code": code, "technician": technician, "minutes": minutes}
+            put_flash(work, user.cookie, NEW_CODE, shown)
     except ServerError as exc:
         return _admin_page(request, user, database, error=f"No code: {exc}", status_code=422)
-    return _admin_page(request, user, database, new_code=(code, technician, minutes))
+    return RedirectResponse("/admin#enroll-code", status_code=303)
 
 
 @router.post("/admin/devices/{device_id}/revoke", response_class=HTMLResponse)
@@ -120,11 +132,11 @@ def revoke(
 
 
 def _audit(
-    request: Request, user: PageUser, database: DatabaseDep, token: str, *, full: bool
+    request: Request, user: PageUser, database: DatabaseDep, token: str, done: str | None
 ) -> HTMLResponse:
     if token and (not token.isdigit() or len(token) > 19):
         raise ApiError("bad_cursor", "the page cursor is not one this server gave")
-    check = admin.check_audit_chain(database, user.principal.name, full=full)
+    check = admin.check_audit_chain(database, user.principal.name)
     with database.read() as session:
         found = admin.audit_page(session, int(token) if token else None, AUDIT_PAGE_SIZE)
     return page(
@@ -133,7 +145,7 @@ def _audit(
         user,
         page=found,
         check=check,
-        full=full,
+        done=DONE.get(done or ""),
         next_link=f"/admin/audit?before={found.next}" if found.next else None,
         first_link="/admin/audit" if token else None,
     )
@@ -141,18 +153,22 @@ def _audit(
 
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_page(
-    request: Request, user: AdminPage, database: DatabaseDep, before: str | None = None
+    request: Request,
+    user: AdminPage,
+    database: DatabaseDep,
+    before: str | None = None,
+    done: str | None = None,
 ) -> HTMLResponse:
     """The audit log, newest first and keyset-paged, under the result of checking the hash
     chain from the last checkpoint to the head (every new row's hash and link, and the
     head) and when the whole chain was last checked."""
-    return _audit(request, user, database, (before or "").strip(), full=False)
+    return _audit(request, user, database, (before or "").strip(), done)
 
 
-@router.post("/admin/audit/verify", response_class=HTMLResponse)
-def verify_whole_chain(
-    request: Request, user: AdminPage, _form: CheckedForm, database: DatabaseDep
-) -> HTMLResponse:
+@router.post("/admin/audit/verify")
+def verify_whole_chain(user: AdminPage, _form: CheckedForm, database: DatabaseDep) -> Response:
     """Check the whole chain, from its first entry (a minute or so for millions of
-    entries): what finds a row changed before the last checkpoint."""
-    return _audit(request, user, database, "", full=True)
+    entries): what finds a row changed before the last checkpoint. The audit page it
+    redirects to shows the result (stored as the last whole-chain check)."""
+    admin.check_audit_chain(database, user.principal.name, full=True)
+    return RedirectResponse("/admin/audit?done=checked", status_code=303)

@@ -114,13 +114,26 @@ def test_the_admin_sees_users_devices_and_a_verified_audit_chain(
     assert "van 7" in devices
     assert "demo-tech" in devices
     screenshot(page, "admin")
+    # An enrolment code is shown once: reloading the page it lands on makes no new one.
+    page.select_option("form[action='/admin/enroll-codes'] select[name=technician]", "demo-tech")
+    page.click("text=Make an enrolment code")
+    page.wait_for_url("**/admin#enroll-code")
+    code = page.locator("#enroll-code").inner_text()
+    assert len(code) == 14
+    with sqlite3.connect(office.db) as connection:
+        made = connection.execute("SELECT count(*) FROM enroll_codes").fetchone()[0]
+    page.reload()
+    assert page.locator("#enroll-code").count() == 0
+    assert code not in page.content()
+    with sqlite3.connect(office.db) as connection:
+        assert connection.execute("SELECT count(*) FROM enroll_codes").fetchone()[0] == made
     page.click("text=Audit log")
     page.wait_for_url("**/admin/audit")
     with sqlite3.connect(office.db) as connection:
         entries = connection.execute("SELECT count(*) FROM audit_log").fetchone()[0]
     assert page.locator(".chain-ok").inner_text() == f"Chain verified, {entries} entries."
     page.click("text=Check the whole chain")
-    page.wait_for_url("**/admin/audit/verify")
+    page.wait_for_url("**/admin/audit?done=checked")
     assert page.locator(".chain-ok").inner_text() == f"Chain verified, {entries} entries."
     assert f"by ada: intact, {entries} entries" in page.locator("form.card").inner_text()
     screenshot(page, "admin-audit")

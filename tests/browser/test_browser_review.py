@@ -175,10 +175,14 @@ def test_search_an_account_open_it_and_its_meter_history_plot(
     page.click("nav >> text=Search")
     page.fill("input[name=q]", "lindqvist")
     page.click("button:has-text('Search')")
+    if width == 1366:
+        screenshot(page, "search")
     page.click("table.accounts >> text=101-1533-14")
     assert "/accounts/101-1533-14" in page.url
     assert "James Lindqvist" in page.inner_text("main")
     no_horizontal_overflow(page)
+    if width == 1366:
+        screenshot(page, "account")
     page.click("table.meters >> text=M2S-0034567")
     assert "/meters/M2S-0034567" in page.url
     drift = page.locator("svg.plot").first

@@ -5,18 +5,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from syncserver.core.errors import ImportFileError
 from syncserver.db.engine import Database
 from syncserver.db.migrate import current_revision, head_revision, upgrade
-from syncserver.db.models import Base
-from syncserver.services.journal import AuditChainError, verify_audit_chain
+from syncserver.db.models import AuditLog, Base
+from syncserver.services.journal import Actor, AuditChainError, unit_of_work, verify_audit_chain
 
 from .conftest import EXAMPLES, ROOT, add_user, import_file
 
@@ -67,6 +68,77 @@ def test_the_audit_log_is_append_only_and_chained(database: Database) -> None:
         session.execute(text("UPDATE audit_log SET entity_id = 'forged' WHERE seq = 5"))
     with pytest.raises(AuditChainError, match="row 5"), database.read() as session:
         verify_audit_chain(session)
+
+
+def test_two_writers_appending_at_once_chain_one_after_the_other(database: Database) -> None:
+    # A has appended its entries (not committed) when B appends its own: B must wait and
+    # chain onto A's last hash. Without the head's lock B reads the head A has not
+    # committed yet, and both chain onto the same previous hash (a fork, or on PostgreSQL
+    # B's write failing on A's sequence number).
+    appended, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def writer_a() -> None:
+        try:
+            with unit_of_work(database, Actor("cli", "a")) as work:
+                work.audit("test.a", "thing", "1")
+                work.audit("test.a", "thing", "2")
+                work.flush()
+                appended.set()
+                release.wait(10)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            appended.set()
+
+    def writer_b() -> None:
+        try:
+            with unit_of_work(database, Actor("cli", "b")) as work:
+                work.audit("test.b", "thing", "3")
+        except BaseException as exc:
+            errors.append(exc)
+
+    a = threading.Thread(target=writer_a)
+    a.start()
+    assert appended.wait(10)
+    b = threading.Thread(target=writer_b)
+    b.start()
+    b.join(0.5)  # B is waiting for A's commit, or (unlocked) has written beside it
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert errors == []
+    with database.read() as session:
+        assert verify_audit_chain(session) == 3
+        rows = session.execute(
+            select(AuditLog.actor_id, AuditLog.prev_hash, AuditLog.row_hash).order_by(AuditLog.seq)
+        ).all()
+    assert [r.actor_id for r in rows] == ["a", "a", "b"]
+    assert rows[2].prev_hash == rows[1].row_hash
+
+
+def test_many_concurrent_writers_leave_one_unbroken_chain(database: Database) -> None:
+    writers, each = 4, 10
+    errors: list[BaseException] = []
+    start = threading.Barrier(writers)
+
+    def writer(n: int) -> None:
+        try:
+            start.wait(10)
+            for i in range(each):
+                with unit_of_work(database, Actor("cli", f"w{n}")) as work:
+                    work.audit("test.write", "thing", f"{n}-{i}")
+                    work.audit("test.write", "thing", f"{n}-{i}b")
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with database.read() as session:
+        assert verify_audit_chain(session) == writers * each * 2
 
 
 def _write(path: Path, text_: str) -> Path:

@@ -10,9 +10,10 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, text, update
 
-from syncserver.db.models import AuditCheckpoint, AuditHead, AuditLog, User
+from syncserver.db.models import AuditCheckpoint, AuditHead, AuditLog, User, WebFlash
 from syncserver.services.journal import GENESIS, _hashed_fields, _row_hash
 from syncserver.services.users import verify_login
 from syncserver.web.admin import AUDIT_PAGE_SIZE
@@ -99,7 +100,7 @@ def test_enrolment_code_shown_once_and_revocation_refuses_the_next_push(world: W
         r"<td><code>([^<]+)</code></td><td>([^<]*)</td><td>([^<]*)</td>", page.text
     )
     assert (world.tech_device, "laptop", "demo-tech") in devices
-    # A code, shown on the answer to the form only; it enrols a laptop through the API.
+    # A code, shown once on the page the form leads to; it enrols a laptop through the API.
     made = world.client.post(
         "/admin/enroll-codes", data={"csrf_token": csrf, "technician": "bob", "minutes": "30"}
     )
@@ -107,6 +108,7 @@ def test_enrolment_code_shown_once_and_revocation_refuses_the_next_push(world: W
     assert made.headers["cache-control"] == "no-store"
     code = re.search(r'<code id="enroll-code">([^<]+)</code>', made.text)
     assert code is not None
+    assert "within 30 minutes" in made.text
     assert code.group(1) not in world.client.get("/admin").text
     enrolled = world.client.post(
         "/api/v1/devices/enroll",
@@ -144,6 +146,80 @@ def test_enrolment_code_shown_once_and_revocation_refuses_the_next_push(world: W
         world.client.post(f"/admin/devices/{world.bob_device}/revoke", data={}).status_code == 403
     )
     assert world.client.get("/api/v1/sync/pull", headers=world.bob).status_code == 200
+
+
+def test_forms_redirect_so_a_reload_neither_repeats_the_action_nor_shows_the_code_again(
+    world: World,
+) -> None:
+    csrf = login(world.client, "ada")
+    codes = world.count("enroll_codes")
+    made = world.client.post(
+        "/admin/enroll-codes",
+        data={"csrf_token": csrf, "technician": "bob", "minutes": "45"},
+        follow_redirects=False,
+    )
+    assert made.status_code == 303
+    assert made.headers["location"] == "/admin#enroll-code"  # the code is not in the URL
+    # Until the page is shown, the database holds the code only sealed (and its hash).
+    with world.database.read() as session:
+        sealed = session.execute(text("SELECT sealed FROM web_flashes")).scalars().all()
+    assert len(sealed) == 1
+    shown = world.client.get(made.headers["location"])
+    assert shown.headers["cache-control"] == "no-store"
+    code = re.search(r'<code id="enroll-code">([^<]+)</code>', shown.text)
+    assert code is not None
+    assert code.group(1) not in made.headers["location"]
+    assert code.group(1).replace("-", "") not in sealed[0]
+    assert code.group(1) not in sealed[0]
+    # The reload (the same GET) makes no second code and shows none.
+    reloaded = world.client.get(made.headers["location"])
+    assert reloaded.status_code == 200
+    assert "Enrolment code for" not in reloaded.text
+    assert code.group(1) not in reloaded.text
+    assert world.count("enroll_codes") == codes + 1
+    assert world.count("web_flashes") == 0
+    # Another admin session never sees a code made in this one.
+    other = TestClient(world.client.app)
+    login(other, "ada")
+    world.client.post("/admin/enroll-codes", data={"csrf_token": csrf, "technician": "bob"},
+                      follow_redirects=False)  # fmt: skip
+    assert "Enrolment code for" not in other.get("/admin").text
+    assert "Enrolment code for bob" in world.client.get("/admin").text
+
+    # The whole-chain check: one check for the POST, none for each reload of its answer.
+    def whole_checks() -> int:
+        with world.database.read() as session:
+            return len(
+                session.execute(
+                    select(AuditCheckpoint.id).where(AuditCheckpoint.checked_from == 1)
+                ).all()
+            )
+
+    before = whole_checks()
+    checked = world.client.post(
+        "/admin/audit/verify", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert checked.status_code == 303
+    assert checked.headers["location"] == "/admin/audit?done=checked"
+    for _ in range(2):
+        page = world.client.get(checked.headers["location"])
+        assert "The whole chain was checked" in page.text
+    assert whole_checks() == before + 1
+
+
+def test_a_code_not_shown_in_time_or_after_logout_is_gone(world: World) -> None:
+    csrf = login(world.client, "ada")
+    world.client.post("/admin/enroll-codes", data={"csrf_token": csrf, "technician": "bob"},
+                      follow_redirects=False)  # fmt: skip
+    with world.database.write() as session:  # the redirect was never followed in time
+        session.execute(update(WebFlash).values(created_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    assert "Enrolment code for" not in world.client.get("/admin").text
+    assert world.count("web_flashes") == 0
+    world.client.post("/admin/enroll-codes", data={"csrf_token": csrf, "technician": "bob"},
+                      follow_redirects=False)  # fmt: skip
+    assert world.count("web_flashes") == 1
+    world.client.post("/logout", data={"csrf_token": csrf})
+    assert world.count("web_flashes") == 0  # went with the session
 
 
 def _rewrite_audit_row(world: World, seq: int) -> None:
@@ -217,9 +293,10 @@ def test_a_row_changed_before_the_checkpoint_is_found_by_the_whole_chain_check(
     forged = world.client.post("/admin/audit/verify", data={"csrf_token": "forged"})
     assert forged.status_code == 403
     whole = world.client.post("/admin/audit/verify", data={"csrf_token": csrf})
-    assert whole.status_code == 200
+    assert whole.status_code == 200  # the audit page it redirected to
     assert "Chain verified" not in whole.text
-    assert "Hash chain broken: audit row 7 does not match its hash" in whole.text
+    assert "Hash chain broken: the whole-chain check of" in whole.text
+    assert "by ada found audit row 7 does not match its hash" in whole.text
     # Every later view says so until a whole-chain check finds the chain intact again.
     later = world.client.get("/admin/audit")
     assert "Chain verified" not in later.text
@@ -233,7 +310,7 @@ def test_the_whole_chain_check_of_an_intact_log_is_shown_with_who_and_when(world
     whole = world.client.post("/admin/audit/verify", data={"csrf_token": csrf})
     total = world.count("audit_log")
     assert f"Chain verified, {total} entries." in whole.text
-    assert "Every entry's hash was checked" in whole.text
+    assert "The whole chain was checked: its result is below." in whole.text
     assert re.search(
         rf"last checked [0-9-]+ [0-9:]+ UTC by ada: intact, {total} entries", whole.text
     )

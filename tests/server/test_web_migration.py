@@ -237,3 +237,17 @@ def test_a_revised_visit_counts_the_failed_checks_of_its_latest_revision(world: 
             select(Visit.checks_failed, Visit.revision).where(Visit.visit_id == "v-revised")
         ).one()
     assert tuple(stored) == (1, 2)
+
+
+def test_0006_adds_the_session_notices_and_takes_them_back_out(world: World) -> None:
+    downgrade(world.database, "0005")
+    with world.database.read() as session:
+        assert "web_flashes" not in inspect(session.connection()).get_table_names()
+    upgrade(world.database)
+    assert current_revision(world.database) == head_revision()
+    with world.database.read() as session:
+        found = inspect(session.connection())
+        assert "web_flashes" in found.get_table_names()
+        (key,) = found.get_foreign_keys("web_flashes")
+    assert key["referred_table"] == "web_sessions"
+    assert (key.get("options") or {}).get("ondelete") == "CASCADE"
