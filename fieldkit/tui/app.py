@@ -11,7 +11,10 @@
     app.run()
 
 Every meter, database and network call runs in a thread worker (groups ``meter-io``,
-``db`` and ``sync``, so one never cancels another); the workers post messages back.
+``db`` and ``sync``, so one never cancels another); the workers post messages back, or
+hand their result to ``call_from_thread``, which drops it when the screen it was for has
+gone (left, or the app quitting): ctrl+q mid-read or mid-sync never paints into removed
+widgets.
 """
 
 from __future__ import annotations
@@ -20,14 +23,15 @@ import asyncio
 import contextlib
 import functools
 import signal
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.message_pump import MessagePump
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -44,6 +48,8 @@ if TYPE_CHECKING:
     from fieldkit.checks import Thresholds
 
 __all__ = ["FieldkitApp"]
+
+T = TypeVar("T")
 
 
 def _utc_now() -> datetime:
@@ -155,6 +161,30 @@ class FieldkitApp(App[None]):
 
         _ = self.thresholds
         self.call_from_thread(heap.settle)
+
+    def call_from_thread(
+        self, callback: Callable[..., T | Awaitable[T]], *args: Any, **kwargs: Any
+    ) -> T:
+        """Run ``callback`` on the UI thread, unless the app or its screen has gone.
+
+        A worker's result arrives when it arrives: after ctrl+q, or after the technician left
+        the screen, its widgets are removed and painting them raised NoMatches (or
+        ScreenStackError with no screen left). The check runs on the UI thread, just before
+        the callback, so nothing can be torn down in between. A dropped call returns None;
+        the workers here never use what a paint returns.
+        """
+        owner = getattr(callback, "__self__", None)
+
+        def guarded() -> T | Awaitable[T] | None:
+            if not self.is_running:
+                return None
+            if isinstance(owner, MessagePump) and owner is not self and not owner.is_running:
+                return None
+            return callback(*args, **kwargs)
+
+        if not self.is_running:  # quit already: no loop may be left to hand it to
+            return cast("T", None)
+        return cast("T", super().call_from_thread(guarded))
 
     # --- visits -----------------------------------------------------------------------
 
