@@ -11,7 +11,10 @@
     app.run()
 
 Every meter, database and network call runs in a thread worker (groups ``meter-io``,
-``db`` and ``sync``, so one never cancels another); the workers post messages back.
+``db`` and ``sync``, so one never cancels another); the workers post messages back, or
+hand their result to ``call_from_thread``, which drops it when the screen it was for has
+gone (left, or the app quitting): ctrl+q mid-read or mid-sync never paints into removed
+widgets.
 """
 
 from __future__ import annotations
@@ -20,14 +23,16 @@ import asyncio
 import contextlib
 import functools
 import signal
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
+from textual.message_pump import MessagePump
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -44,6 +49,8 @@ if TYPE_CHECKING:
     from fieldkit.checks import Thresholds
 
 __all__ = ["FieldkitApp"]
+
+T = TypeVar("T")
 
 
 def _utc_now() -> datetime:
@@ -155,6 +162,30 @@ class FieldkitApp(App[None]):
 
         _ = self.thresholds
         self.call_from_thread(heap.settle)
+
+    def call_from_thread(
+        self, callback: Callable[..., T | Awaitable[T]], *args: Any, **kwargs: Any
+    ) -> T:
+        """Run ``callback`` on the UI thread, unless the app or its screen has gone.
+
+        A worker's result arrives when it arrives: after ctrl+q, or after the technician left
+        the screen, its widgets are removed and painting them raised NoMatches (or
+        ScreenStackError with no screen left). The check runs on the UI thread, just before
+        the callback, so nothing can be torn down in between. A dropped call returns None;
+        the workers here never use what a paint returns.
+        """
+        owner = getattr(callback, "__self__", None)
+
+        def guarded() -> T | Awaitable[T] | None:
+            if not self.is_running:
+                return None
+            if isinstance(owner, MessagePump) and owner is not self and not owner.is_running:
+                return None
+            return callback(*args, **kwargs)
+
+        if not self.is_running:  # quit already: no loop may be left to hand it to
+            return cast("T", None)
+        return cast("T", super().call_from_thread(guarded))
 
     # --- visits -----------------------------------------------------------------------
 
@@ -271,45 +302,54 @@ class FieldkitApp(App[None]):
         """F4: switch between the light and the dark theme (sun on the screen)."""
         self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
 
+    def screen_actions(self, screen: Screen[object]) -> list[tuple[DOMNode, Binding, str]]:
+        """Every action the screen offers now: (where it runs, its binding, all its keys).
+
+        The screen's own bindings and the app's (not behind a dialog), whatever has the
+        focus: a search box that takes the letter "n" hides "n Ad-hoc visit" from the footer,
+        yet the palette and the help must still find it. A focused widget's own keys (cursor
+        moves, editing) are left out unless its footer shows them: they buried the screen's
+        keys below the fold of F1 at 80x24. Disabled actions are left out too.
+        """
+        nodes: list[DOMNode] = [screen] if screen.is_modal else [screen, self]
+        bindings = [(node, binding) for node in nodes for _, binding in node._bindings]
+        shown = [(a.node, a.binding) for a in screen.active_bindings.values() if a.binding.show]
+        # One entry per thing done: keys doing it under another name ("Back") stay apart.
+        found: dict[tuple[int, str, str], tuple[DOMNode, Binding, list[str]]] = {}
+        for node, binding in [*(b for b in shown if b[0] not in nodes), *bindings]:
+            if not binding.description or binding.action == "command_palette":
+                continue
+            if not self._check_action_state(binding.action, node):
+                continue
+            key = self.get_key_display(binding)
+            entry = found.setdefault(
+                (id(node), binding.action, binding.description), (node, binding, [])
+            )
+            if key not in entry[2]:
+                entry[2].append(key)
+        # The kit's own actions first (they carry ids); Textual's tab and copy keys after.
+        ordered = sorted(found.values(), key=lambda entry: entry[1].id is None)
+        return [(node, binding, ", ".join(keys)) for node, binding, keys in ordered]
+
     def keys_of(self, screen: Screen[object]) -> list[tuple[str, str]]:
         """Every key the screen answers to, with what it does (help and palette)."""
-        seen: dict[str, tuple[str, str]] = {}
-        for active in screen.active_bindings.values():
-            binding = active.binding
-            if not binding.description or not active.enabled:
-                continue
-            if binding.action in ("command_palette",):
-                continue
-            shown = self.get_key_display(binding)
-            label = seen.get(binding.action)
-            if label is None:
-                seen[binding.action] = (shown, binding.description)
-            elif shown not in label[0]:
-                seen[binding.action] = (f"{label[0]}, {shown}", label[1])
-        return list(seen.values())
+        return [(keys, binding.description) for _, binding, keys in self.screen_actions(screen)]
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         """The palette finds every action of the current screen, then the app's own."""
-        for active in screen.active_bindings.values():
-            binding = active.binding
-            if not binding.description or not active.enabled:
-                continue
-            if binding.action == "command_palette":
-                continue
+        for node, binding, keys in self.screen_actions(screen):
             yield SystemCommand(
                 binding.description,
-                f"{binding.tooltip or binding.description} ({self.get_key_display(binding)})",
-                functools.partial(self._run_from_palette, binding.action, active.node),
+                f"{binding.tooltip or binding.description} ({keys})",
+                functools.partial(self._run_from_palette, binding.action, node),
             )
         for command in super().get_system_commands(screen):
             if command.title in ("Quit", "Keys"):
                 continue  # the footer's ctrl+q and F1 already say these
             yield command
 
-    async def _run_from_palette(self, action: str, node: object) -> None:
-        from textual.dom import DOMNode
-
-        await self.run_action(action, node if isinstance(node, DOMNode) else None)
+    async def _run_from_palette(self, action: str, node: DOMNode) -> None:
+        await self.run_action(action, node)
 
 
 def _hhmm(moment: datetime, now: datetime) -> str:

@@ -15,10 +15,13 @@ from typing import Any
 import pytest
 from textual.widgets import Input, Select, TextArea
 
+from fieldkit.model import ServiceType, WorkOrder
 from fieldkit.tui.screens.adjust import AdjustScreen
 from fieldkit.tui.screens.checks import ChecksScreen
 from fieldkit.tui.screens.close import CloseScreen
 from fieldkit.tui.screens.connect import ConnectScreen
+from fieldkit.tui.screens.dialogs import AdHocDialog, ConfirmDialog
+from fieldkit.tui.screens.help import HelpScreen
 from tests.tui.helpers import (
     ORDERS,
     ReplayDriver,
@@ -119,6 +122,39 @@ async def _sync(pilot: Any) -> None:
     await pilot.pause()
 
 
+async def _help(pilot: Any) -> None:
+    # The checks screen's help: the one with the most keys.
+    await _checks(pilot)
+    await pilot.press("f1")
+    await until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+
+
+async def _confirm(pilot: Any) -> None:
+    await _checks(pilot)
+    await pilot.press("a")
+    await until(pilot, lambda: isinstance(pilot.app.screen, AdjustScreen))
+    await pilot.press("c")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDialog))
+
+
+async def _ad_hoc(pilot: Any) -> None:
+    await _work_orders(pilot)
+    await pilot.press("n")
+    await until(pilot, lambda: isinstance(pilot.app.screen, AdHocDialog))
+    await pilot.press(*"M2S-0099999")
+    pilot.app.screen.query_one("#adhoc-service", Select).value = ServiceType.ONE_PHASE_3W
+    pilot.app.screen.query_one("#adhoc-form", Input).value = "2S"
+    # Saved without the voltage: the form says which field is wrong.
+    await pilot.press("ctrl+s")
+    await until(pilot, lambda: "nominal voltage" in text_of(pilot.app, "#adhoc-error"))
+
+
+async def _read_to_checks(pilot: Any) -> None:
+    await _connect(pilot)
+    await pilot.press("f5")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ChecksScreen))
+
+
 SCREENS: dict[str, Steps] = {
     "work_orders": _work_orders,
     "site": _site,
@@ -128,7 +164,17 @@ SCREENS: dict[str, Steps] = {
     "adjust": _adjust,
     "close": _close,
     "sync": _sync,
+    "help": _help,
+    "confirm": _confirm,
+    "ad_hoc": _ad_hoc,
+    # The order names another meter than the one read (WO-1001's M16-0054321).
+    "wrong_meter": _read_to_checks,
+    # The meter stops answering after two tables (a replayed NoResponse).
+    "incomplete": _read_to_checks,
 }
+# What a screen's read differs in: the orders, and where the meter stops answering.
+ORDERS_OF: dict[str, tuple[WorkOrder, ...]] = {"wrong_meter": ORDERS}
+FAIL_AFTER: dict[str, int] = {"incomplete": 2}
 
 
 @pytest.mark.parametrize("theme", THEMES, ids=["dark", "light"])
@@ -151,11 +197,12 @@ def test_screen(
 
     driver = ReplayDriver(
         SNAPSHOT,
+        fail_after=FAIL_AFTER.get(screen),
         refuse="the meter does not list standard procedure 10 (set clock) in ST0",
     )
     app = make_app(
         driver_factory=replay_factory(driver),
-        orders=(ORDER, *ORDERS[1:]),
+        orders=ORDERS_OF.get(screen, (ORDER, *ORDERS[1:])),
         last_port=PORT,
         theme=theme,
     )
