@@ -150,18 +150,29 @@ def time_plot(
         f'<line x1="{_LEFT}" y1="{base}" x2="{_W - _RIGHT}" y2="{base}" stroke="#5b6573"/>'
         f'<line x1="{_LEFT}" y1="{_TOP}" x2="{_LEFT}" y2="{base}" stroke="#5b6573"/>'
     )
+    # Per point only numbers are formatted (the meter page draws ~1,200 points): the series'
+    # name and the unit are escaped once, a date's text (shared by the series of one visit)
+    # is formatted once, and each point's x and y once for its line and its circle.
+    safe_unit = escape(unit)
+    stamps: dict[datetime, str] = {}
     for index, (name, pts, colour) in enumerate(lines):
-        coords = " ".join(f"{x(at):.1f},{y(v):.1f}" for at, v in pts if v is not None)
+        xs = [f"{x(at):.1f}" for at, _ in pts]
+        ys = [f"{y(v):.1f}" for _, v in pts if v is not None]
+        coords = " ".join(map(",".join, zip(xs, ys, strict=True)))
         parts.append(
             f'<polyline class="series" points="{coords}" fill="none" stroke="{colour}" '
             'stroke-width="2" stroke-linejoin="round"/>'
         )
-        for at, v in pts:
+        safe_name = escape(name)
+        for (at, v), cx, cy in zip(pts, xs, ys, strict=True):
             assert v is not None
+            stamp = stamps.get(at)
+            if stamp is None:
+                stamp = stamps[at] = str(escape(at.strftime("%Y-%m-%d %H:%M")))
             parts.append(
-                f'<circle cx="{x(at):.1f}" cy="{y(v):.1f}" r="2.5" fill="{colour}">'
-                f"<title>{escape(name)} {escape(at.strftime('%Y-%m-%d %H:%M'))}: "
-                f"{escape(f'{v:,.3f}'.rstrip('0').rstrip('.'))} {escape(unit)}</title></circle>"
+                f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour}">'
+                f"<title>{safe_name} {stamp}: "
+                f"{f'{v:,.3f}'.rstrip('0').rstrip('.')} {safe_unit}</title></circle>"
             )
         lx = _W - _RIGHT - 96 * (len(lines) - index)
         parts.append(
