@@ -245,6 +245,15 @@ def test_a_meter_with_many_visits_pages_by_keyset(world: World) -> None:
     assert "All 57 visits" in first
 
 
+def test_a_meter_with_one_visit_says_the_one_visit(world: World) -> None:
+    _push(world, [_reading_visit(0, 1.0, "pass", 17600.0)])
+    login(world.client, "olga")
+    html = world.client.get(f"/meters/{METER}").text
+    assert "The one visit, oldest on the left" not in html  # no "oldest" of one
+    assert "The one visit." in html
+    assert "All 1 visits" not in html
+
+
 @pytest.mark.parametrize("path", ["/search?q=lind", f"/accounts/{ACCOUNT}", f"/meters/{METER}"])
 def test_staff_only_and_logged_out_goes_to_login(world: World, path: str) -> None:
     for headers in (world.tech, world.office):  # a device token, a personal API token
