@@ -6,16 +6,20 @@ import os
 import subprocess
 import sys
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel
 
 from fieldkit.drivers.base import create_driver
 from fieldkit.model import SiteExpectation
 from fieldkit.sync.schema import Outcome
 from fieldkit.visit import run_visit, visit_document
 from simulators.c1218.server import start
+from simulators.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "simulators" / "scenarios"
@@ -61,9 +65,11 @@ def laptop_env(home: Path, technician: str) -> dict[str, str]:
     }
 
 
-def expectation_of(scenario: str) -> SiteExpectation:
-    """What the scenario's work order tells the checks to expect."""
-    wo = scenario_data(scenario)["work_order"]
+def expectation_of(scenario: str | Mapping[str, Any]) -> SiteExpectation:
+    """What the scenario's work order (a shipped scenario's name, or its data) tells the
+    checks to expect."""
+    data = scenario_data(scenario) if isinstance(scenario, str) else scenario
+    wo = data["work_order"]
     now = datetime.now(UTC)
     return SiteExpectation(
         meter_number=wo["meter_number"],
@@ -81,20 +87,62 @@ def expectation_of(scenario: str) -> SiteExpectation:
     )
 
 
-def field_visit(scenario: str, work_order: str, outcome: Outcome) -> dict[str, Any]:
+def _merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` laid over it, tables merged key by key."""
+    merged = dict(base)
+    for key, value in changes.items():
+        old = merged.get(key)
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            merged[key] = _merged(old, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _shifted(value: Any, delta: timedelta) -> Any:
+    """``value`` with every datetime in it (however deep in the document) ``delta`` earlier."""
+    if isinstance(value, datetime):
+        return value - delta
+    if isinstance(value, BaseModel):
+        fields = type(value).model_fields
+        return value.model_copy(update={n: _shifted(getattr(value, n), delta) for n in fields})
+    if isinstance(value, tuple | list):
+        return type(value)(_shifted(v, delta) for v in value)
+    return value
+
+
+def field_visit(
+    scenario: str,
+    work_order: str | None,
+    outcome: Outcome,
+    *,
+    changes: Mapping[str, Any] | None = None,
+    days_ago: float = 0.0,
+) -> dict[str, Any]:
     """A visit document as the laptop pushes it (JSON-ready): the scenario's simulated meter
-    read by the real driver on 127.0.0.1 and judged by the real checks against its work order."""
-    simulator = start(scenario)
+    read by the real driver on 127.0.0.1 and judged by the real checks against its work order
+    (``None``: an ad-hoc visit).
+
+    ``changes`` are laid over the scenario file's tables first (the same meter on another
+    day: ``{"clock": {"drift_seconds": 20.0}}``). ``days_ago`` moves every time in the
+    document that many days back, as if the visit had been made then: what was read and
+    judged is unchanged, relative to the visit's own time. (The capture's frames keep the
+    bytes of the day they were read.)
+    """
+    data = _merged(scenario_data(scenario), changes or {})
+    simulator = start(Scenario.model_validate(data))
     try:
         driver = create_driver("c1218", simulator.url)
-        result = run_visit(driver, expectation_of(scenario), work_order_id=work_order)
+        result = run_visit(driver, expectation_of(data), work_order_id=work_order)
     finally:
         simulator.stop()
     document = visit_document(
         result,
         technician="demo-tech",
         outcome=outcome,
-        notes=[f"Site visit for {work_order}."],
+        notes=[f"Site visit for {work_order or 'meter ' + str(data['meter']['meter_id'])}."],
     )
-    data: dict[str, Any] = document.model_dump(mode="json")
-    return data
+    if days_ago:
+        document = _shifted(document, timedelta(days=days_ago))
+    data_out: dict[str, Any] = document.model_dump(mode="json")
+    return data_out

@@ -4,7 +4,8 @@ Once for this package's tests (not per session: see ``browser``): a SQLite datab
 tmp with the example CIS files, an office user (olga), an admin (ada) and a technician
 (demo-tech), made with tests/server's helpers; the technician's laptop enrols through the
 real API, simulated meters of several scenarios are read by the real driver and judged by
-the real checks, and the visits are pushed through the real push API. Then the server runs
+the real checks (the clock-drift meter also on three earlier days, ``HISTORY``), and the
+visits are pushed through the real push API. Then the server runs
 as a subprocess on 127.0.0.1 and Playwright drives Debian's chromium (never a downloaded
 build).
 
@@ -46,6 +47,17 @@ VISITS: list[tuple[str, str, Outcome]] = [
     ("low-voltage-2s", "WO-2026-10406", "customer_side"),
 ]
 
+# The clock-drift meter's earlier visits, so that its history page has a history: the same
+# meter read by the same driver on earlier days, its clock running away (3 s, 21 s, 48 s:
+# each still a pass, under the 60 s warning) and its register counting about 26 kWh a day up
+# to the 12,044 kWh of today's visit, each against the billed read of 30 days before it.
+HISTORY_METER = "M2S-0034567"
+HISTORY: list[tuple[float, float, float]] = [  # (days ago, drift s, kWh delivered)
+    (270.0, 3.0, 9_700.0),
+    (180.0, 21.0, 10_480.0),
+    (90.0, 48.0, 11_260.0),
+]
+
 
 @dataclass(frozen=True)
 class Office:
@@ -68,6 +80,16 @@ def _enroll_and_push(url: str, code: str) -> dict[str, str]:
     device, token = enrolled.json()["device_id"], enrolled.json()["token"]
     ids: dict[str, str] = {}
     ops = []
+    for days_ago, drift, kwh in HISTORY:
+        changes = {
+            "clock": {"drift_seconds": drift},
+            "registers": {"kwh_delivered": kwh},
+            "work_order": {"last_read_kwh": kwh - 780.0, "last_visit_days_ago": 90},
+        }
+        earlier = field_visit(
+            "clock-drift-2s", None, "resolved", changes=changes, days_ago=days_ago
+        )
+        ops.append({"op_id": earlier["op_id"], "kind": "visit", "document": earlier})
     for scenario, work_order, outcome in VISITS:
         document = field_visit(scenario, work_order, outcome)
         ids[scenario] = document["visit_id"]
@@ -79,7 +101,7 @@ def _enroll_and_push(url: str, code: str) -> dict[str, str]:
     )
     assert answer.status_code == 200, answer.text
     statuses = [r["status"] for r in answer.json()["results"]]
-    assert statuses == ["applied"] * len(VISITS), answer.text
+    assert statuses == ["applied"] * len(ops), answer.text
     return ids
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Office, log_in, screenshot
+from tests.browser.conftest import HISTORY, Office, log_in, screenshot
 from tests.server.conftest import PASSWORD
 
 pytestmark = pytest.mark.sim
@@ -188,6 +188,15 @@ def test_search_an_account_open_it_and_its_meter_history_plot(
     drift = page.locator("svg.plot").first
     assert drift.is_visible()
     assert "Clock drift" in drift.inner_html()
+    # Today's visit and the three before it, oldest on the left; the clock ran away.
+    visits = len(HISTORY) + 1
+    assert f"All {visits} visits, oldest on the left" in page.inner_text("#trends ~ p")
+    assert drift.locator("circle").count() == visits
+    changed = page.locator("table.changes tbody tr")
+    assert [changed.nth(i).inner_text().split("\t")[:3] for i in range(changed.count())] == [
+        ["clock_drift", "pass", "fail"]
+    ]
+    assert page.locator("section[aria-labelledby=visits] tbody tr").count() == visits
     no_horizontal_overflow(page)
     if width == 1366:
         screenshot(page, "meter-history")
