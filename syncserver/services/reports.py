@@ -120,10 +120,14 @@ def _dialect_parts(dialect: str) -> tuple[str, str]:
             "EXTRACT(EPOCH FROM (v.ended_at - v.visited_at))",
             f"r.visited_at - INTERVAL '{REPEAT_DAYS} days'",
         )
-    # SQLite keeps the UTC times as ISO text, which its date functions read.
+    # SQLite keeps the UTC times as ISO text, which its date functions read. datetime()
+    # drops the microseconds, and a stored time compares as text: the visit's own fraction
+    # of a second goes back on, or a visit exactly REPEAT_DAYS before (".000000" after the
+    # seconds) would sort after a window start without one, and one a fraction of a second
+    # too early would count.
     return (
         "(julianday(v.ended_at) - julianday(v.visited_at)) * 86400.0",
-        f"datetime(r.visited_at, '-{REPEAT_DAYS} days')",
+        f"datetime(r.visited_at, '-{REPEAT_DAYS} days') || substr(r.visited_at, 20)",
     )
 
 

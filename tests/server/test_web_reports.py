@@ -178,7 +178,7 @@ def test_logged_out_and_tokens_are_sent_to_login(world: World) -> None:
 
 
 A, B, C = "M2S-0012345", "M2S-0034567", "M16-0065432"
-SPAN = "since=2026-09-28&until=2026-12-06"  # ISO weeks 40 to 49
+SPAN = "since=2026-09-28&until=2026-12-27"  # ISO weeks 40 to 52
 
 
 def _at(
@@ -239,9 +239,10 @@ def _check(world: World, repeats: set[str]) -> None:
 
 def test_repeat_visits_follow_late_arrivals_and_revisions(world: World) -> None:
     """A visit is a repeat when its meter had another visit in the REPEAT_DAYS before it
-    (exactly REPEAT_DAYS before counts); ingest keeps that right when a visit arrives out
-    of order, when a revision moves a visit's time or its meter (by number or by work
-    order) or takes its meter away, for two technicians, on both engines."""
+    (exactly REPEAT_DAYS before counts, a fraction of a second more does not); ingest
+    keeps that right when a visit arrives out of order, when a revision moves a visit's
+    time or its meter (by number or by work order) or takes its meter away, for two
+    technicians, on both engines."""
     login(world.client, "olga")
     tech = (world, world.tech, world.tech_device)
     bob = (world, world.bob, world.bob_device)
@@ -274,4 +275,7 @@ def test_repeat_visits_follow_late_arrivals_and_revisions(world: World) -> None:
     # a3's work order is for meter C: it follows c1 there by 24 days.
     _at(*tech, "a3", 2, work_order="WO-2026-10408", meter_number=None,
         started_at="2026-12-04T09:00:01Z")  # fmt: skip
+    _check(world, {"a1", "c1", "a3"})
+    # Half a second more than the window after b2 (SQLite compares the times as text).
+    _at(*bob, "b4", 1, meter_number=B, started_at="2026-12-25T10:00:00.500000Z")
     _check(world, {"a1", "c1", "a3"})
