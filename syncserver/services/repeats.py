@@ -20,23 +20,25 @@ what ingest keeps is what a fill gives.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
     BigInteger,
     ColumnElement,
+    Delete,
     Select,
     Table,
     bindparam,
     delete,
     func,
-    insert,
-    literal,
     select,
     text,
-    union_all,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from syncserver.db.models import UtcDateTime, Visit, VisitRepeat
@@ -44,13 +46,11 @@ from syncserver.db.models import UtcDateTime, Visit, VisitRepeat
 __all__ = ["fill", "refresh"]
 
 
-def _write(session: Session, which: ColumnElement[bool] | None) -> None:
-    """Replace the rows of the visits ``which`` selects (every visit: None) with what the
-    visits now say."""
-    chosen = select(Visit.id)
-    if which is not None:
-        chosen = chosen.where(which)
-    session.execute(delete(VisitRepeat).where(VisitRepeat.visit_pk.in_(chosen)))
+COLUMNS = ["visit_pk", "technician_id", "visited_at", "previous_at"]
+
+
+def _rows(which: ColumnElement[bool] | None) -> Select[Any]:
+    """The rows the visits ``which`` selects (every visit: None) should have."""
     earlier = aliased(Visit)
     # MAX over ix_visits_meter_visited: one backward seek per visit, ties excluded.
     previous = (
@@ -67,19 +67,81 @@ def _write(session: Session, which: ColumnElement[bool] | None) -> None:
     if which is not None:
         found = found.where(which)
     rows = found.subquery()
+    return select(rows).where(rows.c.previous_at.is_not(None))
+
+
+def _table() -> Table:
     table = VisitRepeat.__table__
     assert isinstance(table, Table)
-    session.execute(
-        insert(table).from_select(
-            ["visit_pk", "technician_id", "visited_at", "previous_at"],
-            select(rows).where(rows.c.previous_at.is_not(None)),
-        )
+    return table
+
+
+def _delete(which: ColumnElement[bool] | None) -> Delete:
+    chosen = select(Visit.id)
+    if which is not None:
+        chosen = chosen.where(which)
+    return delete(_table()).where(_table().c.visit_pk.in_(chosen))
+
+
+def _insert(dialect: str, which: ColumnElement[bool] | None) -> Any:
+    # DO NOTHING: two places can share their next visit, and a next visit can be one of
+    # the written ones; every copy of a row is computed from the same visits.
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return make_insert(_table()).from_select(COLUMNS, _rows(which)).on_conflict_do_nothing()
+
+
+def _next_after_place() -> ColumnElement[bool]:
+    """The meter's visits at its next time after the place ``(:meter, :at)``: one seek,
+    however many visits the meter has had since."""
+    meter = bindparam("meter", type_=BigInteger())
+    following, later = aliased(Visit), aliased(Visit)
+    next_time = (
+        select(func.min(later.visited_at))
+        .where(later.meter_id == meter, later.visited_at > bindparam("at", type_=UtcDateTime()))
+        .scalar_subquery()
     )
+    return Visit.id.in_(
+        select(following.id).where(following.meter_id == meter, following.visited_at == next_time)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """Built once per engine: building them costs more than running them for a push."""
+
+    delete_all: Delete
+    insert_all: Any
+    delete_written: Delete
+    """Bound with ``visits``, a list of visit primary keys."""
+    insert_written: Any
+    delete_next: Delete
+    """Bound with ``meter`` and ``at``, once per place."""
+    insert_next: Any
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    written = Visit.id.in_(bindparam("visits", expanding=True))
+    following = _next_after_place()
+    return _Statements(
+        _delete(None),
+        _insert(dialect, None),
+        _delete(written),
+        _insert(dialect, written),
+        _delete(following),
+        _insert(dialect, following),
+    )
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
 
 
 def fill(session: Session) -> None:
     """Every visit's row from scratch (the benchmark's seeder: what ingest would have kept)."""
-    _write(session, None)
+    statements = _statements(_dialect(session))
+    session.execute(statements.delete_all)
+    session.execute(statements.insert_all)
 
 
 def refresh(
@@ -90,43 +152,29 @@ def refresh(
     stored, and is at now (visits without a meter have no place)."""
     if not visits:
         return
-    changed = set(visits)
-    if places:
-        if session.get_bind().dialect.name == "postgresql":
-            # Two pushes to one meter would each compute their rows without the other's
-            # uncommitted visit; holding the meter until COMMIT makes the second one read
-            # the first's (each statement sees what committed before it, READ COMMITTED).
-            # Advisory locks, in meter order: no row lock another writer takes in its own
-            # order (a CIS import updating meters) can deadlock with them.
-            session.execute(
-                text(
-                    "SELECT pg_advisory_xact_lock(m) FROM "
-                    "(SELECT unnest(:meters) AS m ORDER BY 1) AS ordered"
-                ).bindparams(
-                    bindparam("meters", sorted({m for m, _ in places}), type_=ARRAY(BigInteger()))
-                )
+    dialect = _dialect(session)
+    statements = _statements(dialect)
+    # The next visits' statements run once per place (executemany), where one statement
+    # naming every place would be built and compiled anew for each push.
+    at_places = [{"meter": meter, "at": at} for meter, at in sorted(places)]
+    if at_places and dialect == "postgresql":
+        # Two pushes to one meter would each compute their rows without the other's
+        # uncommitted visit; holding the meter until COMMIT makes the second one read
+        # the first's (each statement sees what committed before it, READ COMMITTED).
+        # Advisory locks, in meter order: no row lock another writer takes in its own
+        # order (a CIS import updating meters) can deadlock with them.
+        session.execute(
+            text(
+                "SELECT pg_advisory_xact_lock(m) FROM "
+                "(SELECT unnest(:meters) AS m ORDER BY 1) AS ordered"
+            ).bindparams(
+                bindparam("meters", sorted({m for m, _ in places}), type_=ARRAY(BigInteger()))
             )
-        changed.update(session.execute(_next_after(places)).scalars())
-    _write(session, Visit.id.in_(sorted(changed)))
-
-
-def _next_after(places: Collection[tuple[int, datetime]]) -> Select[int]:
-    """The visits whose previous visit a write at ``places`` may change: at each place, the
-    meter's visits at its next time after it (one seek each, however many visits the meter
-    has had since)."""
-    rows = [
-        select(literal(meter, BigInteger()).label("meter"), literal(at, UtcDateTime()).label("at"))
-        for meter, at in sorted(places)
-    ]
-    place = (rows[0] if len(rows) == 1 else union_all(*rows)).subquery("place")
-    following, later = aliased(Visit), aliased(Visit)
-    next_time = (
-        select(func.min(later.visited_at))
-        .where(later.meter_id == place.c.meter, later.visited_at > place.c.at)
-        .scalar_subquery()
-    )
-    return (
-        select(following.id)
-        .join(place, following.meter_id == place.c.meter)
-        .where(following.visited_at == next_time)
-    )
+        )
+    written = {"visits": sorted(visits)}
+    session.execute(statements.delete_written, written)
+    if at_places:
+        session.execute(statements.delete_next, at_places)
+    session.execute(statements.insert_written, written)
+    if at_places:
+        session.execute(statements.insert_next, at_places)
