@@ -563,9 +563,11 @@ def _write_visits(
             .returning(Visit.id)
         ).scalar_one_or_none()
         if moved is not None:
+            # Its own row always (it carries the visit's technician too); its neighbours'
+            # only when it moved.
+            written.add(moved)
             was = before[row["visit_id"]]
             if was != (row["meter_id"], row["visited_at"]):
-                written.add(moved)
                 for meter, at in (was, (row["meter_id"], row["visited_at"])):
                     if meter is not None:
                         places.add((meter, at))
