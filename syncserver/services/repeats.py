@@ -29,14 +29,17 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     ColumnElement,
+    DateTime,
     Delete,
     Select,
     Table,
+    and_,
     bindparam,
     delete,
     func,
     select,
     text,
+    true,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
@@ -52,10 +55,14 @@ COLUMNS = ["visit_pk", "technician_id", "visited_at", "previous_at"]
 def _rows(which: ColumnElement[bool] | None) -> Select[Any]:
     """The rows the visits ``which`` selects (every visit: None) should have."""
     earlier = aliased(Visit)
-    # MAX over ix_visits_meter_visited: one backward seek per visit, ties excluded.
+    # One backward seek of ix_visits_meter_visited per visit, ties excluded. ORDER BY …
+    # LIMIT 1 rather than MAX: without statistics (a new table, between two ANALYZEs)
+    # PostgreSQL read a MAX through ix_visits_meter_id, every visit of the meter.
     previous = (
-        select(func.max(earlier.visited_at))
+        select(earlier.visited_at)
         .where(earlier.meter_id == Visit.meter_id, earlier.visited_at < Visit.visited_at)
+        .order_by(earlier.visited_at.desc())
+        .limit(1)
         .scalar_subquery()
     )
     found = select(
@@ -90,18 +97,51 @@ def _insert(dialect: str, which: ColumnElement[bool] | None) -> Any:
     return make_insert(_table()).from_select(COLUMNS, _rows(which)).on_conflict_do_nothing()
 
 
-def _next_after_place() -> ColumnElement[bool]:
-    """The meter's visits at its next time after the place ``(:meter, :at)``: one seek,
-    however many visits the meter has had since."""
-    meter = bindparam("meter", type_=BigInteger())
+def _next_after_places(dialect: str) -> ColumnElement[bool]:
+    """The meters' visits at their next time after each place: one seek per place, however
+    many visits the meter has had since. SQLite runs it once per place (``:meter`` and
+    ``:at``, executemany: one prepared statement); PostgreSQL once for them all
+    (``:meters`` and ``:ats``, arrays), as it would plan the statement again for each
+    execution."""
     following, later = aliased(Visit), aliased(Visit)
-    next_time = (
-        select(func.min(later.visited_at))
-        .where(later.meter_id == meter, later.visited_at > bindparam("at", type_=UtcDateTime()))
-        .scalar_subquery()
+    if dialect != "postgresql":
+        meter = bindparam("meter", type_=BigInteger())
+        next_time = (
+            select(func.min(later.visited_at))
+            .where(later.meter_id == meter, later.visited_at > bindparam("at", type_=UtcDateTime()))
+            .scalar_subquery()
+        )
+        return Visit.id.in_(
+            select(following.id).where(
+                following.meter_id == meter, following.visited_at == next_time
+            )
+        )
+    place = (
+        func.unnest(
+            bindparam("meters", type_=ARRAY(BigInteger())),
+            bindparam("ats", type_=ARRAY(DateTime(timezone=True))),
+        )
+        .table_valued("meter", "at")
+        .render_derived(name="place")
+    )
+    # LATERAL: the next time is found per place first, then its visits by
+    # ix_visits_meter_visited; as a condition on the visits instead, it was evaluated for
+    # every (place, visit) pair of a hash join over the whole table.
+    after = (
+        select(later.visited_at.label("at"))
+        .where(later.meter_id == place.c.meter, later.visited_at > place.c.at)
+        .order_by(later.visited_at)
+        .limit(1)
+        .lateral("next_time")
     )
     return Visit.id.in_(
-        select(following.id).where(following.meter_id == meter, following.visited_at == next_time)
+        select(following.id)
+        .select_from(place)
+        .join(after, true())
+        .join(
+            following,
+            and_(following.meter_id == place.c.meter, following.visited_at == after.c.at),
+        )
     )
 
 
@@ -115,14 +155,14 @@ class _Statements:
     """Bound with ``visits``, a list of visit primary keys."""
     insert_written: Any
     delete_next: Delete
-    """Bound with ``meter`` and ``at``, once per place."""
+    """Bound with the places (:func:`_next_after_places`)."""
     insert_next: Any
 
 
 @cache
 def _statements(dialect: str) -> _Statements:
     written = Visit.id.in_(bindparam("visits", expanding=True))
-    following = _next_after_place()
+    following = _next_after_places(dialect)
     return _Statements(
         _delete(None),
         _insert(dialect, None),
@@ -154,10 +194,17 @@ def refresh(
         return
     dialect = _dialect(session)
     statements = _statements(dialect)
-    # The next visits' statements run once per place (executemany), where one statement
-    # naming every place would be built and compiled anew for each push.
-    at_places = [{"meter": meter, "at": at} for meter, at in sorted(places)]
-    if at_places and dialect == "postgresql":
+    ordered = sorted(places)
+    at_places: dict[str, list[Any]] | list[dict[str, Any]]
+    if dialect == "postgresql":
+        at_places = {"meters": [m for m, _ in ordered], "ats": [at for _, at in ordered]}
+    else:
+        at_places = [{"meter": m, "at": at} for m, at in ordered]
+    if dialect == "postgresql":
+        # psycopg prepares a statement run five times, and PostgreSQL then plans it once
+        # for any arrays: that generic plan read the meter's visits whole for every place.
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    if ordered and dialect == "postgresql":
         # Two pushes to one meter would each compute their rows without the other's
         # uncommitted visit; holding the meter until COMMIT makes the second one read
         # the first's (each statement sees what committed before it, READ COMMITTED).
@@ -168,13 +215,13 @@ def refresh(
                 "SELECT pg_advisory_xact_lock(m) FROM "
                 "(SELECT unnest(:meters) AS m ORDER BY 1) AS ordered"
             ).bindparams(
-                bindparam("meters", sorted({m for m, _ in places}), type_=ARRAY(BigInteger()))
+                bindparam("meters", sorted({m for m, _ in ordered}), type_=ARRAY(BigInteger()))
             )
         )
     written = {"visits": sorted(visits)}
     session.execute(statements.delete_written, written)
-    if at_places:
+    if ordered:
         session.execute(statements.delete_next, at_places)
     session.execute(statements.insert_written, written)
-    if at_places:
+    if ordered:
         session.execute(statements.insert_next, at_places)
