@@ -11,7 +11,8 @@ its ids, times, meter and technician replaced per visit. They are seeded straigh
 tables the push API fills, with exactly what ``syncserver.services.sync`` writes for a new
 visit (the ``visits`` row with the fields ingest reads out of the document, one
 ``visit_checks`` row per check id with its worst status, the ``applied_ops`` row, and the
-hash-chained ``visit.create`` audit row; the first seeded visit is read back through
+hash-chained ``visit.create`` audit row, and the ``visit_repeats`` rows, filled at the end
+by ingest's own statement over every visit; the first seeded visit is read back through
 ingest's own parser and must give the same fields), in bulk (COPY on PostgreSQL, executemany on
 SQLite) so that seeding takes minutes rather than the hours a million pushes would. Each
 visit answers its own work order (``work_orders`` + ``work_order_assignments``, as the CIS
@@ -78,6 +79,7 @@ from syncserver.db.models import (  # noqa: E402
     WorkOrder,
     WorkOrderAssignment,
 )
+from syncserver.services import repeats  # noqa: E402
 from syncserver.services.journal import Actor, canonical, unit_of_work  # noqa: E402
 from syncserver.services.search import terms_of  # noqa: E402
 from syncserver.services.sync import readings_of  # noqa: E402
@@ -358,6 +360,11 @@ def seed(database: Database, visits: int, meters: int, technicians: int, rng: ra
         done = min(visits, start + CHUNK)
         if done % 100_000 == 0 or done == visits:
             print(f"  {done} visits: {time.perf_counter() - started:.0f} s", flush=True)
+    began = time.perf_counter()
+    with database.write() as session:
+        # Ingest's own statement, over every visit at once: what the pushes would have kept.
+        repeats.fill(session)
+    print(f"  visit_repeats filled in {time.perf_counter() - began:.1f} s")
     with database.write() as session:
         session.execute(update(AuditHead).values(last_seq=audit_seq, last_hash=audit_prev))
         if not database.is_sqlite:

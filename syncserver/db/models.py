@@ -45,6 +45,7 @@ __all__ = [
     "Visit",
     "VisitCheck",
     "VisitComment",
+    "VisitRepeat",
     "WebFlash",
     "WebSession",
     "WorkOrder",
@@ -313,6 +314,30 @@ class VisitCheck(Base):
     status: Mapped[str] = mapped_column(String(10))
     visited_at: Mapped[datetime] = mapped_column(UtcDateTime)
     """The visit's ``visited_at`` (copied, so the filter above orders by it in the index)."""
+
+
+class VisitRepeat(Base):
+    """When a visit's meter was last visited before it, for the weekly report's repeat
+    test (``syncserver.services.repeats`` keeps it at ingest).
+
+    One row per visit that has an earlier visit to its meter (by anyone); a visit without
+    a meter, or its meter's first, has none. The visit's time and technician are copied
+    beside ``previous_at`` so that a week of the report is one range of the index below,
+    where a test per visit would be an index seek per visit.
+    """
+
+    __tablename__ = "visit_repeats"
+    __table_args__ = (
+        Index("ix_visit_repeats_report", "visited_at", "technician_id", "previous_at"),
+    )
+
+    visit_pk: Mapped[int] = mapped_column(ForeignKey("visits.id"), primary_key=True)
+    technician_id: Mapped[int] = mapped_column(BigInteger)
+    """The visit's ``technician_id``."""
+    visited_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """The visit's ``visited_at``."""
+    previous_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    """The latest ``visited_at`` of the meter's other visits strictly before this one's."""
 
 
 class VisitComment(Base):

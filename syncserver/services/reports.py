@@ -3,9 +3,11 @@
 One GROUP BY per week over the visits whose ``visited_at`` falls in it: a range of the
 covering index ``ix_visits_report``, which holds every column the report reads of a visit
 (its failed checks too, counted into ``visits.checks_failed`` at ingest), so the rows
-themselves, each with its document, are never read; the repeat test is an index seek on
-``ix_visits_meter_visited``. The range is at most :data:`MAX_WEEKS` weeks, so the cost of
-the report is bounded however many visits the server keeps.
+themselves, each with its document, are never read; the repeat test reads each visit's
+previous visit to its meter from a range of ``ix_visit_repeats_report``
+(``syncserver.services.repeats`` keeps it at ingest). The range is at most
+:data:`MAX_WEEKS` weeks, so the cost of the report is bounded however many visits the
+server keeps.
 
 A **repeat visit** is a visit to a meter that had another visit (by anyone) in the
 :data:`REPEAT_DAYS` days before it; it counts for the technician and week of the later
@@ -116,12 +118,16 @@ def _dialect_parts(dialect: str) -> tuple[str, str]:
     if dialect == "postgresql":
         return (
             "EXTRACT(EPOCH FROM (v.ended_at - v.visited_at))",
-            f"v.visited_at - INTERVAL '{REPEAT_DAYS} days'",
+            f"r.visited_at - INTERVAL '{REPEAT_DAYS} days'",
         )
-    # SQLite keeps the UTC times as ISO text, which its date functions read.
+    # SQLite keeps the UTC times as ISO text, which its date functions read. datetime()
+    # drops the microseconds, and a stored time compares as text: the visit's own fraction
+    # of a second goes back on, or a visit exactly REPEAT_DAYS before (".000000" after the
+    # seconds) would sort after a window start without one, and one a fraction of a second
+    # too early would count.
     return (
         "(julianday(v.ended_at) - julianday(v.visited_at)) * 86400.0",
-        f"datetime(v.visited_at, '-{REPEAT_DAYS} days')",
+        f"datetime(r.visited_at, '-{REPEAT_DAYS} days') || substr(r.visited_at, 20)",
     )
 
 
@@ -132,22 +138,31 @@ def _sql(dialect: str, scoped: bool) -> str:
     outcomes = ", ".join(
         f"SUM(CASE WHEN v.outcome = '{code}' THEN 1 ELSE 0 END) AS o_{code}" for code in OUTCOMES
     )
-    scope = "AND v.technician_id = :technician" if scoped else ""
+    scope, repeat_scope = (
+        ("AND v.technician_id = :technician", "AND r.technician_id = :technician")
+        if scoped
+        else ("", "")
+    )
+    # The repeats come from their own range, of ix_visit_repeats_report, joined to the
+    # week's other figures by technician.
     return f"""
-        SELECT v.technician_id, COUNT(*) AS visits, {outcomes},
-            SUM(CASE WHEN v.outcome IS NULL THEN 1 ELSE 0 END) AS o_none,
-            SUM(CASE WHEN v.verdict = 'fail' THEN 1 ELSE 0 END) AS failed_visits,
-            SUM(v.checks_failed) AS checks_failed,
-            SUM(CASE WHEN v.ended_at >= v.visited_at THEN 1 ELSE 0 END) AS timed,
-            SUM(CASE WHEN v.ended_at >= v.visited_at THEN {seconds} ELSE 0 END) AS seconds,
-            SUM(CASE WHEN v.meter_id IS NOT NULL AND EXISTS (
-                SELECT 1 FROM visits p
-                WHERE p.meter_id = v.meter_id AND p.visited_at < v.visited_at
-                  AND p.visited_at >= {window}
-            ) THEN 1 ELSE 0 END) AS repeats
-        FROM visits v
-        WHERE v.visited_at >= :start AND v.visited_at < :stop {scope}
-        GROUP BY v.technician_id
+        SELECT a.*, COALESCE(b.repeats, 0) AS repeats FROM (
+            SELECT v.technician_id, COUNT(*) AS visits, {outcomes},
+                SUM(CASE WHEN v.outcome IS NULL THEN 1 ELSE 0 END) AS o_none,
+                SUM(CASE WHEN v.verdict = 'fail' THEN 1 ELSE 0 END) AS failed_visits,
+                SUM(v.checks_failed) AS checks_failed,
+                SUM(CASE WHEN v.ended_at >= v.visited_at THEN 1 ELSE 0 END) AS timed,
+                SUM(CASE WHEN v.ended_at >= v.visited_at THEN {seconds} ELSE 0 END) AS seconds
+            FROM visits v
+            WHERE v.visited_at >= :start AND v.visited_at < :stop {scope}
+            GROUP BY v.technician_id
+        ) AS a LEFT JOIN (
+            SELECT r.technician_id, COUNT(*) AS repeats
+            FROM visit_repeats r
+            WHERE r.visited_at >= :start AND r.visited_at < :stop
+              AND r.previous_at >= {window} {repeat_scope}
+            GROUP BY r.technician_id
+        ) AS b ON b.technician_id = a.technician_id
     """  # noqa: S608 (every piece is this module's own text; values are bound)
 
 

@@ -57,6 +57,7 @@ from syncserver.db.models import (
     WorkOrderAssignment,
 )
 from syncserver.services.journal import Actor, Work, now, unit_of_work
+from syncserver.services.repeats import refresh as refresh_repeats
 from syncserver.services.users import Principal
 from syncserver.services.work_orders import (
     TECHNICIAN_COMMANDS,
@@ -500,6 +501,9 @@ def _write_visits(
     session = work.session
     new = {i: r for i, r in visit_rows.items() if r["visit_id"] not in lookups.visits}
     newer = {i: r for i, r in visit_rows.items() if r["visit_id"] in lookups.visits}
+    # What the previous-visit rows must be refreshed for (``services.repeats``).
+    written: set[int] = set()
+    places: set[tuple[int, datetime]] = set()
     if new:
         # Rows of (visit id, primary key): only the visits this insert wrote, not those a
         # concurrent push stored first (ON CONFLICT DO NOTHING returns nothing for them).
@@ -516,6 +520,9 @@ def _write_visits(
         _write_checks(session, inserted, visit_checks, visited)
         for index, row in new.items():
             if row["visit_id"] in inserted:
+                written.add(inserted[row["visit_id"]])
+                if row["meter_id"] is not None:
+                    places.add((row["meter_id"], row["visited_at"]))
                 work.audit(
                     "visit.create",
                     "visit",
@@ -530,6 +537,18 @@ def _write_visits(
                     "visit_id_conflict",
                     f"visit {row['visit_id']} is already on the server",
                 )
+    before: dict[str, tuple[int | None, datetime]] = {}
+    if newer:
+        # Locked until COMMIT (PostgreSQL), so a concurrent revision of the same visit
+        # cannot move it between this read and the update below.
+        before = {
+            str(visit_id): (meter, at)
+            for visit_id, meter, at in session.execute(
+                select(Visit.visit_id, Visit.meter_id, Visit.visited_at)
+                .where(Visit.visit_id.in_([r["visit_id"] for r in newer.values()]))
+                .with_for_update()
+            )
+        }
     for index, row in newer.items():
         changes = {k: v for k, v in row.items() if k not in ("visit_id", "review_status")}
         changes.pop("reviewed_by", None)
@@ -544,6 +563,14 @@ def _write_visits(
             .returning(Visit.id)
         ).scalar_one_or_none()
         if moved is not None:
+            # Its own row always (it carries the visit's technician too); its neighbours'
+            # only when it moved.
+            written.add(moved)
+            was = before[row["visit_id"]]
+            if was != (row["meter_id"], row["visited_at"]):
+                for meter, at in (was, (row["meter_id"], row["visited_at"])):
+                    if meter is not None:
+                        places.add((meter, at))
             session.execute(delete(VisitCheck).where(VisitCheck.visit_pk == moved))
             _write_checks(
                 session,
@@ -561,6 +588,7 @@ def _write_visits(
             )
         else:  # a newer revision got there first (a concurrent re-send): it stays
             outcomes[index] = Outcome("applied", flags=[*outcomes[index].flags, "superseded"])
+    refresh_repeats(session, written, places)
 
 
 def _write_checks(

@@ -1,4 +1,4 @@
-"""Migrations 0003 and 0004 fill what the office pages read for data already on the server."""
+"""Migrations 0003 to 0007 fill what the office pages read for data already on the server."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import inspect, select
 
 from syncserver.db.migrate import current_revision, downgrade, head_revision, upgrade
-from syncserver.db.models import Account, SearchTerm, Visit, VisitCheck
+from syncserver.db.models import Account, SearchTerm, Visit, VisitCheck, VisitRepeat
 from syncserver.services.sync import READING_COLUMNS
 from tests.server.conftest import World, op, visit
+from tests.server.web_helpers import login
 
 
 def _check(cid: str, status: str) -> dict[str, str]:
@@ -251,3 +252,50 @@ def test_0006_adds_the_session_notices_and_takes_them_back_out(world: World) -> 
         (key,) = found.get_foreign_keys("web_flashes")
     assert key["referred_table"] == "web_sessions"
     assert (key.get("options") or {}).get("ondelete") == "CASCADE"
+
+
+def test_0007_gives_stored_visits_the_previous_visits_ingest_keeps(world: World) -> None:
+    """Migration 0007 up from 0006 fills ``visit_repeats`` for the visits already stored as
+    ingest keeps it (late arrivals, a revision that moved a visit, two meters, visits
+    exactly 30 days after the one before, two at the same time), and the weekly report's
+    figures are the same."""
+    pushes = [
+        ("v1", 1, "M2S-0012345", "2026-10-05T09:00:00Z"),
+        ("v2", 1, "M2S-0012345", "2026-11-04T09:00:00Z"),  # 30 days after v1
+        ("w1", 1, "M2S-0034567", "2026-11-02T09:00:00Z"),
+        ("v3", 1, "M2S-0012345", "2026-10-20T09:00:00Z"),  # late, between v1 and v2
+        ("w2", 1, "M2S-0034567", "2026-10-01T09:00:00Z"),  # late, before w1
+        ("v3", 2, "M2S-0034567", "2026-10-25T09:00:00Z"),  # moved to the other meter
+        ("x1", 1, "M2S-9999999", "2026-10-26T09:00:00Z"),  # a meter the server lacks
+        ("v4", 1, "M2S-0012345", "2026-11-04T09:00:00Z"),  # with v2: neither is before
+    ]
+    for visit_id, revision, meter, start in pushes:
+        document = visit(visit_id, None, op_id=f"{visit_id}-{revision}", revision=revision,
+                         meter_number=meter, started_at=start)  # fmt: skip
+        answer = world.push(world.tech, world.tech_device, [op(f"{visit_id}-{revision}", document)])
+        assert answer.json()["results"][0]["status"] == "applied", answer.text
+    login(world.client, "olga")
+
+    def state() -> tuple[list[tuple[Any, ...]], str]:
+        with world.database.read() as session:
+            rows = session.execute(
+                select(Visit.visit_id, VisitRepeat.technician_id, VisitRepeat.visited_at,
+                       VisitRepeat.previous_at)
+                .join(Visit, Visit.id == VisitRepeat.visit_pk)
+                .order_by(Visit.visit_id)
+            ).all()  # fmt: skip
+        report = world.client.get("/reports.csv?since=2026-09-28&until=2026-11-08")
+        assert report.status_code == 200
+        return [tuple(r) for r in rows], report.text
+
+    rows, report = at_ingest = state()
+    assert [(v, p.date().isoformat()) for v, _, _, p in rows] == [
+        ("v2", "2026-10-05"), ("v3", "2026-10-01"), ("v4", "2026-10-05"), ("w1", "2026-10-25"),
+    ]  # fmt: skip
+    assert sum(int(r.split(",")[-1]) for r in report.splitlines()[1:]) == 4  # all four
+    downgrade(world.database, "0006")
+    with world.database.read() as session:
+        assert "visit_repeats" not in inspect(session.connection()).get_table_names()
+    upgrade(world.database)
+    assert current_revision(world.database) == head_revision()
+    assert state() == at_ingest

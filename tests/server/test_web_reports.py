@@ -7,10 +7,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
+from syncserver.db.models import User, Visit, VisitRepeat
+from syncserver.services.reports import REPEAT_DAYS
 from syncserver.web.reports import CSV_COLUMNS, spreadsheet_safe
 from tests.server.conftest import World, add_user, op, visit
 from tests.server.web_helpers import login
@@ -171,3 +175,107 @@ def test_logged_out_and_tokens_are_sent_to_login(world: World) -> None:
             answer = world.client.get(path, headers=headers, follow_redirects=False)
             assert answer.status_code == 303
             assert answer.headers["location"].startswith("/login?next=/reports")
+
+
+A, B, C = "M2S-0012345", "M2S-0034567", "M16-0065432"
+SPAN = "since=2026-09-28&until=2026-12-27"  # ISO weeks 40 to 52
+
+
+def _at(
+    world: World, headers: dict[str, str], device: str, visit_id: str, revision: int, **fields: Any
+) -> None:
+    """Push ``visit_id`` at ``revision`` (the meter by number unless a work order says)."""
+    document = visit(
+        visit_id,
+        op_id=f"op-{visit_id}-{revision}",
+        **{"work_order": None, "revision": revision, **fields},
+    )
+    answer = world.push(headers, device, [op(f"op-{visit_id}-{revision}", document)])
+    assert answer.json()["results"][0]["status"] == "applied", answer.text
+
+
+def _stored(world: World) -> list[tuple[str, str, int | None, datetime, datetime | None]]:
+    """Every visit: id, technician, meter, time, and its ``visit_repeats.previous_at``."""
+    with world.database.read() as session:
+        rows = session.execute(
+            select(Visit.visit_id, User.name, Visit.meter_id, Visit.visited_at,
+                   VisitRepeat.previous_at)
+            .join(User, User.id == Visit.technician_id)
+            .outerjoin(VisitRepeat, VisitRepeat.visit_pk == Visit.id)
+        ).all()  # fmt: skip
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def _repeats_as_defined(world: World) -> set[str]:
+    """The repeat visits by the report's definition, worked out here from the visits alone;
+    and ``visit_repeats`` must hold what that definition says of every visit."""
+    stored = _stored(world)
+    found = set()
+    for visit_id, _, meter, at, kept in stored:
+        earlier = [t for v, _, m, t, _ in stored if m == meter and meter is not None and t < at]
+        assert kept == (max(earlier) if earlier else None), visit_id
+        if earlier and max(earlier) >= at - timedelta(days=REPEAT_DAYS):
+            found.add(visit_id)
+    return found
+
+
+def _report_repeats(world: World) -> dict[tuple[str, str], int]:
+    rows = _csv(world, SPAN)
+    return {(r["technician"], r["iso_week"]): int(r["repeat_visits"]) for r in rows}
+
+
+def _check(world: World, repeats: set[str]) -> None:
+    """The repeats are ``repeats``, in ``visit_repeats`` and in the report's figures."""
+    assert _repeats_as_defined(world) == repeats
+    got = _report_repeats(world)
+    expected = dict.fromkeys(got, 0)
+    for visit_id, technician, _, at, _ in _stored(world):
+        if visit_id in repeats:
+            year, week, _ = at.isocalendar()
+            key = (technician, f"{year}-W{week:02d}")
+            expected[key] = expected.get(key, 0) + 1
+    assert got == expected
+
+
+def test_repeat_visits_follow_late_arrivals_and_revisions(world: World) -> None:
+    """A visit is a repeat when its meter had another visit in the REPEAT_DAYS before it
+    (exactly REPEAT_DAYS before counts, a fraction of a second more does not); ingest
+    keeps that right when a visit arrives out of order, when a revision moves a visit's
+    time or its meter (by number or by work order) or takes its meter away, for two
+    technicians, on both engines."""
+    login(world.client, "olga")
+    tech = (world, world.tech, world.tech_device)
+    bob = (world, world.bob, world.bob_device)
+    _at(*tech, "a1", 1, meter_number=A, started_at="2026-10-05T09:00:00Z")
+    _at(*tech, "a2", 1, meter_number=A, started_at="2026-11-04T09:00:00Z")  # 30 days
+    _at(*tech, "a3", 1, meter_number=A, started_at="2026-12-04T09:00:01Z")  # 30 d 1 s
+    _at(*tech, "b1", 1, meter_number=B, started_at="2026-10-20T10:00:00Z")
+    _at(*bob, "c1", 1, meter_number=C, started_at="2026-11-10T08:00:00Z")
+    _at(*bob, "b2", 1, meter_number=B, started_at="2026-11-25T10:00:00Z")  # 36 days
+    _check(world, {"a2"})
+    # Out of order, in one push: each is a repeat and makes the meter's next visit one.
+    late = [
+        op("op-a4-1", visit("a4", None, op_id="op-a4-1", meter_number=A,
+                            started_at="2026-11-20T12:00:00Z")),
+        op("op-b3-1", visit("b3", None, op_id="op-b3-1", meter_number=B,
+                            started_at="2026-11-01T10:00:00Z")),
+    ]  # fmt: skip
+    answer = world.push(world.bob, world.bob_device, late)
+    assert [r["status"] for r in answer.json()["results"]] == ["applied"] * 2
+    _check(world, {"a2", "a4", "a3", "b3", "b2"})
+    # a4 moves back before a1: a1 becomes a repeat of it, a3 is no longer one of a4's.
+    _at(*bob, "a4", 2, meter_number=A, started_at="2026-10-01T09:00:00Z")
+    _check(world, {"a1", "a2", "b3", "b2"})
+    # b3 moves to meter C at the same time: b2 loses it, c1 gains it.
+    _at(*bob, "b3", 2, meter_number=C, started_at="2026-11-01T10:00:00Z")
+    _check(world, {"a1", "a2", "c1"})
+    # a2's meter becomes one the server does not know: a3's previous visit is a1's.
+    _at(*tech, "a2", 2, meter_number="M2S-9999999", started_at="2026-11-04T09:00:00Z")
+    _check(world, {"a1", "c1"})
+    # a3's work order is for meter C: it follows c1 there by 24 days.
+    _at(*tech, "a3", 2, work_order="WO-2026-10408", meter_number=None,
+        started_at="2026-12-04T09:00:01Z")  # fmt: skip
+    _check(world, {"a1", "c1", "a3"})
+    # Half a second more than the window after b2 (SQLite compares the times as text).
+    _at(*bob, "b4", 1, meter_number=B, started_at="2026-12-25T10:00:00.500000Z")
+    _check(world, {"a1", "c1", "a3"})
