@@ -246,7 +246,10 @@ class FieldkitApp(App[None]):
         self.sync_state = state
         self.sync_report = report
         if report.error and not isinstance(self.screen, SyncScreen):
-            self.notify(report.error, title="Sync failed", severity="error", timeout=10)
+            # The error's words come from the network or the office: never read as markup.
+            self.notify(
+                report.error, title="Sync failed", severity="error", timeout=10, markup=False
+            )
 
     def describe_sync(self, report: SyncReport | None = None) -> str:
         """The indicator's sync text; blocking (store and client calls).

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from fieldkit.checks.phasors import DiagramError, ServiceModel, service_model
 from fieldkit.model import CheckResult, CheckStatus, MeterSnapshot, SiteExpectation
 from fieldkit.tui.screens.base import FieldkitScreen
-from fieldkit.tui.text import angle, moment, number, signed_seconds
+from fieldkit.tui.text import angle, moment, number, signed_seconds, verbatim
 from fieldkit.tui.widgets.phasor import PhasorDiagram
 from fieldkit.visit import VisitResult
 
@@ -177,7 +177,12 @@ class ChecksScreen(FieldkitScreen):
         tone = "none" if verdict is None else verdict.value
         if verdict_word(result) == "INCOMPLETE":
             tone = CheckStatus.WARN.value
-        yield Static(verdict_line(result), id="checks-verdict", classes=f"banner verdict-{tone}")
+        yield Static(
+            verdict_line(result),
+            id="checks-verdict",
+            classes=f"banner verdict-{tone}",
+            markup=False,
+        )
         with TabbedContent(id="checks-tabs"):
             with TabPane("1 Checks", id="tab-verdict"), Vertical():
                 table: DataTable[str | Text] = DataTable(id="checks-table", cursor_type="row")
@@ -186,7 +191,7 @@ class ChecksScreen(FieldkitScreen):
             with TabPane("2 Phasors", id="tab-phasors"), Horizontal(id="phasor-body"):
                 yield PhasorDiagram(id="phasor-diagram")
                 with Vertical(id="phasor-side"):
-                    phases: DataTable[str] = DataTable(
+                    phases: DataTable[Text] = DataTable(
                         id="phase-table", cursor_type="none", show_cursor=False
                     )
                     yield phases
@@ -224,9 +229,9 @@ class ChecksScreen(FieldkitScreen):
         for r in self.result.results:
             colour = colours.get(STATUS_COLOUR[r.status], "")
             table.add_row(
-                r.id.replace("_", " "),
+                verbatim(r.id.replace("_", " ")),
                 Text(r.status.value.upper(), style=f"bold {colour}".strip()),
-                r.message,
+                verbatim(r.message),  # quotes the meter's and the order's own words
                 key=r.id,
             )
         if not self.result.results:
@@ -262,7 +267,7 @@ class ChecksScreen(FieldkitScreen):
         for label in ("El", "V", "V∠", "I", "I∠", "PF"):
             table.add_column(label)
         for p in phases:
-            table.add_row(
+            cells = (
                 p.phase,
                 number(p.voltage),
                 angle(p.voltage_angle),
@@ -270,6 +275,7 @@ class ChecksScreen(FieldkitScreen):
                 angle(p.current_angle),
                 "-" if p.power_factor is None else f"{p.power_factor:.3f}",
             )
+            table.add_row(*(verbatim(cell) for cell in cells))
         legend = ["─ voltage  • current  · ○ expected"]
         legend.append(
             f"expected {model.describe()}: {model.diagram()}"

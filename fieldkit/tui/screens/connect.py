@@ -28,6 +28,7 @@ from fieldkit.tui import heap
 from fieldkit.tui.messages import DriverWarning, ReadFinished, ReadProgressed, ReadRefused
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.state import LinkChoice, MeterLink
+from fieldkit.tui.text import verbatim
 from fieldkit.visit import VisitResult, run_visit
 
 __all__ = [
@@ -204,7 +205,8 @@ class ConnectScreen(FieldkitScreen):
         with Horizontal(id="connect-body"):
             with Vertical(id="connect-form"):
                 yield Static("Probe", classes="section-title")
-                yield OptionList(id="connect-ports")
+                # A port's description is the USB device's own string.
+                yield OptionList(id="connect-ports", markup=False)
                 yield Label("Port or URL")
                 yield Input(
                     value=last_port or "",
@@ -229,7 +231,7 @@ class ConnectScreen(FieldkitScreen):
                 yield Static("", id="connect-password-source", markup=False)
             with Vertical(id="connect-progress"):
                 yield Static("Read", classes="section-title")
-                yield Static(stage_line(None), id="connect-stages")
+                yield Static(stage_line(None), id="connect-stages", markup=False)
                 yield ProgressBar(total=1, show_eta=False, id="connect-bar")
                 yield Static(speed_line(None, ""), id="connect-speed", markup=False)
                 yield Static("", id="connect-link", markup=False)
@@ -247,7 +249,10 @@ class ConnectScreen(FieldkitScreen):
         if known is None:
             return Select[str]([], prompt="choose the meter's map", id="connect-map")
         return Select[str](
-            [(known, known)], value=known, prompt="choose the meter's map", id="connect-map"
+            [(verbatim(known), known)],
+            value=known,
+            prompt="choose the meter's map",
+            id="connect-map",
         )
 
     def on_mount(self) -> None:
@@ -277,14 +282,16 @@ class ConnectScreen(FieldkitScreen):
         try:
             names = [e.name for e in list_entries() if e.error is None]
         except Exception as exc:  # an unreadable maps folder: say so, keep the form usable
-            self.app.call_from_thread(self.notify, f"cannot list the register maps: {exc}")
+            self.app.call_from_thread(
+                self.notify, f"cannot list the register maps: {exc}", markup=False
+            )
             return
         self.app.call_from_thread(self._show_maps, names)
 
     def _show_maps(self, names: list[str]) -> None:
         select = self.query_one("#connect-map", Select)
         chosen = select.value
-        select.set_options([(n, n) for n in names])
+        select.set_options([(verbatim(n), n) for n in names])  # the utility's own file names
         if isinstance(chosen, str) and chosen in names:
             select.value = chosen
 
@@ -495,7 +502,7 @@ class ConnectScreen(FieldkitScreen):
 
     @on(DriverWarning)
     def _driver_warning(self, event: DriverWarning) -> None:
-        self.notify(event.text, title="Meter", severity="warning")
+        self.notify(event.text, title="Meter", severity="warning", markup=False)
 
     def _read_ended(self) -> None:
         """The read is over: its last progress on screen, the collector free again."""

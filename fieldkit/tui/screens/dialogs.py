@@ -75,7 +75,8 @@ class AdHocDialog(ModalScreen[VisitDraft | None]):
                 yield Input(placeholder="e.g. 120 (wye) or 240 (delta)", id="adhoc-voltage")
                 yield Label("Form")
                 yield Input(placeholder="e.g. 2S, 16S (optional)", id="adhoc-form")
-            yield Static("", id="adhoc-error", classes="error")
+            # The error quotes what was typed.
+            yield Static("", id="adhoc-error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="adhoc-no")
                 yield Button("Start visit", variant="primary", id="adhoc-yes")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,7 +14,7 @@ from textual.widgets import DataTable, Static
 from fieldkit.model import SiteExpectation, WorkOrder
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.services import ServiceError, VisitSummary
-from fieldkit.tui.text import day, number, ratio
+from fieldkit.tui.text import day, number, ratio, verbatim
 
 __all__ = ["SiteScreen", "site_rows"]
 
@@ -86,9 +87,9 @@ class SiteScreen(FieldkitScreen):
                         yield Static(value, classes="fact-value", markup=False)
             with Vertical(id="site-history"):
                 yield Static("Previous visits to this meter", classes="section-title")
-                table: DataTable[str] = DataTable(id="site-visits", cursor_type="row")
+                table: DataTable[Text] = DataTable(id="site-visits", cursor_type="row")
                 yield table
-                yield Static("Loading…", id="site-visits-status")
+                yield Static("Loading…", id="site-visits-status", markup=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#site-visits", DataTable)
@@ -118,13 +119,13 @@ class SiteScreen(FieldkitScreen):
         table = self.query_one("#site-visits", DataTable)
         table.clear()
         for v in visits:
-            table.add_row(
+            cells = (
                 day(v.closed_at),
                 "still open" if v.outcome is None else v.outcome.replace("_", " "),
                 "-" if v.verdict is None else v.verdict.value.upper(),
                 v.notes or "-",
-                key=v.visit_id,
             )
+            table.add_row(*(verbatim(cell) for cell in cells), key=v.visit_id)
         status = self.query_one("#site-visits-status", Static)
         last = self.draft.expectation.last_visit_at
         if visits:

@@ -152,7 +152,8 @@ class WorkOrdersScreen(FieldkitScreen):
         )
         yield table
         yield Static("", id="wo-detail", markup=False)
-        yield Static("Loading work orders…", id="wo-status")
+        # The search typed and a store error are shown in it: never read as markup.
+        yield Static("Loading work orders…", id="wo-status", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#wo-table", DataTable).focus()
