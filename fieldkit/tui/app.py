@@ -214,7 +214,7 @@ class FieldkitApp(App[None]):
     @work(thread=True, exclusive=True, group="sync-state", exit_on_error=False)
     def refresh_sync_state(self) -> None:
         """Ask the store and the sync client what is waiting (a thread: both may block)."""
-        self.call_from_thread(self._set_sync_state, self.describe_sync())
+        self.call_from_thread(self.show_sync_state, self.describe_sync())
 
     def sync_now(self) -> bool:
         """Push the outbox and pull the feed in a worker; False when it cannot start now.
@@ -277,8 +277,10 @@ class FieldkitApp(App[None]):
             parts.append(f"failed: {report.error}")
         return ", ".join(parts)
 
-    def _set_sync_state(self, text: str) -> None:
-        if not self.syncing:  # "syncing…" stays until the sync itself ends
+    def show_sync_state(self, text: str) -> None:
+        """Put ``text`` in the indicator, unless a sync is running: "syncing…" stays until
+        the sync itself ends (on the UI thread)."""
+        if not self.syncing:
             self.sync_state = text
 
     # --- actions on every screen ------------------------------------------------------

@@ -47,9 +47,12 @@ class SyncScreen(FieldkitScreen):
 
     def on_mount(self) -> None:
         self._columns([])
-        self._load(None)
         if self.fk.syncing:
+            self._load(None)
             self.query_one("#sync-message", Static).update("Syncing…")
+        else:
+            # Back on the screen after a sync ended elsewhere: how it ended, not a blank.
+            self._load(self.fk.sync_report)
         self.watch(self.fk, "syncing", self._busy_changed, init=False)
         self.watch(self.fk, "sync_report", self._synced, init=False)
 
@@ -91,7 +94,9 @@ class SyncScreen(FieldkitScreen):
     ) -> None:
         if number != self._reads:
             return
-        self.fk.sync_state = state
+        # Through the app's setter: a read made while a sync runs must not put the idle
+        # state over "syncing…" (re-opening this screen mid-sync did).
+        self.fk.show_sync_state(state)
         table = self._columns(items)
         for item in items:
             table.add_row(
