@@ -264,9 +264,29 @@ async def test_a_slow_outbox_read_from_before_a_sync_never_paints_over_the_offic
         for _ in range(20):
             await pilot.pause(0.02)
         table = app.screen.query_one("#sync-items", DataTable)
-        assert [table.get_row_at(n)[:2] for n in range(table.row_count)] == [
+        assert [[c.plain for c in table.get_row_at(n)[:2]] for n in range(table.row_count)] == [
             ["rejected", "invalid_document: meter number"]
         ]
+
+
+@pytest.mark.anyio
+async def test_a_state_read_from_before_a_sync_ended_never_hides_how_it_ended() -> None:
+    path = _db_with_orders()
+    slow = _SlowFirstRead(path)
+    slow.save_visit(_record())
+    app = make_app(store=slow)
+    app.sync_client = LaptopSync(timeout=1.0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "1 pending" in text_of(app, "#indicator"), what="indicator")
+        slow.armed = True
+        app.refresh_sync_state()  # as saving a visit does: its read stalls
+        await until(pilot, lambda: slow.reads == 1, what="the stalled read")
+        assert app.sync_now()
+        await until(pilot, lambda: "failed:" in text_of(app, "#indicator"), what="the end")
+        slow.release.set()
+        for _ in range(20):
+            await pilot.pause(0.02)
+        assert "failed: this laptop is not enrolled" in text_of(app, "#indicator")
 
 
 class _HeldLink:
