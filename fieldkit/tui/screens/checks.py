@@ -132,10 +132,12 @@ class ChecksScreen(FieldkitScreen):
         "registers and recent events. **a** adjusts the meter (set clock, demand reset), "
         "**v** closes the visit, **r** reads again."
     )
+    # The tab strip reads "1 Checks  2 Phasors  3 Meter": its keys are on screen already,
+    # and in the footer they pushed Help, Sync and Quit off an 80-column terminal.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "tab('tab-verdict')", "Checks", id="checks-tab-1"),
-        Binding("2", "tab('tab-phasors')", "Phasors", id="checks-tab-2"),
-        Binding("3", "tab('tab-meter')", "Meter", id="checks-tab-3"),
+        Binding("1", "tab('tab-verdict')", "Checks", show=False, id="checks-tab-1"),
+        Binding("2", "tab('tab-phasors')", "Phasors", show=False, id="checks-tab-2"),
+        Binding("3", "tab('tab-meter')", "Meter", show=False, id="checks-tab-3"),
         Binding("a", "adjust", "Adjust", id="checks-adjust"),
         Binding("v", "close_visit", "Close visit", id="checks-close"),
         Binding("r", "read_again", "Read again", id="checks-read"),

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from fieldkit.model import ServiceType, SiteExpectation
 from fieldkit.tui.state import VisitDraft
@@ -80,6 +80,7 @@ class AdHocDialog(ModalScreen[VisitDraft | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="adhoc-no")
                 yield Button("Start visit", variant="primary", id="adhoc-yes")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#adhoc-meter", Input).focus()
@@ -147,6 +148,7 @@ class ConfirmDialog(ModalScreen[bool]):
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="confirm-cancel")
                 yield Button(self._confirm, variant="warning", id="confirm-ok")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#confirm-cancel", Button).focus()
