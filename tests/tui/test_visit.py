@@ -16,13 +16,18 @@ from fieldkit.tui.screens.connect import ConnectScreen
 from fieldkit.tui.screens.dialogs import ConfirmDialog
 from fieldkit.tui.screens.help import HelpScreen
 from fieldkit.tui.screens.site import SiteScreen
+from fieldkit.tui.screens.sync import SyncScreen
 from fieldkit.tui.screens.work_orders import WorkOrdersScreen
 from fieldkit.tui.services import ServiceError, VisitRecord
 from fieldkit.tui.visit_store import VisitLogStore
 from simulators.c1218.options import SimOptions
 from tests.tui.helpers import (
+    ReplayDriver,
+    ReplaySession,
+    fixture_snapshot,
     make_app,
     quick_timeout_factory,
+    replay_factory,
     saved_visits,
     screen_text,
     seeded_store,
@@ -424,3 +429,50 @@ async def test_a_wrong_password_shows_where_it_failed_and_the_next_step_at_80x24
             "Type the password for this meter; F5 tries again, F8 closes the visit."
         )
         assert "failed" in text_of(app, "#indicator")
+
+
+class _HeldReplay(ReplayDriver):
+    """The replayed meter, whose read waits at ``gate`` until the test opens it."""
+
+    def __init__(self) -> None:
+        super().__init__(fixture_snapshot())
+        self.reading = threading.Event()
+        self.gate = threading.Event()
+
+    def session(self, *, progress: Any = None, cancel: Any = None) -> ReplaySession:
+        driver = self
+
+        class Held(ReplaySession):
+            def read_snapshot(self) -> Any:
+                driver.reading.set()
+                driver.gate.wait(10)
+                return super().read_snapshot()
+
+        return Held(self.snapshot, progress, cancel)
+
+
+@pytest.mark.parametrize("key", ["f1", "f2"])
+async def test_a_read_that_ends_under_help_or_sync_opens_the_checks_on_coming_back(
+    key: str,
+) -> None:
+    """The read ended while F1 (or F2) was up: the checks opened on top of the help, and
+    'r Read again' then led back into the help, not to Connect."""
+    driver = _HeldReplay()
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        connect = app.screen
+        await pilot.press("f5")
+        await until(pilot, driver.reading.is_set, what="the read under way")
+        await pilot.press(key)
+        above = HelpScreen if key == "f1" else SyncScreen
+        await until(pilot, lambda: isinstance(app.screen, above), what="the screen on top")
+        driver.gate.set()
+        await until(pilot, lambda: "read complete" in str(app.probe_state), what="the end")
+        for _ in range(5):
+            await pilot.pause(0.02)
+        assert isinstance(app.screen, above)  # what the technician is reading stays
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ChecksScreen), what="the checks")
+        await pilot.press("r")
+        await until(pilot, lambda: app.screen is connect, what="back to connect")

@@ -189,6 +189,7 @@ class ConnectScreen(FieldkitScreen):
         self._pending: ReadProgressed | None = None  # the latest progress not yet drawn
         self._drawn_at = float("-inf")
         self._redraw: Timer | None = None
+        self._checks_due = False  # the read ended while another screen was on top
 
     def heading(self) -> str:
         return f"Connect · {self.draft.title}"
@@ -540,9 +541,20 @@ class ConnectScreen(FieldkitScreen):
             self.query_one("#connect-stages", Static).update(stage_line(None, event.stopped_at))
         self._say(describe_outcome(result))
         if outcome is not None and outcome.result in ("complete", "incomplete"):
-            await self._show_checks()
+            if self.is_active:  # on top (help over it is 'current' too)
+                await self._show_checks()
+            else:
+                # Help or the Sync screen was opened mid-read: the checks pushed over it
+                # hid what the technician was reading, and their "r" then led back into
+                # it. They open when the technician comes back here.
+                self._checks_due = True
         # The verdict is on screen: cycles made during the read may be collected now.
         self.app.call_after_refresh(heap.resume)
+
+    def on_screen_resume(self) -> None:
+        if self._checks_due:
+            self._checks_due = False
+            self._show_checks()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self._worker and event.state is WorkerState.ERROR:
