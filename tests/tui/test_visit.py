@@ -476,3 +476,34 @@ async def test_a_read_that_ends_under_help_or_sync_opens_the_checks_on_coming_ba
         await until(pilot, lambda: isinstance(app.screen, ChecksScreen), what="the checks")
         await pilot.press("r")
         await until(pilot, lambda: app.screen is connect, what="back to connect")
+
+
+async def test_a_second_read_that_gets_nothing_keeps_what_the_first_one_read() -> None:
+    """The meter stopped mid-read; the technician tried again and it said nothing at all:
+    that empty try replaced the partial read, and the visit was closed as 'no read'."""
+    driver = ReplayDriver(fixture_snapshot(), fail_after=2)
+    store = seeded_store()
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port, store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        connect = app.screen
+        await _read(app, pilot)
+        assert text_of(app, "#checks-incomplete").startswith("INCOMPLETE READ")
+        await pilot.press("r")
+        await until(pilot, lambda: app.screen is connect, what="back to connect")
+        driver.fail_after = 0  # now it answers nothing
+        await pilot.press("f5")
+        await until(pilot, lambda: "No read" in text_of(app, "#connect-message"), what="fail")
+        assert "The earlier read is kept" in text_of(app, "#connect-message")
+        await pilot.press("f6")
+        await until(pilot, lambda: isinstance(app.screen, ChecksScreen), what="checks")
+        assert text_of(app, "#checks-incomplete").startswith("INCOMPLETE READ")
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        assert "incomplete read" in text_of(app, "#close-summary")
+        await _choose_outcome(app, pilot, "follow_up")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "SAVED" in text_of(app, "#close-status"))
+    [visit] = saved_visits(store)
+    assert visit.read_result == "incomplete"
+    assert visit.snapshot is not None

@@ -524,9 +524,19 @@ class ConnectScreen(FieldkitScreen):
     async def _finished(self, event: ReadFinished) -> None:
         result = event.result
         self._read_ended()
-        self._last_result = result
-        self.draft.result = result
-        self.draft.link = self._choice
+        earlier = self.draft.result
+        # A try that read nothing never replaces a read that got something: the meter's
+        # values were lost and the visit closed as "no read" (try again after a meter
+        # stopped mid-read, and it says nothing at all).
+        keep_earlier = (
+            result.snapshot is None and earlier is not None and earlier.snapshot is not None
+        )
+        if keep_earlier:
+            self._last_result = earlier
+        else:
+            self._last_result = result
+            self.draft.result = result
+            self.draft.link = self._choice
         self.refresh_bindings()
         outcome = result.outcome
         port = "" if outcome is None else outcome.port
@@ -539,7 +549,15 @@ class ConnectScreen(FieldkitScreen):
             self.fk.probe_state = f"{port}: {outcome.result}"
         if outcome is not None and not outcome.ok:
             self.query_one("#connect-stages", Static).update(stage_line(None, event.stopped_at))
-        self._say(describe_outcome(result))
+        if keep_earlier and outcome is not None:
+            this_time = (
+                "Read cancelled"
+                if outcome.result == "cancelled"
+                else f"No read this time: {outcome.error}"
+            )
+            self._say(f"{this_time}. The earlier read is kept: F6 goes on with it; F5 tries again.")
+        else:
+            self._say(describe_outcome(result))
         if outcome is not None and outcome.result in ("complete", "incomplete"):
             if self.is_active:  # on top (help over it is 'current' too)
                 await self._show_checks()
