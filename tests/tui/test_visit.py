@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from textual.widgets import Input, Select, TextArea
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable, Input, Select, TextArea
 
 from fieldkit.tui.screens.adjust import AdjustScreen
 from fieldkit.tui.screens.checks import ChecksScreen
@@ -507,3 +508,22 @@ async def test_a_second_read_that_gets_nothing_keeps_what_the_first_one_read() -
     [visit] = saved_visits(store)
     assert visit.read_result == "incomplete"
     assert visit.snapshot is not None
+
+
+async def test_switching_the_theme_keeps_the_highlighted_check_and_recolours_the_verdicts() -> None:
+    driver = ReplayDriver(fixture_snapshot("read-reversed-ct-16s.json"))
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await _read(app, pilot)
+        table = app.screen.query_one("#checks-table", DataTable)
+        await pilot.press("down", "down", "down")
+        await until(pilot, lambda: table.cursor_row == 3, what="the fourth check")
+        reading = text_of(app, "#checks-causes")
+        before = table.get_cell_at(Coordinate(3, 1)).style
+        await pilot.press("f4")
+        await until(pilot, lambda: app.theme == "textual-light", what="the light theme")
+        await pilot.pause()
+        assert table.cursor_row == 3
+        assert text_of(app, "#checks-causes") == reading
+        assert table.get_cell_at(Coordinate(3, 1)).style != before

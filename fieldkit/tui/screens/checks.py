@@ -219,20 +219,26 @@ class ChecksScreen(FieldkitScreen):
             self.app.bell()
 
     def _recolour(self, _theme: str) -> None:
-        self._fill_checks()
+        # Only the status cells change colour: refilling the table put the cursor back on
+        # the first check, so F4 in the sun lost the one the technician was reading.
+        table = self.query_one("#checks-table", DataTable)
+        for r in self.result.results:
+            table.update_cell(r.id, "status", self._status_cell(r))
 
     def _colours(self) -> Mapping[str, str]:
         return self.app.get_css_variables()
 
+    def _status_cell(self, check: CheckResult) -> Text:
+        colour = self._colours().get(STATUS_COLOUR[check.status], "")
+        return Text(check.status.value.upper(), style=f"bold {colour}".strip())
+
     def _fill_checks(self) -> None:
         table = self.query_one("#checks-table", DataTable)
-        colours = self._colours()
         table.clear()
         for r in self.result.results:
-            colour = colours.get(STATUS_COLOUR[r.status], "")
             table.add_row(
                 verbatim(r.id.replace("_", " ")),
-                Text(r.status.value.upper(), style=f"bold {colour}".strip()),
+                self._status_cell(r),
                 verbatim(r.message),  # quotes the meter's and the order's own words
                 key=r.id,
             )
