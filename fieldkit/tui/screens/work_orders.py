@@ -23,6 +23,7 @@ from fieldkit.model import WorkOrder
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.services import ServiceError
 from fieldkit.tui.state import VisitDraft
+from fieldkit.tui.text import verbatim
 
 __all__ = ["WorkOrdersScreen", "due_label", "plan_columns"]
 
@@ -238,7 +239,7 @@ class WorkOrdersScreen(FieldkitScreen):
     def _cell(row: dict[str, str], column: tuple[str, ...], plan: ColumnPlan) -> str | Text:
         lines = []
         for name in column:
-            value = Text(row[name], no_wrap=True)
+            value = verbatim(row[name])
             if name == ADDRESS:
                 value.truncate(plan.address_width, overflow="ellipsis")
             lines.append(value)
