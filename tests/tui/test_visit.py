@@ -527,3 +527,29 @@ async def test_switching_the_theme_keeps_the_highlighted_check_and_recolours_the
         assert table.cursor_row == 3
         assert text_of(app, "#checks-causes") == reading
         assert table.get_cell_at(Coordinate(3, 1)).style != before
+
+
+async def test_esc_from_close_visit_keeps_the_outcome_and_notes_typed_so_far() -> None:
+    """Esc (a glove on the wrong key) left the close screen and dropped the notes typed."""
+    driver = ReplayDriver(fixture_snapshot())
+    store = seeded_store()
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port, store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await _read(app, pilot)
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        await _choose_outcome(app, pilot, "follow_up")
+        app.screen.query_one("#close-notes", TextArea).focus()
+        await pilot.press(*"meter base cracked")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ChecksScreen), what="back to checks")
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        assert app.screen.query_one("#close-notes", TextArea).text == "meter base cracked"
+        assert app.screen.query_one("#close-outcome", Select).value == "follow_up"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "SAVED" in text_of(app, "#close-status"))
+    [visit] = saved_visits(store)
+    assert [n.text for n in visit.notes] == ["meter base cracked"]
+    assert visit.outcome == "follow_up"
