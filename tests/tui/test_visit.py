@@ -553,3 +553,59 @@ async def test_esc_from_close_visit_keeps_the_outcome_and_notes_typed_so_far() -
     [visit] = saved_visits(store)
     assert [n.text for n in visit.notes] == ["meter base cracked"]
     assert visit.outcome == "follow_up"
+
+
+async def test_esc_back_to_the_list_asks_before_dropping_a_visit_with_a_demand_reset() -> None:
+    """Esc, Esc, Esc from the checks went back to the list and dropped the visit: the
+    read and a demand reset done on the meter, never saved."""
+    driver = ReplayDriver(fixture_snapshot())
+    store = seeded_store()
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port, store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await _read(app, pilot)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AdjustScreen))
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("ctrl+y")
+        await until(pilot, lambda: "done" in text_of(app, "#adjust-message"))
+        for screen in (ChecksScreen, ConnectScreen, SiteScreen):
+            await pilot.press("escape")
+            await until(pilot, lambda s=screen: isinstance(app.screen, s), what=screen.__name__)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
+        assert "1 adjustment done on the meter" in text_of(app, "#confirm-before")
+        await pilot.press("enter")  # on Cancel: the visit stays
+        await until(pilot, lambda: isinstance(app.screen, SiteScreen), what="the site again")
+        assert app.draft is not None
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        await _choose_outcome(app, pilot, "follow_up")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "SAVED" in text_of(app, "#close-status"))
+    [visit] = saved_visits(store)
+    assert [(a.kind, a.result) for a in visit.adjustments] == [("demand_reset", "done")]
+
+
+async def test_esc_from_a_site_with_nothing_done_goes_straight_back_and_confirming_drops() -> None:
+    driver = ReplayDriver(fixture_snapshot())
+    store = seeded_store()
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port, store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SiteScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen), what="the list")
+        await _to_connect(app, pilot)
+        await _read(app, pilot)
+        await pilot.press("escape", "escape")
+        await until(pilot, lambda: isinstance(app.screen, SiteScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
+        assert "a read (verdict PASS)" in text_of(app, "#confirm-before")
+        await pilot.press("ctrl+y")
+        await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen), what="the list")
+        assert app.draft is None
+    assert saved_visits(store) == []
