@@ -110,6 +110,7 @@ class FieldkitApp(App[None]):
         self._handle_signals = handle_signals
         self._warmed_up = False
         self._last_report: SyncReport | None = None
+        self._syncs_ended = 0  # lets a state read from before a sync's end be dropped
 
     @property
     def thresholds(self) -> Thresholds:
@@ -214,7 +215,8 @@ class FieldkitApp(App[None]):
     @work(thread=True, exclusive=True, group="sync-state", exit_on_error=False)
     def refresh_sync_state(self) -> None:
         """Ask the store and the sync client what is waiting (a thread: both may block)."""
-        self.call_from_thread(self._set_sync_state, self.describe_sync())
+        ended = self._syncs_ended
+        self.call_from_thread(self.show_sync_state, self.describe_sync(), ended)
 
     def sync_now(self) -> bool:
         """Push the outbox and pull the feed in a worker; False when it cannot start now.
@@ -243,10 +245,14 @@ class FieldkitApp(App[None]):
         from fieldkit.tui.screens.sync import SyncScreen
 
         self.syncing = False
+        self._syncs_ended += 1
         self.sync_state = state
         self.sync_report = report
         if report.error and not isinstance(self.screen, SyncScreen):
-            self.notify(report.error, title="Sync failed", severity="error", timeout=10)
+            # The error's words come from the network or the office: never read as markup.
+            self.notify(
+                report.error, title="Sync failed", severity="error", timeout=10, markup=False
+            )
 
     def describe_sync(self, report: SyncReport | None = None) -> str:
         """The indicator's sync text; blocking (store and client calls).
@@ -274,9 +280,19 @@ class FieldkitApp(App[None]):
             parts.append(f"failed: {report.error}")
         return ", ".join(parts)
 
-    def _set_sync_state(self, text: str) -> None:
-        if not self.syncing:  # "syncing…" stays until the sync itself ends
-            self.sync_state = text
+    def show_sync_state(self, text: str, syncs_ended: int | None = None) -> None:
+        """Put ``text`` in the indicator (on the UI thread), unless a sync is running:
+        "syncing…" stays until the sync itself ends.
+
+        ``syncs_ended``: how many syncs had ended when ``text`` was read. A read begun
+        before a sync ended and shown after it would put the old count back and drop the
+        failure the end reported.
+        """
+        if self.syncing:
+            return
+        if syncs_ended is not None and syncs_ended != self._syncs_ended:
+            return
+        self.sync_state = text
 
     # --- actions on every screen ------------------------------------------------------
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from fieldkit.drivers.base import MeterDriver
 from fieldkit.model import SiteExpectation, WorkOrder
-from fieldkit.tui.services import Adjustment
+from fieldkit.tui.services import Adjustment, OutcomeCode
 
 if TYPE_CHECKING:
     from fieldkit.visit import VisitResult
@@ -95,6 +95,9 @@ class VisitDraft:
     result: VisitResult | None = None
     adjustments: list[Adjustment] = field(default_factory=list)
     saved_id: str | None = None
+    # What the close screen held when it was left unsaved (Esc), given back on return.
+    outcome: OutcomeCode | None = None
+    notes: str = ""
 
     @classmethod
     def for_order(cls, order: WorkOrder, now: datetime) -> VisitDraft:

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-__all__ = ["angle", "day", "moment", "number", "ratio", "signed_seconds"]
+from rich.text import Text
+
+__all__ = ["angle", "day", "moment", "number", "ratio", "signed_seconds", "verbatim"]
+
+
+def verbatim(value: str) -> Text:
+    """``value`` shown exactly as written, in a table cell or a list option.
+
+    Textual reads a plain ``str`` there as markup: a meter number or a note like
+    ``[m16]`` vanished, and one holding ``[/b]`` raised MarkupError and took the app down.
+    Whatever came from the meter, the office or the technician goes through here.
+    """
+    return Text(value, no_wrap=True, end="")
 
 
 def number(value: float | None, digits: int = 1) -> str:

@@ -18,6 +18,7 @@ from tests.tui.helpers import (
     fixture_snapshot,
     make_app,
     replay_factory,
+    screen_text,
     text_of,
     until,
 )
@@ -107,3 +108,41 @@ async def test_the_palette_offers_every_action_of_every_screen_and_dialog() -> N
         await until(pilot, lambda: isinstance(app.screen, SyncScreen), what="sync")
         await check("sync")
     assert missing == {}
+
+
+def _footer(app: Any) -> str:
+    """The terminal's last line: the footer the technician reads."""
+    return screen_text(app).rstrip("\n").splitlines()[-1]
+
+
+async def test_at_80x24_the_footer_shows_the_keys_that_work_now() -> None:
+    """A dialog showed the footer of the screen under it: keys that did nothing there (c Set
+    clock), and never its own (^y Confirm). The checks' tab keys, already on the tab strip,
+    pushed Help off the checks screen's footer."""
+    driver = ReplayDriver(fixture_snapshot())
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"))
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, AdHocDialog))
+        await pilot.pause()
+        assert "^s Start visit" in _footer(app)
+        assert "Ad-hoc visit" not in _footer(app)
+        await pilot.press("escape", "enter", "c")
+        await until(pilot, lambda: app.screen.query("#connect-port"))
+        await pilot.press("f5")
+        await until(pilot, lambda: isinstance(app.screen, ChecksScreen))
+        footer = _footer(app)
+        for key in ("a Adjust", "v Close visit", "r Read again", "f1 Help", "^q Quit"):
+            assert key in footer, footer
+        await pilot.press("f1")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        assert "esc Close help" in _footer(app)
+        await pilot.press("escape", "a", "c")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.pause()
+        footer = _footer(app)
+        assert "esc Cancel" in footer
+        assert "^y Confirm" in footer
+        assert "Set clock" not in footer

@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from textual.widgets import Input, Select, TextArea
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable, Input, Select, TextArea
 
 from fieldkit.tui.screens.adjust import AdjustScreen
 from fieldkit.tui.screens.checks import ChecksScreen
@@ -16,13 +17,18 @@ from fieldkit.tui.screens.connect import ConnectScreen
 from fieldkit.tui.screens.dialogs import ConfirmDialog
 from fieldkit.tui.screens.help import HelpScreen
 from fieldkit.tui.screens.site import SiteScreen
+from fieldkit.tui.screens.sync import SyncScreen
 from fieldkit.tui.screens.work_orders import WorkOrdersScreen
 from fieldkit.tui.services import ServiceError, VisitRecord
 from fieldkit.tui.visit_store import VisitLogStore
 from simulators.c1218.options import SimOptions
 from tests.tui.helpers import (
+    ReplayDriver,
+    ReplaySession,
+    fixture_snapshot,
     make_app,
     quick_timeout_factory,
+    replay_factory,
     saved_visits,
     screen_text,
     seeded_store,
@@ -424,3 +430,182 @@ async def test_a_wrong_password_shows_where_it_failed_and_the_next_step_at_80x24
             "Type the password for this meter; F5 tries again, F8 closes the visit."
         )
         assert "failed" in text_of(app, "#indicator")
+
+
+class _HeldReplay(ReplayDriver):
+    """The replayed meter, whose read waits at ``gate`` until the test opens it."""
+
+    def __init__(self) -> None:
+        super().__init__(fixture_snapshot())
+        self.reading = threading.Event()
+        self.gate = threading.Event()
+
+    def session(self, *, progress: Any = None, cancel: Any = None) -> ReplaySession:
+        driver = self
+
+        class Held(ReplaySession):
+            def read_snapshot(self) -> Any:
+                driver.reading.set()
+                driver.gate.wait(10)
+                return super().read_snapshot()
+
+        return Held(self.snapshot, progress, cancel)
+
+
+@pytest.mark.parametrize("key", ["f1", "f2"])
+async def test_a_read_that_ends_under_help_or_sync_opens_the_checks_on_coming_back(
+    key: str,
+) -> None:
+    """The read ended while F1 (or F2) was up: the checks opened on top of the help, and
+    'r Read again' then led back into the help, not to Connect."""
+    driver = _HeldReplay()
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        connect = app.screen
+        await pilot.press("f5")
+        await until(pilot, driver.reading.is_set, what="the read under way")
+        await pilot.press(key)
+        above = HelpScreen if key == "f1" else SyncScreen
+        await until(pilot, lambda: isinstance(app.screen, above), what="the screen on top")
+        driver.gate.set()
+        await until(pilot, lambda: "read complete" in str(app.probe_state), what="the end")
+        for _ in range(5):
+            await pilot.pause(0.02)
+        assert isinstance(app.screen, above)  # what the technician is reading stays
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ChecksScreen), what="the checks")
+        await pilot.press("r")
+        await until(pilot, lambda: app.screen is connect, what="back to connect")
+
+
+async def test_a_second_read_that_gets_nothing_keeps_what_the_first_one_read() -> None:
+    """The meter stopped mid-read; the technician tried again and it said nothing at all:
+    that empty try replaced the partial read, and the visit was closed as 'no read'."""
+    driver = ReplayDriver(fixture_snapshot(), fail_after=2)
+    store = seeded_store()
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port, store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        connect = app.screen
+        await _read(app, pilot)
+        assert text_of(app, "#checks-incomplete").startswith("INCOMPLETE READ")
+        await pilot.press("r")
+        await until(pilot, lambda: app.screen is connect, what="back to connect")
+        driver.fail_after = 0  # now it answers nothing
+        await pilot.press("f5")
+        await until(pilot, lambda: "No read" in text_of(app, "#connect-message"), what="fail")
+        assert "The earlier read is kept" in text_of(app, "#connect-message")
+        await pilot.press("f6")
+        await until(pilot, lambda: isinstance(app.screen, ChecksScreen), what="checks")
+        assert text_of(app, "#checks-incomplete").startswith("INCOMPLETE READ")
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        assert "incomplete read" in text_of(app, "#close-summary")
+        await _choose_outcome(app, pilot, "follow_up")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "SAVED" in text_of(app, "#close-status"))
+    [visit] = saved_visits(store)
+    assert visit.read_result == "incomplete"
+    assert visit.snapshot is not None
+
+
+async def test_switching_the_theme_keeps_the_highlighted_check_and_recolours_the_verdicts() -> None:
+    driver = ReplayDriver(fixture_snapshot("read-reversed-ct-16s.json"))
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await _read(app, pilot)
+        table = app.screen.query_one("#checks-table", DataTable)
+        await pilot.press("down", "down", "down")
+        await until(pilot, lambda: table.cursor_row == 3, what="the fourth check")
+        reading = text_of(app, "#checks-causes")
+        before = table.get_cell_at(Coordinate(3, 1)).style
+        await pilot.press("f4")
+        await until(pilot, lambda: app.theme == "textual-light", what="the light theme")
+        await pilot.pause()
+        assert table.cursor_row == 3
+        assert text_of(app, "#checks-causes") == reading
+        assert table.get_cell_at(Coordinate(3, 1)).style != before
+
+
+async def test_esc_from_close_visit_keeps_the_outcome_and_notes_typed_so_far() -> None:
+    """Esc (a glove on the wrong key) left the close screen and dropped the notes typed."""
+    driver = ReplayDriver(fixture_snapshot())
+    store = seeded_store()
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port, store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await _read(app, pilot)
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        await _choose_outcome(app, pilot, "follow_up")
+        app.screen.query_one("#close-notes", TextArea).focus()
+        await pilot.press(*"meter base cracked")
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ChecksScreen), what="back to checks")
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        assert app.screen.query_one("#close-notes", TextArea).text == "meter base cracked"
+        assert app.screen.query_one("#close-outcome", Select).value == "follow_up"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "SAVED" in text_of(app, "#close-status"))
+    [visit] = saved_visits(store)
+    assert [n.text for n in visit.notes] == ["meter base cracked"]
+    assert visit.outcome == "follow_up"
+
+
+async def test_esc_back_to_the_list_asks_before_dropping_a_visit_with_a_demand_reset() -> None:
+    """Esc, Esc, Esc from the checks went back to the list and dropped the visit: the
+    read and a demand reset done on the meter, never saved."""
+    driver = ReplayDriver(fixture_snapshot())
+    store = seeded_store()
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port, store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await _read(app, pilot)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AdjustScreen))
+        await pilot.press("d")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("ctrl+y")
+        await until(pilot, lambda: "done" in text_of(app, "#adjust-message"))
+        for screen in (ChecksScreen, ConnectScreen, SiteScreen):
+            await pilot.press("escape")
+            await until(pilot, lambda s=screen: isinstance(app.screen, s), what=screen.__name__)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
+        assert "1 adjustment done on the meter" in text_of(app, "#confirm-before")
+        await pilot.press("enter")  # on Cancel: the visit stays
+        await until(pilot, lambda: isinstance(app.screen, SiteScreen), what="the site again")
+        assert app.draft is not None
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        await _choose_outcome(app, pilot, "follow_up")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "SAVED" in text_of(app, "#close-status"))
+    [visit] = saved_visits(store)
+    assert [(a.kind, a.result) for a in visit.adjustments] == [("demand_reset", "done")]
+
+
+async def test_esc_from_a_site_with_nothing_done_goes_straight_back_and_confirming_drops() -> None:
+    driver = ReplayDriver(fixture_snapshot())
+    store = seeded_store()
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port, store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, SiteScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen), what="the list")
+        await _to_connect(app, pilot)
+        await _read(app, pilot)
+        await pilot.press("escape", "escape")
+        await until(pilot, lambda: isinstance(app.screen, SiteScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the question")
+        assert "a read (verdict PASS)" in text_of(app, "#confirm-before")
+        await pilot.press("ctrl+y")
+        await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen), what="the list")
+        assert app.draft is None
+    assert saved_visits(store) == []

@@ -264,9 +264,29 @@ async def test_a_slow_outbox_read_from_before_a_sync_never_paints_over_the_offic
         for _ in range(20):
             await pilot.pause(0.02)
         table = app.screen.query_one("#sync-items", DataTable)
-        assert [table.get_row_at(n)[:2] for n in range(table.row_count)] == [
+        assert [[c.plain for c in table.get_row_at(n)[:2]] for n in range(table.row_count)] == [
             ["rejected", "invalid_document: meter number"]
         ]
+
+
+@pytest.mark.anyio
+async def test_a_state_read_from_before_a_sync_ended_never_hides_how_it_ended() -> None:
+    path = _db_with_orders()
+    slow = _SlowFirstRead(path)
+    slow.save_visit(_record())
+    app = make_app(store=slow)
+    app.sync_client = LaptopSync(timeout=1.0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "1 pending" in text_of(app, "#indicator"), what="indicator")
+        slow.armed = True
+        app.refresh_sync_state()  # as saving a visit does: its read stalls
+        await until(pilot, lambda: slow.reads == 1, what="the stalled read")
+        assert app.sync_now()
+        await until(pilot, lambda: "failed:" in text_of(app, "#indicator"), what="the end")
+        slow.release.set()
+        for _ in range(20):
+            await pilot.pause(0.02)
+        assert "failed: this laptop is not enrolled" in text_of(app, "#indicator")
 
 
 class _HeldLink:
@@ -279,7 +299,7 @@ class _HeldLink:
 
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._held: list[socket.socket] = []
+        self.held: list[socket.socket] = []  # the connections taken
         self._released = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -289,21 +309,17 @@ class _HeldLink:
                 conn, _ = self._listener.accept()
             except OSError:
                 return
-            self._held.append(conn)
+            self.held.append(conn)
 
     def release(self) -> None:
         self._released.set()
-        for conn in self._held:
+        for conn in self.held:
             conn.close()
         self._listener.close()
 
 
-@pytest.mark.anyio
-async def test_a_visit_closed_while_a_sync_hangs_is_kept_and_the_failure_is_told_anywhere(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Sync now on a dead link, leave the Sync screen, close a visit meanwhile: the visit is
-    saved and pending, the indicator says syncing then how it ended, on the list."""
+def _enrolled_on(link: _HeldLink, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A laptop database with the orders, enrolled on ``link``'s address."""
     from fieldkit import secrets
     from fieldkit.sync.client import Credentials
     from fieldkit.sync.laptop import LaptopTokens
@@ -312,11 +328,20 @@ async def test_a_visit_closed_while_a_sync_hangs_is_kept_and_the_failure_is_told
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text('[secrets]\nbackend = "file"\n', encoding="utf-8")
     monkeypatch.setenv(secrets.PASSPHRASE_ENV, "correct horse battery staple")
-    link = _HeldLink()
     path = _db_with_orders()
     with store.database(path) as db:
         LaptopTokens(db).save(Credentials(link.url, "dev-1", "token", "tech"))
-    real = VisitLogStore(path)
+    return path
+
+
+@pytest.mark.anyio
+async def test_a_visit_closed_while_a_sync_hangs_is_kept_and_the_failure_is_told_anywhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sync now on a dead link, leave the Sync screen, close a visit meanwhile: the visit is
+    saved and pending, the indicator says syncing then how it ended, on the list."""
+    link = _HeldLink()
+    real = VisitLogStore(_enrolled_on(link, monkeypatch))
     app = make_app(store=real)
     app.sync_client = LaptopSync(timeout=30.0, attempts=1)
     try:
@@ -353,3 +378,49 @@ async def test_a_visit_closed_while_a_sync_hangs_is_kept_and_the_failure_is_told
         link.release()
     [visit] = real.previous_visits("M16-0054321")
     assert visit.outcome == "no_access"
+
+
+@pytest.mark.anyio
+async def test_the_sync_screen_opened_again_mid_sync_says_syncing_and_starts_no_second_sync(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Re-opening the Sync screen while a sync hangs put the idle state over 'syncing…'."""
+    link = _HeldLink()
+    real = VisitLogStore(_enrolled_on(link, monkeypatch))
+    real.save_visit(_record())
+    app = make_app(store=real)
+    app.sync_client = LaptopSync(timeout=30.0, attempts=1)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: "1 pending" in text_of(app, "#indicator"), what="state")
+            await pilot.press("f2")
+            await until(pilot, lambda: "Last sync" in text_of(app, "#sync-summary"))
+            await pilot.press("s")
+            await until(pilot, lambda: len(link.held) == 1, what="the sync on the wire")
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen))
+            await pilot.press("f2")
+            await until(pilot, lambda: isinstance(app.screen, SyncScreen))
+            # The screen's own read of the outbox and the state has been shown.
+            await until(pilot, lambda: "Last sync" in text_of(app, "#sync-summary"))
+            await until(pilot, lambda: app.screen.query_one("#sync-items").row_count == 1)
+            assert "sync: syncing…" in text_of(app, "#indicator")
+            assert text_of(app, "#sync-message") == "Syncing…"
+            assert not app.screen.check_action("sync_now", ())
+            await pilot.press("s")
+            assert app.sync_now() is False
+            for _ in range(10):
+                await pilot.pause(0.02)
+            assert len(link.held) == 1  # one sync on the wire, not two
+            assert "sync: syncing…" in text_of(app, "#indicator")
+            link.release()
+            await until(pilot, lambda: "Sync failed" in text_of(app, "#sync-message"), 20)
+            assert "1 pending" in text_of(app, "#indicator")
+            assert "failed:" in text_of(app, "#indicator")
+            # Left and opened again after the end: it still says how the sync ended.
+            await pilot.press("escape", "f2")
+            await until(pilot, lambda: isinstance(app.screen, SyncScreen))
+            await until(pilot, lambda: "Sync failed" in text_of(app, "#sync-message"))
+            assert app.screen.check_action("sync_now", ()) is True
+    finally:
+        link.release()

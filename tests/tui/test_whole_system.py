@@ -180,8 +180,10 @@ async def test_every_ordered_meter_answers_the_app_as_the_demo_set_it_up(
             assert "INCOMPLETE READ" not in shown, meter.scenario
             if meter.scenario == "wrong-meter-2s":
                 assert "WRONG METER?" in shown
-            for _ in range(3):  # checks → connect → site → orders
+            for _ in range(3):  # checks → connect → site → drop this read visit?
                 await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="drop?")
+            await pilot.press("ctrl+y")
             await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen), what="back")
             await pilot.press("escape")  # leave the search
             await pilot.pause()

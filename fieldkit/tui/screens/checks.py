@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Static, TabbedContent, TabPane
 from fieldkit.checks.phasors import DiagramError, ServiceModel, service_model
 from fieldkit.model import CheckResult, CheckStatus, MeterSnapshot, SiteExpectation
 from fieldkit.tui.screens.base import FieldkitScreen
-from fieldkit.tui.text import angle, moment, number, signed_seconds
+from fieldkit.tui.text import angle, moment, number, signed_seconds, verbatim
 from fieldkit.tui.widgets.phasor import PhasorDiagram
 from fieldkit.visit import VisitResult
 
@@ -132,10 +132,12 @@ class ChecksScreen(FieldkitScreen):
         "registers and recent events. **a** adjusts the meter (set clock, demand reset), "
         "**v** closes the visit, **r** reads again."
     )
+    # The tab strip reads "1 Checks  2 Phasors  3 Meter": its keys are on screen already,
+    # and in the footer they pushed Help, Sync and Quit off an 80-column terminal.
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("1", "tab('tab-verdict')", "Checks", id="checks-tab-1"),
-        Binding("2", "tab('tab-phasors')", "Phasors", id="checks-tab-2"),
-        Binding("3", "tab('tab-meter')", "Meter", id="checks-tab-3"),
+        Binding("1", "tab('tab-verdict')", "Checks", show=False, id="checks-tab-1"),
+        Binding("2", "tab('tab-phasors')", "Phasors", show=False, id="checks-tab-2"),
+        Binding("3", "tab('tab-meter')", "Meter", show=False, id="checks-tab-3"),
         Binding("a", "adjust", "Adjust", id="checks-adjust"),
         Binding("v", "close_visit", "Close visit", id="checks-close"),
         Binding("r", "read_again", "Read again", id="checks-read"),
@@ -177,7 +179,12 @@ class ChecksScreen(FieldkitScreen):
         tone = "none" if verdict is None else verdict.value
         if verdict_word(result) == "INCOMPLETE":
             tone = CheckStatus.WARN.value
-        yield Static(verdict_line(result), id="checks-verdict", classes=f"banner verdict-{tone}")
+        yield Static(
+            verdict_line(result),
+            id="checks-verdict",
+            classes=f"banner verdict-{tone}",
+            markup=False,
+        )
         with TabbedContent(id="checks-tabs"):
             with TabPane("1 Checks", id="tab-verdict"), Vertical():
                 table: DataTable[str | Text] = DataTable(id="checks-table", cursor_type="row")
@@ -186,7 +193,7 @@ class ChecksScreen(FieldkitScreen):
             with TabPane("2 Phasors", id="tab-phasors"), Horizontal(id="phasor-body"):
                 yield PhasorDiagram(id="phasor-diagram")
                 with Vertical(id="phasor-side"):
-                    phases: DataTable[str] = DataTable(
+                    phases: DataTable[Text] = DataTable(
                         id="phase-table", cursor_type="none", show_cursor=False
                     )
                     yield phases
@@ -212,21 +219,27 @@ class ChecksScreen(FieldkitScreen):
             self.app.bell()
 
     def _recolour(self, _theme: str) -> None:
-        self._fill_checks()
+        # Only the status cells change colour: refilling the table put the cursor back on
+        # the first check, so F4 in the sun lost the one the technician was reading.
+        table = self.query_one("#checks-table", DataTable)
+        for r in self.result.results:
+            table.update_cell(r.id, "status", self._status_cell(r))
 
     def _colours(self) -> Mapping[str, str]:
         return self.app.get_css_variables()
 
+    def _status_cell(self, check: CheckResult) -> Text:
+        colour = self._colours().get(STATUS_COLOUR[check.status], "")
+        return Text(check.status.value.upper(), style=f"bold {colour}".strip())
+
     def _fill_checks(self) -> None:
         table = self.query_one("#checks-table", DataTable)
-        colours = self._colours()
         table.clear()
         for r in self.result.results:
-            colour = colours.get(STATUS_COLOUR[r.status], "")
             table.add_row(
-                r.id.replace("_", " "),
-                Text(r.status.value.upper(), style=f"bold {colour}".strip()),
-                r.message,
+                verbatim(r.id.replace("_", " ")),
+                self._status_cell(r),
+                verbatim(r.message),  # quotes the meter's and the order's own words
                 key=r.id,
             )
         if not self.result.results:
@@ -262,7 +275,7 @@ class ChecksScreen(FieldkitScreen):
         for label in ("El", "V", "V∠", "I", "I∠", "PF"):
             table.add_column(label)
         for p in phases:
-            table.add_row(
+            cells = (
                 p.phase,
                 number(p.voltage),
                 angle(p.voltage_angle),
@@ -270,6 +283,7 @@ class ChecksScreen(FieldkitScreen):
                 angle(p.current_angle),
                 "-" if p.power_factor is None else f"{p.power_factor:.3f}",
             )
+            table.add_row(*(verbatim(cell) for cell in cells))
         legend = ["─ voltage  • current  · ○ expected"]
         legend.append(
             f"expected {model.describe()}: {model.diagram()}"

@@ -51,8 +51,8 @@ class CloseScreen(FieldkitScreen):
 
     def compose_body(self) -> ComposeResult:
         draft = self.draft
-        default: OutcomeCode | None = None
-        if draft.result is None or draft.result.snapshot is None:
+        default: OutcomeCode | None = draft.outcome
+        if default is None and (draft.result is None or draft.result.snapshot is None):
             default = "no_comms" if draft.link is not None else None
         with Vertical(id="close-body"):
             yield Static(self._summary(), id="close-summary", markup=False)
@@ -64,7 +64,7 @@ class CloseScreen(FieldkitScreen):
                 id="close-outcome",
             )
             yield Label("Notes")
-            yield TextArea(id="close-notes", soft_wrap=True, show_line_numbers=False)
+            yield TextArea(draft.notes, id="close-notes", soft_wrap=True, show_line_numbers=False)
             yield Static("Ctrl+S saves the visit.", id="close-status", markup=False)
 
     def _summary(self) -> str:
@@ -157,8 +157,12 @@ class CloseScreen(FieldkitScreen):
         """Esc: back (to change something before saving)."""
         if self.draft.saved_id is not None:
             self.fk.end_visit()
-        else:
-            self.app.pop_screen()
+            return
+        # Kept for coming back: a glove on Esc mid-note dropped what was typed.
+        value = self.query_one("#close-outcome", Select).value
+        self.draft.outcome = value if value in OUTCOME_CODES else None
+        self.draft.notes = self.query_one("#close-notes", TextArea).text
+        self.app.pop_screen()
 
     def action_done(self) -> None:
         """Enter (after saving): back to the work orders."""

@@ -28,6 +28,7 @@ from fieldkit.tui import heap
 from fieldkit.tui.messages import DriverWarning, ReadFinished, ReadProgressed, ReadRefused
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.state import LinkChoice, MeterLink
+from fieldkit.tui.text import verbatim
 from fieldkit.visit import VisitResult, run_visit
 
 __all__ = [
@@ -188,6 +189,7 @@ class ConnectScreen(FieldkitScreen):
         self._pending: ReadProgressed | None = None  # the latest progress not yet drawn
         self._drawn_at = float("-inf")
         self._redraw: Timer | None = None
+        self._checks_due = False  # the read ended while another screen was on top
 
     def heading(self) -> str:
         return f"Connect · {self.draft.title}"
@@ -204,7 +206,8 @@ class ConnectScreen(FieldkitScreen):
         with Horizontal(id="connect-body"):
             with Vertical(id="connect-form"):
                 yield Static("Probe", classes="section-title")
-                yield OptionList(id="connect-ports")
+                # A port's description is the USB device's own string.
+                yield OptionList(id="connect-ports", markup=False)
                 yield Label("Port or URL")
                 yield Input(
                     value=last_port or "",
@@ -229,7 +232,7 @@ class ConnectScreen(FieldkitScreen):
                 yield Static("", id="connect-password-source", markup=False)
             with Vertical(id="connect-progress"):
                 yield Static("Read", classes="section-title")
-                yield Static(stage_line(None), id="connect-stages")
+                yield Static(stage_line(None), id="connect-stages", markup=False)
                 yield ProgressBar(total=1, show_eta=False, id="connect-bar")
                 yield Static(speed_line(None, ""), id="connect-speed", markup=False)
                 yield Static("", id="connect-link", markup=False)
@@ -247,7 +250,10 @@ class ConnectScreen(FieldkitScreen):
         if known is None:
             return Select[str]([], prompt="choose the meter's map", id="connect-map")
         return Select[str](
-            [(known, known)], value=known, prompt="choose the meter's map", id="connect-map"
+            [(verbatim(known), known)],
+            value=known,
+            prompt="choose the meter's map",
+            id="connect-map",
         )
 
     def on_mount(self) -> None:
@@ -277,14 +283,16 @@ class ConnectScreen(FieldkitScreen):
         try:
             names = [e.name for e in list_entries() if e.error is None]
         except Exception as exc:  # an unreadable maps folder: say so, keep the form usable
-            self.app.call_from_thread(self.notify, f"cannot list the register maps: {exc}")
+            self.app.call_from_thread(
+                self.notify, f"cannot list the register maps: {exc}", markup=False
+            )
             return
         self.app.call_from_thread(self._show_maps, names)
 
     def _show_maps(self, names: list[str]) -> None:
         select = self.query_one("#connect-map", Select)
         chosen = select.value
-        select.set_options([(n, n) for n in names])
+        select.set_options([(verbatim(n), n) for n in names])  # the utility's own file names
         if isinstance(chosen, str) and chosen in names:
             select.value = chosen
 
@@ -495,7 +503,7 @@ class ConnectScreen(FieldkitScreen):
 
     @on(DriverWarning)
     def _driver_warning(self, event: DriverWarning) -> None:
-        self.notify(event.text, title="Meter", severity="warning")
+        self.notify(event.text, title="Meter", severity="warning", markup=False)
 
     def _read_ended(self) -> None:
         """The read is over: its last progress on screen, the collector free again."""
@@ -516,9 +524,19 @@ class ConnectScreen(FieldkitScreen):
     async def _finished(self, event: ReadFinished) -> None:
         result = event.result
         self._read_ended()
-        self._last_result = result
-        self.draft.result = result
-        self.draft.link = self._choice
+        earlier = self.draft.result
+        # A try that read nothing never replaces a read that got something: the meter's
+        # values were lost and the visit closed as "no read" (try again after a meter
+        # stopped mid-read, and it says nothing at all).
+        keep_earlier = (
+            result.snapshot is None and earlier is not None and earlier.snapshot is not None
+        )
+        if keep_earlier:
+            self._last_result = earlier
+        else:
+            self._last_result = result
+            self.draft.result = result
+            self.draft.link = self._choice
         self.refresh_bindings()
         outcome = result.outcome
         port = "" if outcome is None else outcome.port
@@ -531,11 +549,30 @@ class ConnectScreen(FieldkitScreen):
             self.fk.probe_state = f"{port}: {outcome.result}"
         if outcome is not None and not outcome.ok:
             self.query_one("#connect-stages", Static).update(stage_line(None, event.stopped_at))
-        self._say(describe_outcome(result))
+        if keep_earlier and outcome is not None:
+            this_time = (
+                "Read cancelled"
+                if outcome.result == "cancelled"
+                else f"No read this time: {outcome.error}"
+            )
+            self._say(f"{this_time}. The earlier read is kept: F6 goes on with it; F5 tries again.")
+        else:
+            self._say(describe_outcome(result))
         if outcome is not None and outcome.result in ("complete", "incomplete"):
-            await self._show_checks()
+            if self.is_active:  # on top (help over it is 'current' too)
+                await self._show_checks()
+            else:
+                # Help or the Sync screen was opened mid-read: the checks pushed over it
+                # hid what the technician was reading, and their "r" then led back into
+                # it. They open when the technician comes back here.
+                self._checks_due = True
         # The verdict is on screen: cycles made during the read may be collected now.
         self.app.call_after_refresh(heap.resume)
+
+    def on_screen_resume(self) -> None:
+        if self._checks_due:
+            self._checks_due = False
+            self._show_checks()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker is self._worker and event.state is WorkerState.ERROR:

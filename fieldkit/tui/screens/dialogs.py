@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from fieldkit.model import ServiceType, SiteExpectation
 from fieldkit.tui.state import VisitDraft
@@ -75,10 +75,12 @@ class AdHocDialog(ModalScreen[VisitDraft | None]):
                 yield Input(placeholder="e.g. 120 (wye) or 240 (delta)", id="adhoc-voltage")
                 yield Label("Form")
                 yield Input(placeholder="e.g. 2S, 16S (optional)", id="adhoc-form")
-            yield Static("", id="adhoc-error", classes="error")
+            # The error quotes what was typed.
+            yield Static("", id="adhoc-error", classes="error", markup=False)
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="adhoc-no")
                 yield Button("Start visit", variant="primary", id="adhoc-yes")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#adhoc-meter", Input).focus()
@@ -146,6 +148,7 @@ class ConfirmDialog(ModalScreen[bool]):
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="confirm-cancel")
                 yield Button(self._confirm, variant="warning", id="confirm-ok")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#confirm-cancel", Button).focus()

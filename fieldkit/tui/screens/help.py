@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.markup import escape
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 __all__ = ["HelpScreen", "help_markup"]
 
@@ -48,6 +48,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static("\nKeys", classes="section-title")
             yield Static(keys, id="help-keys")
             yield Static("\nEsc or F1 closes this help.", classes="hint")
+        yield Footer()
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,9 +14,10 @@ from textual.widgets import DataTable, Static
 from fieldkit.model import SiteExpectation, WorkOrder
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.services import ServiceError, VisitSummary
-from fieldkit.tui.text import day, number, ratio
+from fieldkit.tui.state import VisitDraft
+from fieldkit.tui.text import day, number, ratio, verbatim
 
-__all__ = ["SiteScreen", "site_rows"]
+__all__ = ["SiteScreen", "site_rows", "unsaved_work"]
 
 
 def site_rows(order: WorkOrder | None, expectation: SiteExpectation) -> list[tuple[str, str]]:
@@ -53,6 +55,26 @@ def site_rows(order: WorkOrder | None, expectation: SiteExpectation) -> list[tup
     return rows
 
 
+def unsaved_work(draft: VisitDraft) -> str:
+    """What the visit holds that saving would keep ('' when nothing): a read, adjustments."""
+    from fieldkit.tui.screens.checks import verdict_word
+
+    parts = []
+    if draft.result is not None and draft.result.snapshot is not None:
+        parts.append(f"a read (verdict {verdict_word(draft.result)})")
+    if draft.adjustments:
+        done = sum(1 for a in draft.adjustments if a.ok)
+        tried = len(draft.adjustments)
+        if done:
+            parts.append(
+                f"{done} adjustment{'s' if done != 1 else ''} done on the meter"
+                + (f", {tried - done} not done" if tried != done else "")
+            )
+        else:
+            parts.append(f"{tried} adjustment{'s' if tried != 1 else ''} tried (none done)")
+    return " and ".join(parts)
+
+
 def _delta4(exp: SiteExpectation) -> bool:
     return exp.service_type is not None and exp.service_type.value == "3ph-4w-delta"
 
@@ -65,7 +87,8 @@ class SiteScreen(FieldkitScreen):
         "What the office sent about this site: the customer, the meter (form, class, "
         "service type, nominal voltage, CT/PT ratio, last read) and the visits saved "
         "for this meter. **c** (or Enter) goes on to connect the probe; **v** closes the "
-        "visit without reading (no access); **Esc** goes back to the list."
+        "visit without reading (no access); **Esc** goes back to the list (once the meter "
+        "was read or adjusted, it asks before dropping the visit unsaved)."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c,enter", "connect", "Connect probe", id="site-connect"),
@@ -86,9 +109,9 @@ class SiteScreen(FieldkitScreen):
                         yield Static(value, classes="fact-value", markup=False)
             with Vertical(id="site-history"):
                 yield Static("Previous visits to this meter", classes="section-title")
-                table: DataTable[str] = DataTable(id="site-visits", cursor_type="row")
+                table: DataTable[Text] = DataTable(id="site-visits", cursor_type="row")
                 yield table
-                yield Static("Loading…", id="site-visits-status")
+                yield Static("Loading…", id="site-visits-status", markup=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#site-visits", DataTable)
@@ -118,13 +141,13 @@ class SiteScreen(FieldkitScreen):
         table = self.query_one("#site-visits", DataTable)
         table.clear()
         for v in visits:
-            table.add_row(
+            cells = (
                 day(v.closed_at),
                 "still open" if v.outcome is None else v.outcome.replace("_", " "),
                 "-" if v.verdict is None else v.verdict.value.upper(),
                 v.notes or "-",
-                key=v.visit_id,
             )
+            table.add_row(*(verbatim(cell) for cell in cells), key=v.visit_id)
         status = self.query_one("#site-visits-status", Static)
         last = self.draft.expectation.last_visit_at
         if visits:
@@ -147,5 +170,28 @@ class SiteScreen(FieldkitScreen):
         self.app.push_screen(CloseScreen())
 
     def action_back(self) -> None:
-        """Esc: back to the work orders (the visit is dropped, nothing was saved)."""
-        self.fk.end_visit()
+        """Esc: back to the work orders; a visit with a read or an adjustment asks first.
+
+        Esc on each screen walks back here, and one more dropped the visit: a read and a
+        demand reset done on the meter were then missing from the log.
+        """
+        unsaved = unsaved_work(self.draft)
+        if not unsaved:
+            self.fk.end_visit()
+            return
+        from fieldkit.tui.screens.dialogs import ConfirmDialog
+
+        def answered(drop: bool | None) -> None:
+            if drop:
+                self.fk.end_visit()
+
+        self.app.push_screen(
+            ConfirmDialog(
+                "Leave this visit without saving it?",
+                f"{unsaved}, not saved",
+                "nothing of this visit is kept",
+                "v closes the visit and keeps it: what was done on the meter belongs in the log.",
+                "Drop visit",
+            ),
+            answered,
+        )

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from rich.cells import cell_len
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.services import ServiceError, SyncItem, SyncReport
-from fieldkit.tui.text import moment
+from fieldkit.tui.text import moment, verbatim
 
 __all__ = ["SyncScreen"]
 
@@ -40,15 +41,18 @@ class SyncScreen(FieldkitScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="sync-summary", markup=False)
-        table: DataTable[str] = DataTable(id="sync-items", cursor_type="row")
+        table: DataTable[Text] = DataTable(id="sync-items", cursor_type="row")
         yield table
         yield Static("", id="sync-message", markup=False)
 
     def on_mount(self) -> None:
         self._columns([])
-        self._load(None)
         if self.fk.syncing:
+            self._load(None)
             self.query_one("#sync-message", Static).update("Syncing…")
+        else:
+            # Back on the screen after a sync ended elsewhere: how it ended, not a blank.
+            self._load(self.fk.sync_report)
         self.watch(self.fk, "syncing", self._busy_changed, init=False)
         self.watch(self.fk, "sync_report", self._synced, init=False)
 
@@ -90,10 +94,15 @@ class SyncScreen(FieldkitScreen):
     ) -> None:
         if number != self._reads:
             return
-        self.fk.sync_state = state
+        # Through the app's setter: a read made while a sync runs must not put the idle
+        # state over "syncing…" (re-opening this screen mid-sync did).
+        self.fk.show_sync_state(state)
         table = self._columns(items)
         for item in items:
-            table.add_row(item.state, item.reason or "-", item.summary, key=item.item_id)
+            table.add_row(
+                *(verbatim(cell) for cell in (item.state, item.reason or "-", item.summary)),
+                key=item.item_id,
+            )
         if self.fk.sync_client is None:
             summary = "This app runs without a sync client: visits stay on the laptop."
         else:
@@ -112,7 +121,7 @@ class SyncScreen(FieldkitScreen):
                 f"{report.rejected} rejected."
             )
 
-    def _columns(self, items: list[SyncItem]) -> DataTable[str]:
+    def _columns(self, items: list[SyncItem]) -> DataTable[Text]:
         """Empty the table and size its columns to ``items``, the reason before the item.
 
         The widths are set here, not left to the table's own measuring: that runs when the
@@ -120,7 +129,7 @@ class SyncScreen(FieldkitScreen):
         sync, then the office's answer) could keep the earlier rows' widths, cutting the
         office's reason to "invali" (CI caught it on a loaded machine).
         """
-        table: DataTable[str] = self.query_one("#sync-items", DataTable)
+        table: DataTable[Text] = self.query_one("#sync-items", DataTable)
         table.clear(columns=True)
         cells: dict[str, list[str]] = {
             "State": [item.state for item in items],

@@ -23,6 +23,7 @@ from fieldkit.model import WorkOrder
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.services import ServiceError
 from fieldkit.tui.state import VisitDraft
+from fieldkit.tui.text import verbatim
 
 __all__ = ["WorkOrdersScreen", "due_label", "plan_columns"]
 
@@ -152,7 +153,8 @@ class WorkOrdersScreen(FieldkitScreen):
         )
         yield table
         yield Static("", id="wo-detail", markup=False)
-        yield Static("Loading work orders…", id="wo-status")
+        # The search typed and a store error are shown in it: never read as markup.
+        yield Static("Loading work orders…", id="wo-status", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#wo-table", DataTable).focus()
@@ -237,7 +239,7 @@ class WorkOrdersScreen(FieldkitScreen):
     def _cell(row: dict[str, str], column: tuple[str, ...], plan: ColumnPlan) -> str | Text:
         lines = []
         for name in column:
-            value = Text(row[name], no_wrap=True)
+            value = verbatim(row[name])
             if name == ADDRESS:
                 value.truncate(plan.address_width, overflow="ellipsis")
             lines.append(value)

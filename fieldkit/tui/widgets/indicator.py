@@ -25,6 +25,10 @@ class StatusIndicator(Static):
     }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        # The line quotes the typed port and the sync's error: never read as markup.
+        super().__init__(id=id, markup=False)
+
     def on_mount(self) -> None:
         app = cast("FieldkitApp", self.app)
         self.watch(app, "probe_state", self._refresh_text)
