@@ -1,7 +1,9 @@
 """How fast the office server takes in visits over HTTP, against a plain insert.
 
 Pushes ``--visits`` realistic visits (about 40 readings, 20 check results and 50 meter
-events each, ~15 kB of JSON) from ``--devices`` enrolled devices at once, each through the
+events each, ~15 kB of JSON) from ``--devices`` enrolled devices at once — each visit to
+its own meter and answering its own work order, as a week of a crew's field work is (a CIS
+export of that many accounts and work orders is imported first) — each device through the
 real sync client (``fieldkit.sync.client``: batches of at most 100 ops and 1 MiB) to a real
 ``syncserver serve`` on 127.0.0.1 — SQLite with one worker, PostgreSQL with two (a
 throwaway cluster with fsync on). Then inserts the same rows (applied_ops, visits with
@@ -29,6 +31,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +45,7 @@ from fieldkit.sync.client import Credentials, PendingOp, SyncClient  # noqa: E40
 from fieldkit.sync.schema import VisitDocument  # noqa: E402
 from syncserver.db.engine import Database  # noqa: E402
 from syncserver.db.migrate import upgrade  # noqa: E402
-from syncserver.db.models import AppliedOp, AuditLog, Visit, VisitCheck  # noqa: E402
+from syncserver.db.models import AppliedOp, AuditLog, Visit, VisitCheck, VisitRepeat  # noqa: E402
 from syncserver.services import imports, users  # noqa: E402
 from syncserver.services.journal import Actor, canonical, unit_of_work  # noqa: E402
 from syncserver.services.sync import readings_of  # noqa: E402
@@ -63,9 +66,37 @@ CHECKS = [
 ]
 
 
-def make_visit(n: int, device: int) -> dict[str, Any]:
-    """One visit document (a whole ``VisitDocument``) of realistic size: a snapshot with 40
-    readings (registers and phase values) and 50 log events, and 20 check results."""
+def place(i: int) -> tuple[str, str, str]:
+    """Visit ``i``'s (meter number, serial, work order), from :func:`cis_files`."""
+    return f"MB-{i:07d}", f"SNB{i:010d}", f"WO-B-{i:07d}"
+
+
+def cis_files(folder: Path, visits: int) -> tuple[Path, Path]:
+    """A CIS export of one account, premise and 2S meter per visit and a dispatched work
+    order for each, assigned to demo-tech (the layouts of docs/server.md)."""
+    accounts, orders = folder / "accounts.csv", folder / "work-orders.csv"
+    with accounts.open("w", encoding="utf-8") as a, orders.open("w", encoding="utf-8") as w:
+        a.write(
+            "account_number,customer_name,premise_id,service_address,meter_number,"
+            "meter_serial,form,meter_class,service_type,nominal_voltage,last_read_kwh,"
+            "last_read_at\n"
+        )
+        w.write("work_order_id,meter_number,account_number,kind,priority,technician,status\n")
+        for i in range(visits):
+            meter, serial, order = place(i)
+            a.write(
+                f"B{i:08d},Customer {i},PB-{i:07d},{i} Bench Street,{meter},{serial},"
+                f"2S,CL200,1ph-3w,240,17000.0,2026-11-02\n"
+            )
+            w.write(f"{order},{meter},B{i:08d},read,normal,demo-tech,dispatched\n")
+    return accounts, orders
+
+
+def make_visit(n: int, device: int, per: int) -> dict[str, Any]:
+    """Device ``device``'s visit ``n`` (of ``per``): one visit document (a whole
+    ``VisitDocument``) of realistic size, a snapshot with 40 readings (registers and phase
+    values) and 50 log events, and 20 check results, at the place :func:`place` gives it."""
+    meter, serial, order = place(device * per + n)
     at = datetime(2026, 12, 1, 8, tzinfo=UTC) + timedelta(minutes=n)
     visit_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"visit/{device}/{n}"))
     return {
@@ -80,8 +111,8 @@ def make_visit(n: int, device: int) -> dict[str, Any]:
         "started_at": at.isoformat(),
         "ended_at": (at + timedelta(minutes=20)).isoformat(),
         "saved_at": (at + timedelta(minutes=20)).isoformat(),
-        "work_order": "WO-2026-10404",
-        "meter_number": "M2S-0012345",
+        "work_order": order,
+        "meter_number": meter,
         "read_result": "complete",
         "verdict": "pass",
         "notes": [{"at": at.isoformat(), "technician": "demo-tech", "text": "Seal replaced."}],
@@ -91,8 +122,8 @@ def make_visit(n: int, device: int) -> dict[str, Any]:
             "identity": {
                 "manufacturer": "FKIT",
                 "model": "SIM-2S",
-                "serial_number": "SN2S000000012345",
-                "meter_id": "M2S-0012345",
+                "serial_number": serial,
+                "meter_id": meter,
             },
             "registers": [
                 {"id": f"kwh_tier_{i}", "value": 17612.6 + i * 0.37, "unit": "kWh"}
@@ -163,14 +194,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepare(db: str, devices: int) -> list[Credentials]:
+def prepare(db: str, visits: int, devices: int) -> list[Credentials]:
     database = Database(db)
     upgrade(database)
     creds = []
+    with tempfile.TemporaryDirectory(prefix="fk-ingest-cis-") as folder:
+        accounts, orders = cis_files(Path(folder), visits)
+        with unit_of_work(database, Actor("cli", "bench")) as work:
+            users.create_user(work, "demo-tech", "technician", "benchmark password")
+            imports.import_accounts(work, accounts)
+            imports.import_work_orders(work, orders)
     with unit_of_work(database, Actor("cli", "bench")) as work:
-        users.create_user(work, "demo-tech", "technician", "benchmark password")
-        imports.import_accounts(work, ROOT / "examples" / "cis-accounts.csv")
-        imports.import_work_orders(work, ROOT / "examples" / "cis-work-orders.csv")
         for d in range(devices):
             code = users.create_enroll_code(work, "demo-tech", 15)
             device, _, token = users.enroll_device(work, code, f"bench laptop {d}")
@@ -197,7 +231,7 @@ class Outbox:
 
 
 def over_http(db: str, visits: int, devices: int, workers: int) -> HttpRun:
-    creds = prepare(db, devices)
+    creds = prepare(db, visits, devices)
     port = free_port()
     # This checkout first (the editable install may point at another one).
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
@@ -233,7 +267,9 @@ def over_http(db: str, visits: int, devices: int, workers: int) -> HttpRun:
                 time.sleep(0.1)
         per = visits // devices
         boxes = [
-            Outbox([PendingOp(str(uuid.uuid4()), "visit", make_visit(n, d)) for n in range(per)])
+            Outbox(
+                [PendingOp(str(uuid.uuid4()), "visit", make_visit(n, d, per)) for n in range(per)]
+            )
             for d in range(devices)
         ]
         errors: list[str] = []
@@ -269,37 +305,40 @@ def over_http(db: str, visits: int, devices: int, workers: int) -> HttpRun:
 
 def plain_insert(db: str, visits: int, devices: int) -> tuple[float, float]:
     """The same rows ingest writes (applied_ops; visits with their summary columns; each
-    visit's per-check statuses in visit_checks; the hash-chained audit rows), inserted in
-    one process with SQLAlchemy Core executemany, 60 visits a transaction."""
+    visit's per-check statuses in visit_checks; each visit's previous visit to its meter in
+    visit_repeats; the hash-chained audit rows), inserted in one process with SQLAlchemy
+    Core executemany, 60 visits a transaction."""
     from sqlalchemy import insert, select, update
 
     from syncserver.db.models import AuditHead, Device, Meter, WorkOrder
 
-    prepare(db, devices)
+    prepare(db, visits, devices)
     database = Database(db)
     with database.read() as session:
         device_pks = list(session.execute(select(Device.id)).scalars())
         technician = session.execute(select(Device.technician_id)).scalars().first()
-        order = session.execute(
-            select(WorkOrder).where(WorkOrder.work_order_id == "WO-2026-10404")
-        ).scalar_one()
-        meter = session.execute(
-            select(Meter.id).where(Meter.meter_number == "M2S-0012345")
-        ).scalar_one()
+        meters = dict(session.execute(select(Meter.meter_number, Meter.id)).all())
+        orders = {
+            o: (pk, account)
+            for o, pk, account in session.execute(
+                select(WorkOrder.work_order_id, WorkOrder.id, WorkOrder.account_id)
+            )
+        }
     per = visits // devices
     rows = []
     # What ingest derives from each document (its worst status per check, its readings,
-    # its times) is worked out here, before the clock starts: the plain insert is the
-    # writing alone.
+    # its times, its meter and work order) is worked out here, before the clock starts:
+    # the plain insert is the writing alone.
     for d in range(devices):
         for n in range(per):
-            document = make_visit(n, d)
+            document = make_visit(n, d, per)
             body = pydantic_core.to_json(document)
             worst: dict[str, str] = {}
             for check in document["checks"]:  # each check's worst status, as ingest keeps
                 if RANK[check["status"]] >= RANK[worst.get(check["id"], "skip")]:
                     worst[check["id"]] = check["status"]
             parsed = VisitDocument.model_validate(document)
+            order_pk, account = orders[str(parsed.work_order)]
             rows.append(
                 (
                     device_pks[d],
@@ -309,6 +348,11 @@ def plain_insert(db: str, visits: int, devices: int) -> tuple[float, float]:
                     worst,
                     {
                         "visit_id": parsed.visit_id,
+                        "work_order_pk": order_pk,
+                        "claimed_work_order": parsed.work_order,
+                        "account_id": account,
+                        "meter_id": meters[str(parsed.meter_number)],
+                        "meter_number": parsed.meter_number,
                         "started_at": parsed.started_at,
                         "visited_at": parsed.started_at,
                         "ended_at": parsed.ended_at,
@@ -319,6 +363,15 @@ def plain_insert(db: str, visits: int, devices: int) -> tuple[float, float]:
                     },
                 )
             )
+    # Each visit's previous visit to its meter, as ingest keeps it: the latest other start
+    # strictly before its own, at the same meter.
+    starts: dict[int, list[datetime]] = {}
+    for *_, derived in rows:
+        starts.setdefault(derived["meter_id"], []).append(derived["visited_at"])
+    previous: dict[tuple[int, datetime], datetime] = {}
+    for meter_pk, times in starts.items():
+        ordered = sorted(set(times))
+        previous.update(((meter_pk, t), p) for p, t in pairwise(ordered))
     now = datetime.now(UTC)
     batch = 60
     visit_table = Visit.__table__
@@ -349,11 +402,6 @@ def plain_insert(db: str, visits: int, devices: int) -> tuple[float, float]:
                         {
                             "device_pk": d,
                             "technician_id": technician,
-                            "work_order_pk": order.id,
-                            "claimed_work_order": "WO-2026-10404",
-                            "account_id": order.account_id,
-                            "meter_id": meter,
-                            "meter_number": "M2S-0012345",
                             "received_at": now,
                             "flags": "",
                             "review_status": "new",
@@ -382,6 +430,18 @@ def plain_insert(db: str, visits: int, devices: int) -> tuple[float, float]:
                     for check, status in worst.items()
                 ],
             )
+            repeats = [
+                {
+                    "visit_pk": pks[derived["visit_id"]],
+                    "technician_id": technician,
+                    "visited_at": derived["visited_at"],
+                    "previous_at": previous[derived["meter_id"], derived["visited_at"]],
+                }
+                for *_, derived in chunk
+                if (derived["meter_id"], derived["visited_at"]) in previous
+            ]
+            if repeats:
+                session.execute(insert(VisitRepeat.__table__), repeats)
             head = session.execute(select(AuditHead).with_for_update()).scalar_one()
             seq, prev = head.last_seq, head.last_hash
             audit = []
@@ -409,7 +469,7 @@ def plain_insert(db: str, visits: int, devices: int) -> tuple[float, float]:
     return elapsed, cpu
 
 
-COUNTED = ("applied_ops", "visits", "visit_checks", "audit_log")
+COUNTED = ("applied_ops", "visits", "visit_checks", "visit_repeats", "audit_log")
 
 # What the visits and their checks hold, beyond how many there are: both sides must have
 # written the same summaries (bodies, verdicts, readings, per-check statuses).
@@ -420,6 +480,8 @@ CONTENT = {
     "visit_checks failed": "SELECT count(*) FROM visit_checks WHERE status = 'fail'",
     "visits' failed-check counts": "SELECT sum(checks_failed) FROM visits",
     "visits with a work order": "SELECT count(work_order_pk) FROM visits",
+    "visits' meters": "SELECT count(DISTINCT meter_id) FROM visits",
+    "visits with an earlier visit": "SELECT count(DISTINCT previous_at) FROM visit_repeats",
 }
 
 
@@ -448,7 +510,7 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=10_000)
     parser.add_argument("--devices", type=int, default=10)
     args = parser.parse_args()
-    size = len(json.dumps(make_visit(0, 0)))
+    size = len(json.dumps(make_visit(0, 0, 1)))
     print(f"{args.visits} visits of {size / 1000:.1f} kB from {args.devices} devices, 127.0.0.1")
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     for engine in engines:
