@@ -1173,10 +1173,20 @@ def _validate(model: type[_Versioned], data: Mapping[str, Any], source: str) -> 
         raise SchemaError(f"{source}: {describe(exc)}") from None
 
 
+def _field_name(part: str | int) -> str:
+    """A place in the document as the message shows it. A key is the sender's text: one
+    with a line break or a control character is quoted, escaped, so the message stays one
+    line; a very long one is cut."""
+    text = str(part)
+    if not text.isprintable():
+        text = repr(text)
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
 def describe(exc: ValidationError) -> str:
     """The first problem of a validation error in one line: 'identity.serial_number: ...'."""
     first = exc.errors(include_url=False)[0]
-    where = ".".join(str(part) for part in first["loc"]) or "the document"
+    where = ".".join(_field_name(part) for part in first["loc"]) or "the document"
     extra = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     message = first["msg"]
     if first["type"] == "extra_forbidden":

@@ -177,6 +177,25 @@ def test_a_misspelt_field_is_an_error_not_a_lost_value() -> None:
         load_document(data)
 
 
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [
+        ("status.\n", "'status.\\n'"),
+        ("a\rb\x1b[2J", "'a\\rb\\x1b[2J'"),
+        ("k" * 500, "k" * 60 + "…"),
+    ],
+)
+def test_a_hostile_field_name_is_named_on_one_line(key: str, shown: str) -> None:
+    # Found by the million-input fuzz campaign: a key with a line break made the
+    # one-line error (the push's rejection reason, the CLI's message) two lines.
+    data = json.loads(dump_json(_loaded("read-healthy-16s.json")))
+    data[key] = 1
+    with pytest.raises(SchemaError) as raised:
+        load_document(data, source="visit.json")
+    assert str(raised.value) == f"visit.json: {shown}: not a field of this document"
+    assert "\n" not in str(raised.value)
+
+
 def test_capture_document_has_no_password_field_and_validates() -> None:
     document = CaptureDocument(
         protocol="c1218",
