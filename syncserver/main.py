@@ -8,6 +8,7 @@ Every 4xx the API gives is JSON ``{"detail": one line, "code": stable id}``; a b
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -135,7 +136,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     "run 'syncserver migrate' first"
                 )
             app.state.database = database
-            yield
+            # What start-up built (modules, compiled schemas, the app, the engine) lives as
+            # long as the server: frozen, no full collection walks it again. Pushes trigger
+            # full collections often (each batch's parsed documents outlive the young
+            # generations while they wait for the writer), and walking ~130,000 start-up
+            # objects each time was ~0.1 ms of CPU per pushed visit.
+            gc.collect()
+            gc.freeze()
+            try:
+                yield
+            finally:
+                # One process may run several apps in turn (tests): what this one froze
+                # becomes collectable again when it stops.
+                gc.unfreeze()
         finally:
             database.dispose()
 
