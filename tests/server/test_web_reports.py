@@ -5,12 +5,14 @@ date-range form's limits, roles."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import select
 
 from syncserver.db.models import User, Visit, VisitRepeat
@@ -135,6 +137,36 @@ def test_the_csv_is_formula_safe_and_the_page_escapes(world: World) -> None:
     ]  # fmt: skip
     assert "30 days before it" in page.text
     assert f'href="/reports.csv?{RANGE.replace("&", "&amp;")}"' in page.text
+
+
+def test_the_page_table_shows_each_technicians_weeks(world: World) -> None:
+    """The page's table: a row per technician and week, its cells as the figures worked out
+    by hand for the visits seeded (hours to a tenth, minutes per visit whole), the name
+    escaped."""
+    _seed(world)
+    login(world.client, "olga")
+    page = world.client.get(f"/reports?{RANGE}").text
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = [
+        re.findall(r"<td>(.*?)</td>", tr, re.S) for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+    assert rows[0][0] == str(escape(EVIL))  # the name as text, never as markup
+    shown = [[html.unescape(re.sub(r"<[^>]+>", "", cell)) for cell in row] for row in rows]
+    # 1.25 hours is a tie at a tenth; SQLite's julianday() difference lands a hair above it.
+    assert shown[1][12] in ("1.2", "1.3")
+    shown[1][12] = "1.25"
+    # Technician, week, visits, the six outcomes and none, with a failed check, checks
+    # failed, hours on site, minutes per visit, repeats.
+    assert shown == [
+        [EVIL, "2026-W48 2026-11-23", "1", "1", "0", "0", "0", "0", "0", "0", "0", "0",
+         "0.3", "20", "1"],
+        ["demo-tech", "2026-W47 2026-11-16", "2", "1", "1", "0", "0", "0", "0", "0", "1", "2",
+         "1.25", "38", "1"],
+        ["demo-tech", "2026-W48 2026-11-23", "1", "0", "0", "0", "0", "1", "0", "0", "0", "0",
+         "0.0", "", "0"],
+        ["demo-tech", "2026-W52 2026-12-21", "1", "1", "0", "0", "0", "0", "0", "0", "0", "0",
+         "0.2", "10", "0"],
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
