@@ -137,7 +137,12 @@ def _sql(dialect: str, scoped: bool) -> tuple[str, str]:
     The visits are grouped by technician and outcome, and the outcomes' counts are the
     groups' sizes: a ``CASE`` per outcome code on every visit cost a fifth of the statement
     at a million visits. The repeats come from their own range, of
-    ``ix_visit_repeats_report``.
+    ``ix_visit_repeats_report``. A visit in the week has its window start between the
+    week's own start and end less :data:`REPEAT_DAYS` (``window_first``, ``window_last``):
+    a previous visit before the first is never in the window, one from the last on always
+    is, and only those in between, a week's worth of the previous visits, are compared with
+    their own visit's window (on SQLite a date function on the stored text: it cost most of
+    the statement when run on every row).
     """
     seconds, window = _dialect_parts(dialect)
     scope, repeat_scope = (
@@ -159,10 +164,14 @@ def _sql(dialect: str, scoped: bool) -> tuple[str, str]:
         SELECT r.technician_id, COUNT(*) AS repeats
         FROM visit_repeats r
         WHERE r.visited_at >= :start AND r.visited_at < :stop
-          AND r.previous_at >= {window} {repeat_scope}
+          AND r.previous_at >= :window_first
+          AND (r.previous_at >= :window_last OR r.previous_at >= {window}) {repeat_scope}
         GROUP BY r.technician_id
     """  # noqa: S608 (as above)
     return visits, repeats
+
+
+_TIMES = ("start", "stop", "window_first", "window_last")
 
 
 @dataclass(slots=True)
@@ -182,18 +191,23 @@ def weekly(session: Session, principal: Principal, span: ReportRange) -> list[We
     """The report's rows, by technician name then week (a technician: only their own)."""
     scoped = principal.role == TECHNICIAN  # the pages never sign technicians in
     dialect = session.get_bind().dialect.name
-    bound = (bindparam("start", type_=UtcDateTime()), bindparam("stop", type_=UtcDateTime()))
+    times = {name: bindparam(name, type_=UtcDateTime()) for name in _TIMES}
     visits_sql, repeats_sql = _sql(dialect, scoped)
-    visits, repeats = text(visits_sql).bindparams(*bound), text(repeats_sql).bindparams(*bound)
+    visits = text(visits_sql).bindparams(times["start"], times["stop"])
+    repeats = text(repeats_sql).bindparams(*times.values())
     if dialect == "postgresql":
         # A week's estimated cost is past jit_above_cost, and compiling the aggregate costs
         # more than it saves on ~20k rows (the plan said so at a million visits).
         session.execute(text("SET LOCAL jit = off"))
     found: dict[tuple[date, int], _Tally] = {}
     for week in span.weeks:
+        start = datetime.combine(week, time(), UTC)
+        stop = start + timedelta(weeks=1)
         params: dict[str, object] = {
-            "start": datetime.combine(week, time(), UTC),
-            "stop": datetime.combine(week + timedelta(weeks=1), time(), UTC),
+            "start": start,
+            "stop": stop,
+            "window_first": start - timedelta(days=REPEAT_DAYS),
+            "window_last": stop - timedelta(days=REPEAT_DAYS),
         }
         if scoped:
             params["technician"] = principal.user_id
