@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
@@ -130,76 +131,76 @@ def _dialect_parts(dialect: str) -> tuple[str, str]:
     )
 
 
-def _sql(dialect: str, scoped: bool) -> tuple[str, str]:
-    """One week's (visits, repeats) aggregates (the week is the bound ``start``..``stop``:
-    a range scan per week rather than a date function on every row).
+def _sql(dialect: str, scoped: bool) -> str:
+    """One week's aggregate per technician (the week is the bound ``start``..``stop``: a
+    range scan per week rather than a date function on every row).
 
-    The visits are grouped by technician and outcome, and the outcomes' counts are the
-    groups' sizes: a ``CASE`` per outcome code on every visit cost a fifth of the statement
-    at a million visits. The repeats come from their own range, of
-    ``ix_visit_repeats_report``. A visit in the week has its window start between the
-    week's own start and end less :data:`REPEAT_DAYS` (``window_first``, ``window_last``):
-    a previous visit before the first is never in the window, one from the last on always
-    is, and only those in between, a week's worth of the previous visits, are compared with
-    their own visit's window (on SQLite a date function on the stored text: it cost most of
-    the statement when run on every row).
+    The visits are first grouped by technician and outcome (``g``), and an outcome's count
+    is its group's size: a ``CASE`` per outcome code on every visit cost a fifth of the
+    statement at a million visits, where on the groups it is a handful per technician.
+
+    The repeats come from their own range, of ``ix_visit_repeats_report``, joined to the
+    week's other figures by technician. A visit in the week has its window start between
+    the week's start and its end less :data:`REPEAT_DAYS` (``window_first``,
+    ``window_last``): a previous visit before the first is never in the window, one from
+    the last on always is, and only those in between, a week's worth of the previous
+    visits, are compared with their own visit's window (on SQLite a date function on the
+    stored text: it cost most of the repeats' time when run on every row).
     """
     seconds, window = _dialect_parts(dialect)
+    outcomes = ", ".join(
+        f"SUM(CASE WHEN g.outcome = '{code}' THEN g.visits ELSE 0 END) AS o_{code}"
+        for code in OUTCOMES
+    )
     scope, repeat_scope = (
         ("AND v.technician_id = :technician", "AND r.technician_id = :technician")
         if scoped
         else ("", "")
     )
-    visits = f"""
-        SELECT v.technician_id, v.outcome, COUNT(*) AS visits,
-            SUM(CASE WHEN v.verdict = 'fail' THEN 1 ELSE 0 END) AS failed_visits,
-            SUM(v.checks_failed) AS checks_failed,
-            SUM(CASE WHEN v.ended_at >= v.visited_at THEN 1 ELSE 0 END) AS timed,
-            SUM(CASE WHEN v.ended_at >= v.visited_at THEN {seconds} ELSE 0 END) AS seconds
-        FROM visits v
-        WHERE v.visited_at >= :start AND v.visited_at < :stop {scope}
-        GROUP BY v.technician_id, v.outcome
+    return f"""
+        SELECT a.*, COALESCE(b.repeats, 0) AS repeats FROM (
+            SELECT g.technician_id, SUM(g.visits) AS visits, {outcomes},
+                SUM(CASE WHEN g.outcome IS NULL THEN g.visits ELSE 0 END) AS o_none,
+                SUM(g.failed_visits) AS failed_visits, SUM(g.checks_failed) AS checks_failed,
+                SUM(g.timed) AS timed, SUM(g.seconds) AS seconds
+            FROM (
+                SELECT v.technician_id, v.outcome, COUNT(*) AS visits,
+                    SUM(CASE WHEN v.verdict = 'fail' THEN 1 ELSE 0 END) AS failed_visits,
+                    SUM(v.checks_failed) AS checks_failed,
+                    SUM(CASE WHEN v.ended_at >= v.visited_at THEN 1 ELSE 0 END) AS timed,
+                    SUM(CASE WHEN v.ended_at >= v.visited_at THEN {seconds} ELSE 0 END)
+                        AS seconds
+                FROM visits v
+                WHERE v.visited_at >= :start AND v.visited_at < :stop {scope}
+                GROUP BY v.technician_id, v.outcome
+            ) AS g
+            GROUP BY g.technician_id
+        ) AS a LEFT JOIN (
+            SELECT r.technician_id, COUNT(*) AS repeats
+            FROM visit_repeats r
+            WHERE r.visited_at >= :start AND r.visited_at < :stop
+              AND r.previous_at >= :window_first
+              AND (r.previous_at >= :window_last OR r.previous_at >= {window}) {repeat_scope}
+            GROUP BY r.technician_id
+        ) AS b ON b.technician_id = a.technician_id
     """  # noqa: S608 (every piece is this module's own text; values are bound)
-    repeats = f"""
-        SELECT r.technician_id, COUNT(*) AS repeats
-        FROM visit_repeats r
-        WHERE r.visited_at >= :start AND r.visited_at < :stop
-          AND r.previous_at >= :window_first
-          AND (r.previous_at >= :window_last OR r.previous_at >= {window}) {repeat_scope}
-        GROUP BY r.technician_id
-    """  # noqa: S608 (as above)
-    return visits, repeats
-
-
-_TIMES = ("start", "stop", "window_first", "window_last")
-
-
-@dataclass(slots=True)
-class _Tally:
-    """One technician's week, summed over its outcome groups."""
-
-    visits: int = 0
-    outcomes: dict[str, int] = field(default_factory=lambda: dict.fromkeys((*OUTCOMES, "none"), 0))
-    failed_visits: int = 0
-    checks_failed: int = 0
-    timed_visits: int = 0
-    seconds_on_site: float = 0.0
-    repeat_visits: int = 0
 
 
 def weekly(session: Session, principal: Principal, span: ReportRange) -> list[WeekRow]:
     """The report's rows, by technician name then week (a technician: only their own)."""
     scoped = principal.role == TECHNICIAN  # the pages never sign technicians in
     dialect = session.get_bind().dialect.name
-    times = {name: bindparam(name, type_=UtcDateTime()) for name in _TIMES}
-    visits_sql, repeats_sql = _sql(dialect, scoped)
-    visits = text(visits_sql).bindparams(times["start"], times["stop"])
-    repeats = text(repeats_sql).bindparams(*times.values())
+    statement = text(_sql(dialect, scoped)).bindparams(
+        *(
+            bindparam(name, type_=UtcDateTime())
+            for name in ("start", "stop", "window_first", "window_last")
+        )
+    )
     if dialect == "postgresql":
         # A week's estimated cost is past jit_above_cost, and compiling the aggregate costs
         # more than it saves on ~20k rows (the plan said so at a million visits).
         session.execute(text("SET LOCAL jit = off"))
-    found: dict[tuple[date, int], _Tally] = {}
+    found: list[tuple[date, Any]] = []
     for week in span.weeks:
         start = datetime.combine(week, time(), UTC)
         stop = start + timedelta(weeks=1)
@@ -211,41 +212,29 @@ def weekly(session: Session, principal: Principal, span: ReportRange) -> list[We
         }
         if scoped:
             params["technician"] = principal.user_id
-        for technician, outcome, count, failed, checks, timed, seconds in session.execute(
-            visits, params
-        ):
-            tally = found.setdefault((week, int(technician)), _Tally())
-            tally.visits += int(count)
-            if outcome is None:
-                tally.outcomes["none"] += int(count)
-            elif outcome in OUTCOMES:  # a code this server does not know: in the visits alone
-                tally.outcomes[outcome] += int(count)
-            tally.failed_visits += int(failed or 0)
-            tally.checks_failed += int(checks or 0)
-            tally.timed_visits += int(timed or 0)
-            tally.seconds_on_site += float(seconds or 0.0)
-        for technician, count in session.execute(repeats, params):
-            # A repeat is one of the week's visits, so its technician has a tally already.
-            if (week, int(technician)) in found:
-                found[(week, int(technician))].repeat_visits = int(count)
-    ids = {technician for _, technician in found}
+        found.extend((week, row) for row in session.execute(statement, params).mappings())
+    ids = {row["technician_id"] for _, row in found}
     names: dict[int, str] = {}
     if ids:
         found_names = session.execute(select(User.id, User.name).where(User.id.in_(ids))).all()
         names = {int(r[0]): str(r[1]) for r in found_names}
-    rows = [
-        WeekRow(
-            technician=names.get(technician, "?"),
-            week=week,
-            visits=t.visits,
-            outcomes=t.outcomes,
-            failed_visits=t.failed_visits,
-            checks_failed=t.checks_failed,
-            timed_visits=t.timed_visits,
-            seconds_on_site=t.seconds_on_site,
-            repeat_visits=t.repeat_visits,
+    rows = []
+    for week, row in found:
+        rows.append(
+            WeekRow(
+                technician=str(names.get(row["technician_id"], "?")),
+                week=week,
+                visits=int(row["visits"]),
+                outcomes={
+                    **{code: int(row[f"o_{code}"] or 0) for code in OUTCOMES},
+                    "none": int(row["o_none"] or 0),
+                },
+                failed_visits=int(row["failed_visits"] or 0),
+                checks_failed=int(row["checks_failed"] or 0),
+                timed_visits=int(row["timed"] or 0),
+                seconds_on_site=float(row["seconds"] or 0.0),
+                repeat_visits=int(row["repeats"] or 0),
+            )
         )
-        for (week, technician), t in found.items()
-    ]
     rows.sort(key=lambda r: (r.technician, r.week))
     return rows
