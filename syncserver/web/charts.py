@@ -83,7 +83,9 @@ def weekly_bars_svg(weeks: list[str], series: list[Series], title: str) -> Marku
         )
     slot = plot_w / max(len(weeks), 1)
     bar = min(slot * 0.7, 60.0)
-    for i, week in enumerate(weeks):
+    # Each name and week label is escaped once, not once per bar (200 technicians' bars).
+    names = [escape(s.name) for s in series]
+    for i, week in enumerate(escape(w) for w in weeks):
         x = _LEFT + slot * i + (slot - bar) / 2
         base = float(_TOP + plot_h)
         for number, s in enumerate(series):
@@ -95,15 +97,15 @@ def weekly_bars_svg(weeks: list[str], series: list[Series], title: str) -> Marku
             colour = PALETTE[number % len(PALETTE)]
             parts.append(
                 f'<rect class="bar" x="{x:.1f}" y="{base:.1f}" width="{bar:.1f}" height="{h:.1f}" '
-                f'fill="{colour}" data-week="{escape(week)}" data-series="{escape(s.name)}" '
-                f'data-value="{value}"><title>{escape(s.name)}, {escape(week)}: {value}</title>'
+                f'fill="{colour}" data-week="{week}" data-series="{names[number]}" '
+                f'data-value="{value}"><title>{names[number]}, {week}: {value}</title>'
                 "</rect>"
             )
         every = max(1, math.ceil(len(weeks) / 13))  # at most 13 labels under the axis
         if i % every == 0:
             parts.append(
                 f'<text x="{x + bar / 2:.1f}" y="{_TOP + plot_h + 16}" font-size="11" '
-                f'fill="#1d232b" text-anchor="middle">{escape(week)}</text>'
+                f'fill="#1d232b" text-anchor="middle">{week}</text>'
             )
     for number, s in enumerate(series):
         col, row = number % 4, number // 4

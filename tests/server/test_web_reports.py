@@ -5,16 +5,18 @@ date-range form's limits, roles."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from markupsafe import escape
 from sqlalchemy import select
 
 from syncserver.db.models import User, Visit, VisitRepeat
-from syncserver.services.reports import REPEAT_DAYS
+from syncserver.services.reports import OUTCOMES, REPEAT_DAYS
 from syncserver.web.reports import CSV_COLUMNS, spreadsheet_safe
 from tests.server.conftest import World, add_user, op, visit
 from tests.server.web_helpers import login
@@ -135,6 +137,92 @@ def test_the_csv_is_formula_safe_and_the_page_escapes(world: World) -> None:
     ]  # fmt: skip
     assert "30 days before it" in page.text
     assert f'href="/reports.csv?{RANGE.replace("&", "&amp;")}"' in page.text
+
+
+def test_the_page_table_shows_each_technicians_weeks(world: World) -> None:
+    """The page's table: a row per technician and week, its cells as the figures worked out
+    by hand for the visits seeded (hours to a tenth, minutes per visit whole), the name
+    escaped."""
+    _seed(world)
+    login(world.client, "olga")
+    page = world.client.get(f"/reports?{RANGE}").text
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    rows = [
+        re.findall(r"<td>(.*?)</td>", tr, re.S) for tr in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    ]
+    assert rows[0][0] == str(escape(EVIL))  # the name as text, never as markup
+    shown = [[html.unescape(re.sub(r"<[^>]+>", "", cell)) for cell in row] for row in rows]
+    # 1.25 hours is a tie at a tenth; SQLite's julianday() difference lands a hair above it.
+    assert shown[1][12] in ("1.2", "1.3")
+    shown[1][12] = "1.25"
+    # Technician, week, visits, the six outcomes and none, with a failed check, checks
+    # failed, hours on site, minutes per visit, repeats.
+    assert shown == [
+        [EVIL, "2026-W48 2026-11-23", "1", "1", "0", "0", "0", "0", "0", "0", "0", "0",
+         "0.3", "20", "1"],
+        ["demo-tech", "2026-W47 2026-11-16", "2", "1", "1", "0", "0", "0", "0", "0", "1", "2",
+         "1.25", "38", "1"],
+        ["demo-tech", "2026-W48 2026-11-23", "1", "0", "0", "0", "0", "1", "0", "0", "0", "0",
+         "0.0", "", "0"],
+        ["demo-tech", "2026-W52 2026-12-21", "1", "1", "0", "0", "0", "0", "0", "0", "0", "0",
+         "0.2", "10", "0"],
+    ]  # fmt: skip
+
+
+def test_the_figures_are_a_count_of_the_stored_visits(world: World) -> None:
+    """Several visits per technician, outcome and week (none without an outcome): each
+    figure of the CSV is the count, worked out here, of the visits as stored."""
+    login(world.client, "olga")
+    week = [  # (outcome, failed checks, minutes on site or None: no end)
+        ("resolved", 2, 30), ("resolved", 0, 45), ("resolved", 1, None), ("follow_up", 0, 20),
+        ("follow_up", 0, 15), (None, 0, 10), ("no_access", 0, None), ("no_comms", 3, 5),
+    ]  # fmt: skip
+    ours = []
+    for n, (outcome, failed, minutes) in enumerate(week * 2):
+        start = datetime(2026, 11, 16 + n % 7, 8 + n // 7, 0, tzinfo=UTC) + timedelta(
+            days=7 * (n // 8)
+        )
+        end = None if minutes is None else start + timedelta(minutes=minutes)
+        ours.append(
+            _v(f"n{n}", "demo-tech", "M2S-0012345", start.isoformat(),
+               None if end is None else end.isoformat(), outcome,  # type: ignore[arg-type]
+               [_fail(f"check{i}") for i in range(failed)])
+        )  # fmt: skip
+    answer = world.push(world.tech, world.tech_device, [op(f"op-{d['visit_id']}", d) for d in ours])
+    assert {r["status"] for r in answer.json()["results"]} == {"applied"}, answer.text
+    with world.database.read() as session:
+        stored = session.execute(
+            select(User.name, Visit.visited_at, Visit.ended_at, Visit.outcome, Visit.verdict,
+                   Visit.checks_failed).join(User, User.id == Visit.technician_id)
+        ).all()  # fmt: skip
+    expected: dict[tuple[str, str], dict[str, Any]] = {}
+    for name, at, end, outcome, verdict, checks in stored:
+        year, number, _ = at.isocalendar()
+        row = expected.setdefault(
+            (name, f"{year}-W{number:02d}"),
+            {"visits": 0, "failed": 0, "checks": 0, "timed": 0, "seconds": 0.0,
+             "outcomes": dict.fromkeys((*OUTCOMES, "none"), 0)},
+        )  # fmt: skip
+        row["visits"] += 1
+        row["outcomes"][outcome or "none"] += 1
+        row["failed"] += verdict == "fail"
+        row["checks"] += checks
+        if end is not None and end >= at:
+            row["timed"] += 1
+            row["seconds"] += (end - at).total_seconds()
+    got = {
+        (r["technician"], r["iso_week"]): {
+            "visits": int(r["visits"]), "failed": int(r["visits_with_failed_check"]),
+            "checks": int(r["checks_failed"]), "timed": int(r["timed_visits"]),
+            "seconds": float(r["hours_on_site"]) * 3600,
+            "outcomes": {code: int(r[f"outcome_{code}"]) for code in (*OUTCOMES, "none")},
+        }
+        for r in _csv(world, RANGE)
+    }  # fmt: skip
+    for row in expected.values():
+        row["seconds"] = round(row["seconds"] / 3600, 2) * 3600  # the CSV's hundredths
+    assert len(expected) == 2
+    assert got == expected
 
 
 @pytest.mark.parametrize(
