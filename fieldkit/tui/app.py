@@ -133,6 +133,9 @@ class FieldkitApp(App[None]):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGHUP):
             # Not on Windows, not off the main thread: there the default action stays.
+            # Straight to exit, never through the unsaved-visit question: a laptop shutting
+            # down or an SSH link dropped has nobody to answer it, and a dialog would hold
+            # the shutdown (and the demo's servers) until the system killed us.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.exit, None, 128 + signum)
 
@@ -295,6 +298,47 @@ class FieldkitApp(App[None]):
         self.sync_state = text
 
     # --- actions on every screen ------------------------------------------------------
+
+    def unsaved_visit(self) -> str:
+        """What the visit in progress did that is not in the log yet ('' when nothing)."""
+        from fieldkit.tui.screens.site import unsaved_work
+
+        draft = self.draft
+        if draft is None or draft.saved_id is not None:
+            return ""
+        return unsaved_work(draft)
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q: quit at once, unless a read or an adjustment would be lost: then ask.
+
+        A read at 9600 baud takes minutes and a demand reset cannot be done again: a
+        glove on Ctrl+Q must not drop them. With nothing unsaved the exit stays immediate
+        (status 0), as the demo and the scripts expect.
+        """
+        from fieldkit.tui.screens.dialogs import ConfirmDialog
+
+        unsaved = self.unsaved_visit()
+        if not unsaved:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmDialog) and self.screen.id == "quit-question":
+            return  # a second Ctrl+Q is not an answer: Ctrl+Y is
+
+        def answered(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self.exit()
+
+        self.push_screen(
+            ConfirmDialog(
+                "Quit without saving this visit?",
+                f"{unsaved}, not saved",
+                "the app closes; nothing of this visit is kept",
+                "Esc goes back: Close visit (v) keeps it in the log.",
+                "Quit anyway",
+                id="quit-question",
+            ),
+            answered,
+        )
 
     def action_help(self) -> None:
         """F1: the current screen's help and keys."""
