@@ -35,6 +35,7 @@ from textual.dom import DOMNode
 from textual.message_pump import MessagePump
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.worker import Worker
 
 from fieldkit.drivers.base import PROTOCOLS, create_driver
 from fieldkit.drivers.errors import DriverError
@@ -150,7 +151,7 @@ class FieldkitApp(App[None]):
         self._warmed_up = True
         self._load_protocols()
 
-    @work(thread=True, group="warm-up", exit_on_error=False)
+    @work(thread=True, group="warm-up", exit_on_error=False, description="load the meters' code")
     def _load_protocols(self) -> None:
         """Build a throwaway driver per protocol, and load the checks, while the list shows.
 
@@ -166,6 +167,23 @@ class FieldkitApp(App[None]):
 
         _ = self.thresholds
         self.call_from_thread(heap.settle)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The app's own workers: a raise ends in words on screen, never a silent stop."""
+        from fieldkit.tui.screens.base import worker_failure
+
+        failure = worker_failure(event)
+        if failure is None:
+            return
+        if event.worker.group == "sync-now":  # the worker turns any error into a report
+            # Not describe_sync here: it blocks, and this is the UI thread.
+            self._last_report = SyncReport(error=failure)
+            self._sync_ended(self._last_report, f"failed: {failure}")
+            self.refresh_sync_state()
+        elif event.worker.group == "sync-state":
+            self.show_sync_state(f"{failure} (F2 reads it again)")
+        else:
+            self.notify(failure, severity="error", timeout=10, markup=False)
 
     def call_from_thread(
         self, callback: Callable[..., T | Awaitable[T]], *args: Any, **kwargs: Any
@@ -215,7 +233,13 @@ class FieldkitApp(App[None]):
 
     # --- sync -------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="sync-state", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sync-state",
+        exit_on_error=False,
+        description="read the sync state",
+    )
     def refresh_sync_state(self) -> None:
         """Ask the store and the sync client what is waiting (a thread: both may block)."""
         ended = self._syncs_ended
@@ -234,7 +258,7 @@ class FieldkitApp(App[None]):
         self._sync_worker(self.sync_client)
         return True
 
-    @work(thread=True, exclusive=True, group="sync-now", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="sync-now", exit_on_error=False, description="sync")
     def _sync_worker(self, client: SyncClient) -> None:
         try:
             report = client.sync_now()

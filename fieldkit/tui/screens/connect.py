@@ -19,7 +19,7 @@ from textual.timer import Timer
 from textual.widget import AwaitMount
 from textual.widgets import Input, Label, OptionList, ProgressBar, Select, Static
 from textual.widgets.option_list import Option
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from fieldkit.drivers.base import PROTOCOLS, CancelToken, Progress, Stage
 from fieldkit.drivers.errors import DriverError, SecurityDenied
@@ -275,7 +275,13 @@ class ConnectScreen(FieldkitScreen):
             self._maps_loaded = True  # read the catalog once, and only for a Modbus meter
             self._load_maps()
 
-    @work(thread=True, exclusive=True, group="maps", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="maps",
+        exit_on_error=False,
+        description="list the register maps",
+    )
     def _load_maps(self) -> None:
         """The register maps ``fieldkit maps list`` shows (a thread: each file is parsed)."""
         from fieldkit.drivers.modbus.catalog import list_entries
@@ -296,7 +302,13 @@ class ConnectScreen(FieldkitScreen):
         if isinstance(chosen, str) and chosen in names:
             select.value = chosen
 
-    @work(thread=True, exclusive=True, group="secrets", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="secrets",
+        exit_on_error=False,
+        description="look up the kept password",
+    )
     def _load_password(self) -> None:
         """The password kept on this laptop for this meter (the Site screen asked ahead)."""
         kept = self.fk.kept_passwords.lookup(self.draft.meter_number)
@@ -321,7 +333,13 @@ class ConnectScreen(FieldkitScreen):
         """F3: list the serial ports again (a thread: enumeration can be slow)."""
         self._scan()
 
-    @work(thread=True, exclusive=True, group="ports", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="ports",
+        exit_on_error=False,
+        description="list the serial ports",
+    )
     def _scan(self) -> None:
         try:
             ports = self.fk.port_lister()
@@ -425,7 +443,7 @@ class ConnectScreen(FieldkitScreen):
         exclusive=True,
         group="meter-io",
         exit_on_error=False,
-        description="Reading the meter",
+        description="read the meter",
     )
     def _read(self, choice: LinkChoice, token: CancelToken) -> None:
         draft = self.draft
@@ -574,13 +592,15 @@ class ConnectScreen(FieldkitScreen):
             self._checks_due = False
             self._show_checks()
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker is self._worker and event.state is WorkerState.ERROR:
-            self._read_ended()
-            heap.resume()
-            self.fk.probe_state = "no meter connected"
-            self._say(f"The read stopped on an unexpected error: {event.worker.error!r}")
-            self.refresh_bindings()
+    def worker_failed(self, worker: Worker[object], failure: str) -> None:
+        if worker is not self._worker:
+            super().worker_failed(worker, failure)
+            return
+        self._read_ended()
+        heap.resume()
+        self.fk.probe_state = "no meter connected"
+        self._say(f"{failure}; F5 tries again.")
+        self.refresh_bindings()
 
     def _say(self, text: str) -> None:
         self.query_one("#connect-message", Static).update(text)
