@@ -12,6 +12,7 @@ import time
 from typing import ClassVar
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -171,11 +172,21 @@ class ConnectScreen(FieldkitScreen):
         "the checks with it. **F8** closes the visit without a read."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f5,ctrl+r", "read", "Read meter", id="connect-read"),
-        Binding("escape", "cancel_or_back", "Cancel / back", id="connect-cancel"),
-        Binding("f6", "keep", "Use what was read", id="connect-keep"),
+        # Short words: at 80 columns the screen's keys and the app's Help and Quit must all
+        # fit in the footer (Help and Quit were cut). The palette says them in full.
+        Binding("f5,ctrl+r", "read", "Read", tooltip="Read the meter", id="connect-read"),
+        Binding("escape", "cancel_read", "Cancel read", id="connect-cancel"),
+        Binding("escape", "back", "Back", tooltip="Back to the site", id="connect-back"),
+        Binding(
+            "f6",
+            "keep",
+            "Checks",
+            tooltip="Go on to the checks with what was read",
+            id="connect-keep",
+        ),
         Binding("f8", "close_visit", "Close visit", id="connect-close"),
-        Binding("f3", "rescan", "Rescan ports", id="connect-rescan"),
+        # The probe list's title says F3: the footer has no room left for it.
+        Binding("f3", "rescan", "Rescan ports", show=False, id="connect-rescan"),
     ]
 
     def __init__(self) -> None:
@@ -205,7 +216,7 @@ class ConnectScreen(FieldkitScreen):
         last_protocol = known.protocol if known is not None else prefs.last_protocol
         with Horizontal(id="connect-body"):
             with Vertical(id="connect-form"):
-                yield Static("Probe", classes="section-title")
+                yield Static("Probe (F3 rescans)", classes="section-title")
                 # A port's description is the USB device's own string.
                 yield OptionList(id="connect-ports", markup=False)
                 yield Label("Port or URL")
@@ -389,6 +400,11 @@ class ConnectScreen(FieldkitScreen):
                 and self._last_result.snapshot is not None
             )
         if action == "close_visit":
+            return not self.reading
+        # Esc cancels a read, else goes back: the footer names the one it does now.
+        if action == "cancel_read":
+            return self.reading
+        if action == "back":
             return not self.reading
         return True
 
@@ -610,12 +626,17 @@ class ConnectScreen(FieldkitScreen):
 
         return self.app.push_screen(ChecksScreen())
 
-    def action_cancel_or_back(self) -> None:
-        """Esc: cancel the read now; with no read running, back to the site."""
+    def action_cancel_read(self) -> None:
+        """Esc during a read: cancel it now."""
+        if self._token is None:
+            raise SkipAction  # no read: Esc goes back (the next binding)
+        self._token.cancel("cancelled by the technician")
+        self._say("Cancelling… (the port closes at the next packet)")
+
+    def action_back(self) -> None:
+        """Esc with no read running: back to the site."""
         if self._token is not None:
-            self._token.cancel("cancelled by the technician")
-            self._say("Cancelling… (the port closes at the next packet)")
-            return
+            raise SkipAction
         self.app.pop_screen()
 
     def action_keep(self) -> None:
