@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
+from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -43,7 +44,7 @@ from fieldkit.drivers.ports import PortInfo, list_ports
 from fieldkit.tui import heap
 from fieldkit.tui.credentials import KeptPasswords
 from fieldkit.tui.prefs import Preferences
-from fieldkit.tui.services import FieldStore, SyncClient, SyncReport
+from fieldkit.tui.services import FieldStore, SyncClient, SyncReport, VisitRecord
 from fieldkit.tui.state import Clock, DriverFactory, MeterLink, VisitDraft
 
 if TYPE_CHECKING:
@@ -134,11 +135,46 @@ class FieldkitApp(App[None]):
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGHUP):
             # Not on Windows, not off the main thread: there the default action stays.
-            # Straight to exit, never through the unsaved-visit question: a laptop shutting
-            # down or an SSH link dropped has nobody to answer it, and a dialog would hold
-            # the shutdown (and the demo's servers) until the system killed us.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self.exit, None, 128 + signum)
+                loop.add_signal_handler(signum, self.quit_on_signal, signum)
+
+    def quit_on_signal(self, signum: int) -> None:
+        """SIGTERM/SIGHUP: keep an unsaved read as an open visit, then exit at once.
+
+        Never through the unsaved-visit question: a laptop shutting down or an SSH link
+        dropped has nobody to answer it, and a dialog would hold the shutdown (and the
+        demo's servers) until the system killed us. The save is one SQLite commit on this
+        thread: milliseconds, well inside a shutdown's grace period.
+        """
+        kept = self._keep_open()
+        # The words quote a store error: never read as markup.
+        self.exit(None, 128 + signum, None if kept is None else Text(kept))
+
+    def _keep_open(self) -> str | None:
+        """Save the visit in progress open (no outcome) if it holds a read or an adjustment
+        not yet saved; what the terminal is told after the exit, or None."""
+        draft = self.draft
+        if not self.unsaved_visit() or draft is None or draft.result is None:
+            return None
+        record = VisitRecord(
+            meter_number=draft.meter_number,
+            work_order_id=draft.work_order_id,
+            started_at=draft.started_at,
+            closed_at=self.clock(),
+            outcome=None,
+            notes=draft.notes.strip(),
+            result=draft.result,
+            adjustments=tuple(draft.adjustments),
+        )
+        try:
+            draft.saved_id = self.store.save_visit(record)
+        except Exception as exc:  # whatever it is, the exit must not wait on it
+            return f"fieldkit: the visit in progress could not be kept: {exc}"
+        short = draft.saved_id[:8]
+        return (
+            f"fieldkit: the visit in progress was kept open as {short}; "
+            f"close it with: fieldkit visits close {short} --outcome …"
+        )
 
     def first_screen_shown(self) -> None:
         """The work-order list has its orders on screen: load the rest of the kit now.
