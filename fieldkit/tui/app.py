@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
+from rich.text import Text
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -35,6 +36,7 @@ from textual.dom import DOMNode
 from textual.message_pump import MessagePump
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.worker import Worker
 
 from fieldkit.drivers.base import PROTOCOLS, create_driver
 from fieldkit.drivers.errors import DriverError
@@ -42,7 +44,7 @@ from fieldkit.drivers.ports import PortInfo, list_ports
 from fieldkit.tui import heap
 from fieldkit.tui.credentials import KeptPasswords
 from fieldkit.tui.prefs import Preferences
-from fieldkit.tui.services import FieldStore, SyncClient, SyncReport
+from fieldkit.tui.services import FieldStore, SyncClient, SyncReport, VisitRecord
 from fieldkit.tui.state import Clock, DriverFactory, MeterLink, VisitDraft
 
 if TYPE_CHECKING:
@@ -134,7 +136,45 @@ class FieldkitApp(App[None]):
         for signum in (signal.SIGTERM, signal.SIGHUP):
             # Not on Windows, not off the main thread: there the default action stays.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self.exit, None, 128 + signum)
+                loop.add_signal_handler(signum, self.quit_on_signal, signum)
+
+    def quit_on_signal(self, signum: int) -> None:
+        """SIGTERM/SIGHUP: keep an unsaved read as an open visit, then exit at once.
+
+        Never through the unsaved-visit question: a laptop shutting down or an SSH link
+        dropped has nobody to answer it, and a dialog would hold the shutdown (and the
+        demo's servers) until the system killed us. The save is one SQLite commit on this
+        thread: milliseconds, well inside a shutdown's grace period.
+        """
+        kept = self._keep_open()
+        # The words quote a store error: never read as markup.
+        self.exit(None, 128 + signum, None if kept is None else Text(kept))
+
+    def _keep_open(self) -> str | None:
+        """Save the visit in progress open (no outcome) if it holds a read or an adjustment
+        not yet saved; what the terminal is told after the exit, or None."""
+        draft = self.draft
+        if not self.unsaved_visit() or draft is None or draft.result is None:
+            return None
+        record = VisitRecord(
+            meter_number=draft.meter_number,
+            work_order_id=draft.work_order_id,
+            started_at=draft.started_at,
+            closed_at=self.clock(),
+            outcome=None,
+            notes=draft.notes.strip(),
+            result=draft.result,
+            adjustments=tuple(draft.adjustments),
+        )
+        try:
+            draft.saved_id = self.store.save_visit(record)
+        except Exception as exc:  # whatever it is, the exit must not wait on it
+            return f"fieldkit: the visit in progress could not be kept: {exc}"
+        short = draft.saved_id[:8]
+        return (
+            f"fieldkit: the visit in progress was kept open as {short}; "
+            f"close it with: fieldkit visits close {short} --outcome …"
+        )
 
     def first_screen_shown(self) -> None:
         """The work-order list has its orders on screen: load the rest of the kit now.
@@ -147,7 +187,7 @@ class FieldkitApp(App[None]):
         self._warmed_up = True
         self._load_protocols()
 
-    @work(thread=True, group="warm-up", exit_on_error=False)
+    @work(thread=True, group="warm-up", exit_on_error=False, description="load the meters' code")
     def _load_protocols(self) -> None:
         """Build a throwaway driver per protocol, and load the checks, while the list shows.
 
@@ -163,6 +203,23 @@ class FieldkitApp(App[None]):
 
         _ = self.thresholds
         self.call_from_thread(heap.settle)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The app's own workers: a raise ends in words on screen, never a silent stop."""
+        from fieldkit.tui.screens.base import worker_failure
+
+        failure = worker_failure(event)
+        if failure is None:
+            return
+        if event.worker.group == "sync-now":  # the worker turns any error into a report
+            # Not describe_sync here: it blocks, and this is the UI thread.
+            self._last_report = SyncReport(error=failure)
+            self._sync_ended(self._last_report, f"failed: {failure}")
+            self.refresh_sync_state()
+        elif event.worker.group == "sync-state":
+            self.show_sync_state(f"{failure} (F2 reads it again)")
+        else:
+            self.notify(failure, severity="error", timeout=10, markup=False)
 
     def call_from_thread(
         self, callback: Callable[..., T | Awaitable[T]], *args: Any, **kwargs: Any
@@ -212,7 +269,13 @@ class FieldkitApp(App[None]):
 
     # --- sync -------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="sync-state", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sync-state",
+        exit_on_error=False,
+        description="read the sync state",
+    )
     def refresh_sync_state(self) -> None:
         """Ask the store and the sync client what is waiting (a thread: both may block)."""
         ended = self._syncs_ended
@@ -231,7 +294,7 @@ class FieldkitApp(App[None]):
         self._sync_worker(self.sync_client)
         return True
 
-    @work(thread=True, exclusive=True, group="sync-now", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="sync-now", exit_on_error=False, description="sync")
     def _sync_worker(self, client: SyncClient) -> None:
         try:
             report = client.sync_now()
@@ -295,6 +358,47 @@ class FieldkitApp(App[None]):
         self.sync_state = text
 
     # --- actions on every screen ------------------------------------------------------
+
+    def unsaved_visit(self) -> str:
+        """What the visit in progress did that is not in the log yet ('' when nothing)."""
+        from fieldkit.tui.screens.site import unsaved_work
+
+        draft = self.draft
+        if draft is None or draft.saved_id is not None:
+            return ""
+        return unsaved_work(draft)
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q: quit at once, unless a read or an adjustment would be lost: then ask.
+
+        A read at 9600 baud takes minutes and a demand reset cannot be done again: a
+        glove on Ctrl+Q must not drop them. With nothing unsaved the exit stays immediate
+        (status 0), as the demo and the scripts expect.
+        """
+        from fieldkit.tui.screens.dialogs import ConfirmDialog
+
+        unsaved = self.unsaved_visit()
+        if not unsaved:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmDialog) and self.screen.id == "quit-question":
+            return  # a second Ctrl+Q is not an answer: Ctrl+Y is
+
+        def answered(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self.exit()
+
+        self.push_screen(
+            ConfirmDialog(
+                "Quit without saving this visit?",
+                f"{unsaved}, not saved",
+                "the app closes; nothing of this visit is kept",
+                "Esc goes back: Close visit (v) keeps it in the log.",
+                "Quit anyway",
+                id="quit-question",
+            ),
+            answered,
+        )
 
     def action_help(self) -> None:
         """F1: the current screen's help and keys."""

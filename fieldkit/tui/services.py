@@ -63,14 +63,16 @@ class Adjustment:
 class VisitRecord:
     """A visit as the technician closes it: what was read and judged, what was done, why.
 
-    ``result`` is None when the meter was never read (no access, no comms).
+    ``result`` is None when the meter was never read (no access, no comms). ``outcome``
+    None: saved open, not closed (the app was shut down before the technician closed it;
+    ``fieldkit visits close`` closes it).
     """
 
     meter_number: str
     work_order_id: str | None
     started_at: datetime
     closed_at: datetime
-    outcome: OutcomeCode
+    outcome: OutcomeCode | None
     notes: str
     result: VisitResult | None = None
     adjustments: tuple[Adjustment, ...] = ()

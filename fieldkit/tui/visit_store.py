@@ -199,7 +199,7 @@ def visit_document_of(
         visit_id=new_id(),
         op_id=new_id(),
         revision=1,
-        status="final",
+        status="final" if visit.outcome is not None else "open",
         outcome=visit.outcome,
         technician=technician,
         started_at=as_utc(visit.started_at),

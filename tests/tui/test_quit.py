@@ -190,7 +190,6 @@ DIALOGS: dict[str, Callable[[Any], Awaitable[None]]] = {
     "help": _help,
     "ad-hoc": _ad_hoc,
     "palette": _palette,
-    "confirm": _confirm,
 }
 
 
@@ -202,4 +201,41 @@ async def test_ctrl_q_quits_from_a_dialog_with_status_0(dialog: str) -> None:
         await _orders(pilot)
         await DIALOGS[dialog](pilot)
         await pilot.press("ctrl+q")
+    assert app.return_code == 0
+
+
+async def _quit_question(pilot: Any) -> None:
+    await until(
+        pilot,
+        lambda: (
+            isinstance(pilot.app.screen, ConfirmDialog) and pilot.app.screen.id == "quit-question"
+        ),
+        what="the quit question",
+    )
+
+
+async def test_ctrl_q_with_an_unsaved_read_asks_and_cancel_keeps_the_visit() -> None:
+    """Ctrl+Q quit at once, and the read (minutes at 9600 baud) was gone unsaved."""
+    driver = ReplayDriver(fixture_snapshot())
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port, orders=ORDERS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _orders(pilot)
+        await _confirm(pilot)  # read, then the set-clock question over the adjust screen
+        await pilot.press("ctrl+q")
+        await _quit_question(pilot)
+        assert "a read (verdict" in text_of(app, "#confirm-before")
+        assert "not saved" in text_of(app, "#confirm-before")
+        await pilot.press("ctrl+q")  # a second press is not an answer
+        await pilot.pause()
+        assert app.is_running
+        await pilot.press("enter")  # Cancel has the focus
+        await until(pilot, lambda: app.screen.id != "quit-question", what="the question gone")
+        assert app.is_running
+        assert isinstance(app.screen, ConfirmDialog)  # the set-clock question, as it was
+        assert app.draft is not None
+        assert app.draft.result is not None
+        await pilot.press("ctrl+q")
+        await _quit_question(pilot)
+        await pilot.press("ctrl+y")
+        await until(pilot, lambda: not app.is_running, what="the app quitting")
     assert app.return_code == 0

@@ -28,6 +28,7 @@ from tests.tui.helpers import (
     fixture_snapshot,
     make_app,
     replay_factory,
+    screen_text,
     text_of,
     until,
 )
@@ -38,6 +39,7 @@ PORT = "socket://127.0.0.1:5000"
 # The reversed-CT read of the first release, and an order for that very meter.
 SNAPSHOT = fixture_snapshot("read-reversed-ct-16s.json")
 ORDER = dataclasses.replace(ORDERS[0], meter_number="M16-0065432", meter_serial=None)
+REFUSAL = "the meter does not list standard procedure 10 (set clock) in ST0"
 
 
 @pytest.fixture(autouse=True)
@@ -198,7 +200,7 @@ def test_screen(
     driver = ReplayDriver(
         SNAPSHOT,
         fail_after=FAIL_AFTER.get(screen),
-        refuse="the meter does not list standard procedure 10 (set clock) in ST0",
+        refuse=REFUSAL,
     )
     app = make_app(
         driver_factory=replay_factory(driver),
@@ -217,3 +219,36 @@ def test_screen(
         ),
     ]
     assert snap_compare(app, terminal_size=size, run_before=SCREENS[screen])
+
+
+async def _connect_again(pilot: Any) -> None:
+    # Back from the checks to try again: every key of Connect is live (F6 among them).
+    await _checks(pilot)
+    await pilot.press("r")
+    await until(pilot, lambda: isinstance(pilot.app.screen, ConnectScreen))
+    await pilot.pause()
+
+
+# The screens of the visit (the dialogs show their own keys only), and Connect at its busiest.
+FOOTERS: dict[str, Steps] = {
+    **{name: SCREENS[name] for name in SCREENS if name not in ("help", "confirm", "ad_hoc")},
+    "connect_again": _connect_again,
+}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("screen", list(FOOTERS))
+async def test_help_and_quit_stay_in_the_footer_at_80x24(screen: str) -> None:
+    """Connect's own keys filled the footer at 80 columns: F1 Help and Ctrl+Q Quit were cut."""
+    driver = ReplayDriver(SNAPSHOT, fail_after=FAIL_AFTER.get(screen), refuse=REFUSAL)
+    app = make_app(
+        driver_factory=replay_factory(driver),
+        orders=ORDERS_OF.get(screen, (ORDER, *ORDERS[1:])),
+        last_port=PORT,
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await FOOTERS[screen](pilot)
+        await pilot.pause()
+        footer = screen_text(app).splitlines()[-1]
+    assert "^q Quit" in footer
+    assert "f1 Help" in footer

@@ -609,3 +609,53 @@ async def test_esc_from_a_site_with_nothing_done_goes_straight_back_and_confirmi
         await until(pilot, lambda: isinstance(app.screen, WorkOrdersScreen), what="the list")
         assert app.draft is None
     assert saved_visits(store) == []
+
+
+async def test_ctrl_q_once_the_visit_is_saved_quits_at_once() -> None:
+    driver = ReplayDriver(fixture_snapshot())
+    store = seeded_store()
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port, store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await _read(app, pilot)
+        await pilot.press("v")
+        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+        await _choose_outcome(app, pilot, "resolved")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: "SAVED" in text_of(app, "#close-status"))
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: not app.is_running, what="the app quitting")
+    assert app.return_code == 0
+    assert len(saved_visits(store)) == 1
+
+
+async def test_a_shutdown_keeps_an_unsaved_read_as_an_open_visit_and_exits_at_once() -> None:
+    """SIGTERM/SIGHUP (the laptop shutting down) never waits on the quit question; the
+    read it would have dropped is saved open, for `fieldkit visits close`."""
+    import signal
+
+    driver = ReplayDriver(fixture_snapshot())
+    store = seeded_store()
+    app = make_app(driver_factory=replay_factory(driver), last_port=driver.port, store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _to_connect(app, pilot)
+        await _read(app, pilot)
+        app.quit_on_signal(signal.SIGTERM)  # what the loop's handler calls
+        await until(pilot, lambda: not app.is_running, what="the app quitting")
+    assert app.return_code == 128 + signal.SIGTERM
+    [visit] = saved_visits(store)
+    assert (visit.status, visit.outcome, visit.meter_number) == ("open", None, "M16-0054321")
+    assert visit.checks
+
+
+async def test_a_shutdown_with_nothing_unsaved_saves_nothing() -> None:
+    import signal
+
+    store = seeded_store()
+    app = make_app(store=store)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "open orders" in text_of(app, "#wo-status"), what="orders")
+        app.quit_on_signal(signal.SIGHUP)
+        await until(pilot, lambda: not app.is_running, what="the app quitting")
+    assert app.return_code == 128 + signal.SIGHUP
+    assert saved_visits(store) == []

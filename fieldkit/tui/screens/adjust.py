@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
+from textual.worker import Worker
 
 from fieldkit.drivers.base import CancelToken, DemandReset, Procedure, SetClock
 from fieldkit.drivers.errors import DriverError, MeterRefused, SecurityDenied
@@ -171,11 +172,18 @@ class AdjustScreen(FieldkitScreen):
             self.refresh_bindings()
             self._say(f"{NAMES[procedure]}: talking to the meter…")
             self._pending = (before, after)
+            self._procedure = procedure
             self._run(procedure)
 
         self.app.push_screen(dialog, answered)
 
-    @work(thread=True, exclusive=True, group="meter-io", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="meter-io",
+        exit_on_error=False,
+        description="finish talking to the meter",
+    )
     def _run(self, procedure_name: str) -> None:
         link = self.draft.link
         assert link is not None
@@ -193,6 +201,20 @@ class AdjustScreen(FieldkitScreen):
             )
             return
         self.post_message(AdjustFinished(procedure_name, answer, None))
+
+    def worker_failed(self, worker: Worker[object], failure: str) -> None:
+        # Kept as an adjustment not known to be done: the meter may have acted before the
+        # error, and the log must say it was tried.
+        procedure = getattr(self, "_procedure", "")
+        name = NAMES.get(procedure, procedure)
+        self.post_message(
+            AdjustFinished(
+                procedure,
+                None,
+                f"{name}: {failure[0].lower()}{failure[1:]}. Whether the meter did it is not "
+                "known: Esc, then r reads the meter again to see.",
+            )
+        )
 
     @on(AdjustFinished)
     def _finished(self, event: AdjustFinished) -> None:

@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Label, Select, Static, TextArea
+from textual.worker import Worker
 
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.screens.checks import verdict_word
@@ -126,7 +127,9 @@ class CloseScreen(FieldkitScreen):
         self._status("Saving…")
         self._save(record)
 
-    @work(thread=True, exclusive=True, group="db", exit_on_error=False)
+    @work(
+        thread=True, exclusive=True, group="db", exit_on_error=False, description="save the visit"
+    )
     def _save(self, record: VisitRecord) -> None:
         try:
             visit_id = self.fk.store.save_visit(record)
@@ -134,6 +137,9 @@ class CloseScreen(FieldkitScreen):
             self.app.call_from_thread(self._save_failed, str(exc))
             return
         self.app.call_from_thread(self._saved, visit_id)
+
+    def worker_failed(self, worker: Worker[object], failure: str) -> None:
+        self._save_failed(failure.removeprefix("Could not save the visit: "))
 
     def _save_failed(self, message: str) -> None:
         self._saving = False

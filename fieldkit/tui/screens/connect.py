@@ -12,6 +12,7 @@ import time
 from typing import ClassVar
 
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -19,7 +20,7 @@ from textual.timer import Timer
 from textual.widget import AwaitMount
 from textual.widgets import Input, Label, OptionList, ProgressBar, Select, Static
 from textual.widgets.option_list import Option
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker
 
 from fieldkit.drivers.base import PROTOCOLS, CancelToken, Progress, Stage
 from fieldkit.drivers.errors import DriverError, SecurityDenied
@@ -171,11 +172,21 @@ class ConnectScreen(FieldkitScreen):
         "the checks with it. **F8** closes the visit without a read."
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f5,ctrl+r", "read", "Read meter", id="connect-read"),
-        Binding("escape", "cancel_or_back", "Cancel / back", id="connect-cancel"),
-        Binding("f6", "keep", "Use what was read", id="connect-keep"),
+        # Short words: at 80 columns the screen's keys and the app's Help and Quit must all
+        # fit in the footer (Help and Quit were cut). The palette says them in full.
+        Binding("f5,ctrl+r", "read", "Read", tooltip="Read the meter", id="connect-read"),
+        Binding("escape", "cancel_read", "Cancel read", id="connect-cancel"),
+        Binding("escape", "back", "Back", tooltip="Back to the site", id="connect-back"),
+        Binding(
+            "f6",
+            "keep",
+            "Checks",
+            tooltip="Go on to the checks with what was read",
+            id="connect-keep",
+        ),
         Binding("f8", "close_visit", "Close visit", id="connect-close"),
-        Binding("f3", "rescan", "Rescan ports", id="connect-rescan"),
+        # The probe list's title says F3: the footer has no room left for it.
+        Binding("f3", "rescan", "Rescan ports", show=False, id="connect-rescan"),
     ]
 
     def __init__(self) -> None:
@@ -205,7 +216,7 @@ class ConnectScreen(FieldkitScreen):
         last_protocol = known.protocol if known is not None else prefs.last_protocol
         with Horizontal(id="connect-body"):
             with Vertical(id="connect-form"):
-                yield Static("Probe", classes="section-title")
+                yield Static("Probe (F3 rescans)", classes="section-title")
                 # A port's description is the USB device's own string.
                 yield OptionList(id="connect-ports", markup=False)
                 yield Label("Port or URL")
@@ -275,7 +286,13 @@ class ConnectScreen(FieldkitScreen):
             self._maps_loaded = True  # read the catalog once, and only for a Modbus meter
             self._load_maps()
 
-    @work(thread=True, exclusive=True, group="maps", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="maps",
+        exit_on_error=False,
+        description="list the register maps",
+    )
     def _load_maps(self) -> None:
         """The register maps ``fieldkit maps list`` shows (a thread: each file is parsed)."""
         from fieldkit.drivers.modbus.catalog import list_entries
@@ -296,7 +313,13 @@ class ConnectScreen(FieldkitScreen):
         if isinstance(chosen, str) and chosen in names:
             select.value = chosen
 
-    @work(thread=True, exclusive=True, group="secrets", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="secrets",
+        exit_on_error=False,
+        description="look up the kept password",
+    )
     def _load_password(self) -> None:
         """The password kept on this laptop for this meter (the Site screen asked ahead)."""
         kept = self.fk.kept_passwords.lookup(self.draft.meter_number)
@@ -321,7 +344,13 @@ class ConnectScreen(FieldkitScreen):
         """F3: list the serial ports again (a thread: enumeration can be slow)."""
         self._scan()
 
-    @work(thread=True, exclusive=True, group="ports", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="ports",
+        exit_on_error=False,
+        description="list the serial ports",
+    )
     def _scan(self) -> None:
         try:
             ports = self.fk.port_lister()
@@ -371,6 +400,11 @@ class ConnectScreen(FieldkitScreen):
                 and self._last_result.snapshot is not None
             )
         if action == "close_visit":
+            return not self.reading
+        # Esc cancels a read, else goes back: the footer names the one it does now.
+        if action == "cancel_read":
+            return self.reading
+        if action == "back":
             return not self.reading
         return True
 
@@ -425,7 +459,7 @@ class ConnectScreen(FieldkitScreen):
         exclusive=True,
         group="meter-io",
         exit_on_error=False,
-        description="Reading the meter",
+        description="read the meter",
     )
     def _read(self, choice: LinkChoice, token: CancelToken) -> None:
         draft = self.draft
@@ -574,13 +608,15 @@ class ConnectScreen(FieldkitScreen):
             self._checks_due = False
             self._show_checks()
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker is self._worker and event.state is WorkerState.ERROR:
-            self._read_ended()
-            heap.resume()
-            self.fk.probe_state = "no meter connected"
-            self._say(f"The read stopped on an unexpected error: {event.worker.error!r}")
-            self.refresh_bindings()
+    def worker_failed(self, worker: Worker[object], failure: str) -> None:
+        if worker is not self._worker:
+            super().worker_failed(worker, failure)
+            return
+        self._read_ended()
+        heap.resume()
+        self.fk.probe_state = "no meter connected"
+        self._say(f"{failure}; F5 tries again.")
+        self.refresh_bindings()
 
     def _say(self, text: str) -> None:
         self.query_one("#connect-message", Static).update(text)
@@ -590,12 +626,17 @@ class ConnectScreen(FieldkitScreen):
 
         return self.app.push_screen(ChecksScreen())
 
-    def action_cancel_or_back(self) -> None:
-        """Esc: cancel the read now; with no read running, back to the site."""
+    def action_cancel_read(self) -> None:
+        """Esc during a read: cancel it now."""
+        if self._token is None:
+            raise SkipAction  # no read: Esc goes back (the next binding)
+        self._token.cancel("cancelled by the technician")
+        self._say("Cancelling… (the port closes at the next packet)")
+
+    def action_back(self) -> None:
+        """Esc with no read running: back to the site."""
         if self._token is not None:
-            self._token.cancel("cancelled by the technician")
-            self._say("Cancelling… (the port closes at the next packet)")
-            return
+            raise SkipAction
         self.app.pop_screen()
 
     def action_keep(self) -> None:

@@ -128,8 +128,17 @@ class ConfirmDialog(ModalScreen[bool]):
         Binding("ctrl+y", "answer(True)", "Confirm", id="confirm-yes"),
     ]
 
-    def __init__(self, title: str, before: str, after: str, warning: str, confirm: str) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        title: str,
+        before: str,
+        after: str,
+        warning: str,
+        confirm: str,
+        *,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
         self._title = title
         self._before = before
         self._after = after

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
+from textual.worker import Worker
 
 from fieldkit.model import SiteExpectation, WorkOrder
 from fieldkit.tui.screens.base import FieldkitScreen
@@ -120,12 +121,23 @@ class SiteScreen(FieldkitScreen):
         self._load_visits()
         self._look_up_password()
 
-    @work(thread=True, group="secrets-ahead", exit_on_error=False)
+    @work(
+        thread=True,
+        group="secrets-ahead",
+        exit_on_error=False,
+        description="look up the kept password",
+    )
     def _look_up_password(self) -> None:
         """Ahead of Connect: the kept password is ready before a read can start."""
         self.fk.kept_passwords.lookup(self.draft.meter_number)
 
-    @work(thread=True, exclusive=True, group="db", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="db",
+        exit_on_error=False,
+        description="read the previous visits",
+    )
     def _load_visits(self) -> None:
         try:
             visits = self.fk.store.previous_visits(self.draft.meter_number)
@@ -136,6 +148,13 @@ class SiteScreen(FieldkitScreen):
 
     def _visits_error(self, message: str) -> None:
         self.query_one("#site-visits-status", Static).update(f"Cannot read visits: {message}")
+
+    def worker_failed(self, worker: Worker[object], failure: str) -> None:
+        if worker.group == "db":
+            self.query_one("#site-visits-status", Static).update(
+                f"{failure}; the visit goes on without them (Esc and Enter read them again)."
+            )
+        # The kept password is looked up again on Connect, which says what went wrong.
 
     def _show_visits(self, visits: list[VisitSummary]) -> None:
         table = self.query_one("#site-visits", DataTable)

@@ -11,6 +11,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
+from textual.worker import Worker
 
 from fieldkit.tui.screens.base import FieldkitScreen
 from fieldkit.tui.services import ServiceError, SyncItem, SyncReport
@@ -68,7 +69,12 @@ class SyncScreen(FieldkitScreen):
         self._reads += 1
         self._read(report, self._reads)
 
-    @work(thread=True, group="sync", exit_on_error=False)
+    @work(
+        thread=True,
+        group="sync",
+        exit_on_error=False,
+        description="read the outbox and the last sync",
+    )
     def _read(self, report: SyncReport | None, number: int) -> None:
         try:
             items = self.fk.store.sync_items()
@@ -79,6 +85,9 @@ class SyncScreen(FieldkitScreen):
         last = None if client is None else client.last_sync()
         state = self.fk.describe_sync(report)
         self.app.call_from_thread(self._show, items, last, report, state, number)
+
+    def worker_failed(self, worker: Worker[object], failure: str) -> None:
+        self.query_one("#sync-message", Static).update(f"{failure}; Esc, then F2, reads it again.")
 
     def _unreadable(self, error: str, number: int) -> None:
         if number == self._reads:

@@ -18,6 +18,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
+from textual.worker import Worker
 
 from fieldkit.model import WorkOrder
 from fieldkit.tui.screens.base import FieldkitScreen
@@ -168,7 +169,13 @@ class WorkOrdersScreen(FieldkitScreen):
         """Read the orders again (a thread: the store is SQLite)."""
         self._load()
 
-    @work(thread=True, exclusive=True, group="db", exit_on_error=False)
+    @work(
+        thread=True,
+        exclusive=True,
+        group="db",
+        exit_on_error=False,
+        description="load the work orders",
+    )
     def _load(self) -> None:
         try:
             orders = self.fk.store.open_work_orders()
@@ -179,6 +186,10 @@ class WorkOrdersScreen(FieldkitScreen):
 
     def _show_error(self, message: str) -> None:
         self.query_one("#wo-status", Static).update(f"Cannot read the work orders: {message}")
+        self.call_after_refresh(self.fk.first_screen_shown)
+
+    def worker_failed(self, worker: Worker[object], failure: str) -> None:
+        self.query_one("#wo-status", Static).update(f"{failure}; r tries again.")
         self.call_after_refresh(self.fk.first_screen_shown)
 
     def _show_orders(self, orders: list[WorkOrder]) -> None:
