@@ -69,7 +69,9 @@ def _check_log(db: Path, reported: set[str]) -> tuple[int, int]:
     return len(visits), len(ops)
 
 
-@pytest.mark.timeout(900)
+# About 1.7 s a cycle at idle, 2–4 s on a loaded machine: the limit grows with the cycles
+# (a fixed 900 s stopped make reliability's 1,000 cycles part way).
+@pytest.mark.timeout(max(900, CYCLES * 8))
 def test_kill9_never_loses_a_reported_visit(sim: Any, tmp_path: Path) -> None:
     simulator = sim("healthy-2s")
     home = tmp_path / "home"

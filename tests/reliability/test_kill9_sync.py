@@ -154,7 +154,9 @@ def _kill(proc: subprocess.Popen[str]) -> bool:
     return proc.returncode == -signal.SIGKILL
 
 
-@pytest.mark.timeout(1800)
+# About 12 s a cycle on a loaded machine: the limit grows with the cycles (a fixed 1,800 s
+# could never hold make reliability's 1,000).
+@pytest.mark.timeout(max(1800, CYCLES * 30))
 def test_kill9_around_the_ack_loses_nothing_and_duplicates_nothing(
     rig: tuple[Laptop, ServerProcess, FaultProxy], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -507,7 +507,7 @@ class SyncMachine(RuleBasedStateMachine):
                     assert rows[visit_id][0] == latest, (visit_id, rows[visit_id], latest)
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.timeout(max(1800, EXAMPLES * STEPS))  # 200 x 30 took about 5 min an engine
 def test_random_interleavings_keep_every_visit_once(engine: str) -> None:
     SEEN.clear()
     runner = SyncMachine.TestCase
