@@ -134,6 +134,10 @@ class FieldkitApp(App[None]):
     def _quit_on_signals(self) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(signum) is signal.SIG_IGN:
+                # Started under nohup (or a parent that ignores it): the user asked for
+                # hang-ups to be ignored, and the loop would put SIG_DFL back on exit.
+                continue
             # Not on Windows, not off the main thread: there the default action stays.
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self.quit_on_signal, signum)

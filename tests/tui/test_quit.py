@@ -6,6 +6,7 @@ screen that is gone: that raised NoMatches (ScreenStackError for the app's sync)
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -15,6 +16,7 @@ import anyio
 import pytest
 from textual.command import CommandPalette
 
+from fieldkit.tui.app import FieldkitApp
 from fieldkit.tui.screens.dialogs import AdHocDialog, ConfirmDialog
 from fieldkit.tui.screens.help import HelpScreen
 from fieldkit.tui.screens.sync import SyncScreen
@@ -239,3 +241,26 @@ async def test_ctrl_q_with_an_unsaved_read_asks_and_cancel_keeps_the_visit() -> 
         await pilot.press("ctrl+y")
         await until(pilot, lambda: not app.is_running, what="the app quitting")
     assert app.return_code == 0
+
+
+async def test_an_app_started_under_nohup_keeps_ignoring_hangups() -> None:
+    """`nohup fieldkit` over SSH: the user asked for SIGHUP to be ignored, so the app neither
+    quits on it nor puts the default action (terminate) back when it ends."""
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        plain = make_app()
+        app = FieldkitApp(
+            driver_factory=plain.driver_factory,
+            store=plain.store,
+            clock=plain.clock,
+            port_lister=list,
+            handle_signals=True,
+        )
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause()
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            await pilot.press("ctrl+q")
+        assert app.return_code == 0
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)

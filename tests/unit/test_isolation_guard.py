@@ -12,13 +12,19 @@ import pytest
 from tests.isolation import ProcessState, running_loop_problem, shuffled
 
 
+def _a_handler(_signum: int, _frame: object) -> None:
+    """Never installed: only what the patched ``signal.getsignal`` answers."""
+
+
 def test_a_changed_variable_and_directory_are_named_and_put_back(tmp_path: Path) -> None:
     before = ProcessState.take()
     # A monkeypatch of its own: the test's one also holds the autouse FIELDKIT_HOME.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FIELDKIT_GUARD_PROBE", "1")
         patch.chdir(tmp_path)
-        patch.setattr(signal, "getsignal", lambda _s: signal.SIG_IGN)
+        # A handler no process starts with (a shell gives a background job SIGINT as
+        # SIG_IGN, so that would be no change there).
+        patch.setattr(signal, "getsignal", lambda _s: _a_handler)
         changes = ProcessState.take().changes_since(before)
     assert any(c.startswith("environment variable FIELDKIT_GUARD_PROBE") for c in changes)
     assert any(c.startswith("working directory") for c in changes)
