@@ -36,6 +36,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    exists,
     func,
     select,
     text,
@@ -157,6 +158,18 @@ class _Statements:
     delete_next: Delete
     """Bound with the places (:func:`_next_after_places`)."""
     insert_next: Any
+    newest_written: Select[int | None, datetime]
+    """Bound with ``visits``: the (meter, time) of those that are their meter's latest."""
+
+
+def _newest(written: ColumnElement[bool]) -> Select[int | None, datetime]:
+    # The time compared in SQL, as the next-visit seek compares it (SQLite: as text).
+    later = aliased(Visit)
+    return select(Visit.meter_id, Visit.visited_at).where(
+        written,
+        Visit.meter_id.is_not(None),
+        ~exists().where(later.meter_id == Visit.meter_id, later.visited_at > Visit.visited_at),
+    )
 
 
 @cache
@@ -170,6 +183,7 @@ def _statements(dialect: str) -> _Statements:
         _insert(dialect, written),
         _delete(following),
         _insert(dialect, following),
+        _newest(written),
     )
 
 
@@ -195,11 +209,6 @@ def refresh(
     dialect = _dialect(session)
     statements = _statements(dialect)
     ordered = sorted(places)
-    at_places: dict[str, list[Any]] | list[dict[str, Any]]
-    if dialect == "postgresql":
-        at_places = {"meters": [m for m, _ in ordered], "ats": [at for _, at in ordered]}
-    else:
-        at_places = [{"meter": m, "at": at} for m, at in ordered]
     if dialect == "postgresql":
         # psycopg prepares a statement run five times, and PostgreSQL then plans it once
         # for any arrays: that generic plan read the meter's visits whole for every place.
@@ -219,6 +228,19 @@ def refresh(
             )
         )
     written = {"visits": sorted(visits)}
+    if ordered:
+        # A place where one of the written visits now is, the latest of its meter, has no
+        # next visit to refresh: the usual push (a laptop's visits in order, new meters
+        # mostly) is then these few statements for the whole batch, not two per visit. The
+        # meters are held first (PostgreSQL), so a later visit another push committed is
+        # seen here as the seek below would see it.
+        latest = {(m, at) for m, at in session.execute(statements.newest_written, written)}
+        ordered = [p for p in ordered if p not in latest]
+    at_places: dict[str, list[Any]] | list[dict[str, Any]]
+    if dialect == "postgresql":
+        at_places = {"meters": [m for m, _ in ordered], "ats": [at for _, at in ordered]}
+    else:
+        at_places = [{"meter": m, "at": at} for m, at in ordered]
     session.execute(statements.delete_written, written)
     if ordered:
         session.execute(statements.delete_next, at_places)

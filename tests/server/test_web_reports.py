@@ -16,6 +16,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from syncserver.db.models import User, Visit, VisitRepeat
+from syncserver.services.repeats import fill
 from syncserver.services.reports import OUTCOMES, REPEAT_DAYS
 from syncserver.web.reports import CSV_COLUMNS, spreadsheet_safe
 from tests.server.conftest import World, add_user, op, visit
@@ -367,3 +368,43 @@ def test_repeat_visits_follow_late_arrivals_and_revisions(world: World) -> None:
     # Half a second more than the window after b2 (SQLite compares the times as text).
     _at(*bob, "b4", 1, meter_number=B, started_at="2026-12-25T10:00:00.500000Z")
     _check(world, {"a1", "c1", "a3"})
+
+
+def _repeat_rows(world: World) -> list[tuple[str, datetime, datetime]]:
+    with world.database.read() as session:
+        rows = session.execute(
+            select(Visit.visit_id, VisitRepeat.visited_at, VisitRepeat.previous_at)
+            .join(Visit, Visit.id == VisitRepeat.visit_pk)
+            .order_by(Visit.visit_id)
+        ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def test_a_push_mixing_newest_and_late_visits_keeps_what_a_fill_gives(world: World) -> None:
+    """One push where most visits are the newest of their meter (those skip the next-visit
+    step) and some are not: arriving before a stored visit, before another of the same
+    push, or at the same time as the newest: every row is what a fill from scratch gives."""
+    tech = (world, world.tech, world.tech_device)
+    _at(*tech, "a1", 1, meter_number=A, started_at="2026-10-10T09:00:00Z")
+    _at(*tech, "a2", 1, meter_number=A, started_at="2026-10-20T09:00:00Z")
+    _at(*tech, "b1", 1, meter_number=B, started_at="2026-10-05T09:00:00Z")
+    batch = [
+        ("n1", A, "2026-10-30T09:00:00Z"),  # newest of A, then n2 follows it in this push
+        ("n2", A, "2026-10-31T09:00:00Z"),
+        ("l1", A, "2026-10-15T09:00:00Z"),  # between a1 and a2: a2's previous becomes it
+        ("l2", B, "2026-10-01T09:00:00Z"),  # before b1: b1 gets a previous visit
+        ("n3", B, "2026-10-06T09:00:00Z"),
+        ("t1", B, "2026-10-06T09:00:00Z"),  # the same time as n3, the newest of B too
+        ("c1", C, "2026-10-02T09:00:00Z"),  # C's first visit
+    ]
+    ops = [
+        op(f"op-{v}", visit(v, None, op_id=f"op-{v}", meter_number=m, started_at=at))
+        for v, m, at in batch
+    ]
+    answer = world.push(world.bob, world.bob_device, ops)
+    assert [r["status"] for r in answer.json()["results"]] == ["applied"] * len(batch)
+    kept = _repeat_rows(world)
+    assert {v for v, _, _ in kept} == {"l1", "a2", "n1", "n2", "b1", "n3", "t1"}
+    with world.database.write() as session:
+        fill(session)
+    assert kept == _repeat_rows(world)
