@@ -66,6 +66,15 @@ async def _choose_outcome(app: Any, pilot: Any, outcome: str) -> None:
     await until(pilot, lambda: select.value == outcome, what=f"outcome {outcome}")
 
 
+async def _read_to_close(app: Any, pilot: Any, outcome: str) -> None:
+    """From the list: connect, read, open Close visit and choose ``outcome``."""
+    await _to_connect(app, pilot)
+    await _read(app, pilot)
+    await pilot.press("v")
+    await until(pilot, lambda: isinstance(app.screen, CloseScreen))
+    await _choose_outcome(app, pilot, outcome)
+
+
 async def test_a_whole_visit_pick_connect_check_close(sim: Any) -> None:
     simulator = sim("healthy-16s")
     store = seeded_store()
@@ -535,11 +544,7 @@ async def test_esc_from_close_visit_keeps_the_outcome_and_notes_typed_so_far() -
     store = seeded_store()
     app = make_app(driver_factory=replay_factory(driver), last_port=driver.port, store=store)
     async with app.run_test(size=(100, 30)) as pilot:
-        await _to_connect(app, pilot)
-        await _read(app, pilot)
-        await pilot.press("v")
-        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
-        await _choose_outcome(app, pilot, "follow_up")
+        await _read_to_close(app, pilot, "follow_up")
         app.screen.query_one("#close-notes", TextArea).focus()
         await pilot.press(*"meter base cracked")
         await pilot.press("escape")
@@ -616,11 +621,7 @@ async def test_ctrl_q_once_the_visit_is_saved_quits_at_once() -> None:
     store = seeded_store()
     app = make_app(driver_factory=replay_factory(driver), last_port=driver.port, store=store)
     async with app.run_test(size=(100, 30)) as pilot:
-        await _to_connect(app, pilot)
-        await _read(app, pilot)
-        await pilot.press("v")
-        await until(pilot, lambda: isinstance(app.screen, CloseScreen))
-        await _choose_outcome(app, pilot, "resolved")
+        await _read_to_close(app, pilot, "resolved")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: "SAVED" in text_of(app, "#close-status"))
         await pilot.press("ctrl+q")
