@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from fieldkit.checks import fmt
 from fieldkit.checks.site import CheckInput
-from fieldkit.model import STATUS_FLAG_NAMES, CheckResult, CheckStatus, ordered_flags
+from fieldkit.model import (
+    STATUS_FLAG_NAMES,
+    CheckResult,
+    CheckStatus,
+    MeterProtocol,
+    ordered_flags,
+)
 
 __all__ = ["FLAG_ACTIONS", "check_status_flags"]
 
@@ -31,11 +37,23 @@ FLAG_ACTIONS: dict[str, str] = {
 }
 
 
+def _not_read(inp: CheckInput) -> str:
+    """Why there are no flags, in the words of the meter's protocol: ST3 is a C12.19 table;
+    a Modbus meter's map may simply have no status registers (the driver says so)."""
+    reasons = [
+        fmt.one_line(u.reason) for u in inp.snapshot.unavailable if "status" in u.item.lower()
+    ]
+    why = f": {reasons[0]}" if reasons else ""
+    if inp.snapshot.protocol == MeterProtocol.C1218:
+        return f"the meter's status (ST3) was not read{why}"
+    return f"the meter's status flags were not read{why}"
+
+
 def check_status_flags(inp: CheckInput) -> CheckResult:
     """Fail on flags that mean the registers cannot be trusted; warn on the ones to act on."""
     status = inp.snapshot.status
     if status is None:
-        return CheckResult(ID, CheckStatus.SKIP, "the meter's status (ST3) was not read")
+        return CheckResult(ID, CheckStatus.SKIP, _not_read(inp))
     policy = inp.thresholds.status_flags
     active = {fmt.one_line(f) for f in status.active}
     standard = active & set(STATUS_FLAG_NAMES)

@@ -13,6 +13,7 @@ from fieldkit.model import (
     ServiceType,
     SiteExpectation,
     StatusFlags,
+    Unavailable,
 )
 
 from .test_checks_support import FAIL, PASS, READ_AT, SKIP, WARN, causes_text, check, expect
@@ -166,7 +167,22 @@ def test_meter_left_in_test_mode_warns() -> None:
 
 
 def test_no_status_read_skips() -> None:
-    assert check("status_flags", status=None).status is SKIP
+    r = check("status_flags", status=None)
+    assert r.status is SKIP
+    assert r.message == "the meter's status (ST3) was not read"
+
+
+def test_a_modbus_meter_without_status_registers_is_not_told_about_st3() -> None:
+    # ST3 is a C12.19 table: on a Modbus read the words were wrong, and the driver's own
+    # reason (its map has no status registers) was not passed on.
+    r = check(
+        "status_flags",
+        status=None,
+        protocol="modbus",
+        unavailable=(Unavailable("status", "the map has no status registers"),),
+    )
+    assert r.status is SKIP
+    assert r.message == "the meter's status flags were not read: the map has no status registers"
 
 
 # --- frequency -------------------------------------------------------------------------------
