@@ -481,7 +481,6 @@ CONTENT = {
     "visits' failed-check counts": "SELECT sum(checks_failed) FROM visits",
     "visits with a work order": "SELECT count(work_order_pk) FROM visits",
     "visits' meters": "SELECT count(DISTINCT meter_id) FROM visits",
-    "visits with an earlier visit": "SELECT count(DISTINCT previous_at) FROM visit_repeats",
 }
 
 

@@ -144,5 +144,5 @@ def field_visit(
     )
     if days_ago:
         document = _shifted(document, timedelta(days=days_ago))
-    data_out: dict[str, Any] = document.model_dump(mode="json")
-    return data_out
+    pushed: dict[str, Any] = document.model_dump(mode="json")
+    return pushed
