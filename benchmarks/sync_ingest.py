@@ -48,7 +48,7 @@ from syncserver.db.migrate import upgrade  # noqa: E402
 from syncserver.db.models import AppliedOp, AuditLog, Visit, VisitCheck, VisitRepeat  # noqa: E402
 from syncserver.services import imports, users  # noqa: E402
 from syncserver.services.journal import Actor, canonical, unit_of_work  # noqa: E402
-from syncserver.services.sync import readings_of  # noqa: E402
+from syncserver.services.prepare import readings_of  # noqa: E402
 
 RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
 
@@ -163,19 +163,23 @@ def make_visit(n: int, device: int, per: int) -> dict[str, Any]:
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its children, from /proc (Linux; 0 where
-    there is no /proc): what the server spent, whatever else shares the machine."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user + system) of a process and of its children (uvicorn's workers, or
+    the push helpers of one worker), from /proc (Linux; 0 where there is no /proc): what
+    the server spent, whatever else shares the machine."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    own = children = 0.0
     for entry in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = entry.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if entry.parent.name == str(pid) or fields[1] == str(pid):  # fields[1]: parent pid
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+        used = (int(fields[11]) + int(fields[12])) / ticks
+        if entry.parent.name == str(pid):
+            own += used
+        elif fields[1] == str(pid):  # fields[1]: the parent's pid
+            children += used
+    return own, children
 
 
 @dataclass
@@ -185,6 +189,8 @@ class HttpRun:
     elapsed: float
     visits: int
     server_cpu: float
+    """Of which the server's child processes (workers, or one worker's push helpers)."""
+    children_cpu: float
     client_cpu: float
 
 
@@ -286,18 +292,19 @@ def over_http(db: str, visits: int, devices: int, workers: int) -> HttpRun:
                 )
 
         threads = [threading.Thread(target=run, args=(d,)) for d in range(devices)]
-        server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+        before, client_cpu = cpu_seconds(server.pid), time.process_time()
         started = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
-        server_cpu = cpu_seconds(server.pid) - server_cpu
+        after = cpu_seconds(server.pid)
+        server_cpu, children_cpu = sum(after) - sum(before), after[1] - before[1]
         client_cpu = time.process_time() - client_cpu
         if errors:
             raise SystemExit("; ".join(errors))
-        return HttpRun(elapsed, per * devices, server_cpu, client_cpu)
+        return HttpRun(elapsed, per * devices, server_cpu, children_cpu, client_cpu)
     finally:
         server.terminate()
         server.wait(30)
@@ -543,7 +550,8 @@ def main() -> None:
         # CPU per visit, which the machine's other load changes much less than the rates
         # (the database server's own processes are not counted on PostgreSQL).
         print(
-            f"{'':10s} CPU per visit: server {run.server_cpu / count * 1000:.2f} ms, "
+            f"{'':10s} CPU per visit: server {run.server_cpu / count * 1000:.2f} ms "
+            f"(child processes {run.children_cpu / count * 1000:.2f}), "
             f"clients {run.client_cpu / count * 1000:.2f} ms, "
             f"plain insert {plain_cpu / count * 1000:.2f} ms   "
             f"(load average {os.getloadavg()[0]:.1f})"

@@ -1,0 +1,144 @@
+"""CPU-bound work in helper processes, beside the process that holds the database.
+
+One server process runs Python on one core at a time. On SQLite that process is also the
+one writer, so a push's parsing and validation (three quarters of its CPU) and the writes
+of the batch before it take turns on that core while the machine's others sit idle. A
+:class:`CpuPool` runs such pure functions in spawned helper processes instead, and the
+writer only writes.
+
+The pool is an optimisation, never a dependency: until its helpers have started (they
+import the schema first, a fraction of a second), with no helpers configured, or after a
+helper died, the same function runs in the server's thread pool and gives the same
+answer. A helper exits when the server does, even on ``kill -9`` (it watches its parent),
+so no orphan holds the database's directory or a terminal's pipes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait
+from typing import TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+__all__ = ["CpuPool"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _watch_parent() -> None:
+    """In a helper: leave at once when the server process is gone (whatever killed it)."""
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        wait([parent.sentinel])
+    os._exit(0)
+
+
+def _start_helper() -> None:
+    # A Ctrl+C in the terminal reaches the whole process group: the server shuts its
+    # helpers down itself, so they ignore it rather than print a traceback each.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_parent, name="watch-parent", daemon=True).start()
+
+
+def _ready() -> object:
+    return os.getpid()
+
+
+def _call(function: Callable[..., T], *args: object) -> T:
+    """In a helper: ``function(*args)`` without the cyclic garbage collector.
+
+    A call's objects (a push's parsed batch: ~200,000 of them) are freed by their
+    reference counts as it returns; left on, the collector would walk them several times
+    over while they are being built (a fifth of a push's preparation). What cycles a call
+    does leave are collected when it re-enables after the call.
+    """
+    gc.disable()
+    try:
+        return function(*args)
+    finally:
+        gc.enable()
+
+
+class CpuPool:
+    """Runs pure, picklable functions in ``processes`` spawned helpers (0: in the thread
+    pool). :meth:`start` in the app's lifespan, :meth:`close` at its end."""
+
+    def __init__(self, processes: int, warm_up: Callable[[], object] | None = None) -> None:
+        self.processes = processes
+        self._warm_up = warm_up
+        self._executor: ProcessPoolExecutor | None = None
+        self._started: Future[object] | None = None
+
+    def start(self) -> None:
+        """Spawn the helpers (without waiting for them: calls run in threads meanwhile)."""
+        if self.processes <= 0 or self._executor is not None:
+            return
+        # spawn, not fork: the server has threads and open database connections, which a
+        # forked child would inherit in whatever state they were.
+        self._executor = ProcessPoolExecutor(
+            max_workers=self.processes,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_helper,
+        )
+        self._started = self._executor.submit(self._warm_up or _ready)
+
+    @property
+    def ready(self) -> bool:
+        """Whether calls go to the helpers now."""
+        started = self._started
+        return started is not None and started.done() and started.exception() is None
+
+    async def wait_ready(self, timeout: float = 30.0) -> bool:
+        """Wait until the helpers answer (tests, and a server that wants them from the
+        first request); False when there are none or they failed to start."""
+        if self._started is None:
+            return False
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(self._started), timeout)
+        except Exception as exc:  # a failed start falls back to threads, and is logged
+            log.warning("the helper processes did not start: %s", exc)
+            return False
+        return True
+
+    async def run(self, function: Callable[..., T], *args: object) -> T:
+        """``function(*args)`` in a helper when they are ready, else in the thread pool.
+
+        Exceptions ``function`` raises come back as they were raised (they must pickle).
+        A helper that died (killed, out of memory) is replaced, and the call is run in
+        the thread pool so its request still gets its answer.
+        """
+        executor = self._executor
+        if executor is None or not self.ready:
+            return await run_in_threadpool(function, *args)
+        try:
+            return await asyncio.wrap_future(executor.submit(_call, function, *args))
+        except BrokenProcessPool:
+            log.warning("a helper process died: starting new ones; this request runs here")
+            self._restart(executor)
+            return await run_in_threadpool(function, *args)
+
+    def _restart(self, broken: ProcessPoolExecutor) -> None:
+        if self._executor is not broken:  # another request restarted it already
+            return
+        self._executor = None
+        self._started = None
+        broken.shutdown(wait=False, cancel_futures=True)
+        self.start()
+
+    def close(self) -> None:
+        """Stop the helpers (the work they were given is finished or cancelled first)."""
+        executor, self._executor, self._started = self._executor, None, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
