@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+HELPER_NICENESS = 10
+"""How much lower a helper's CPU priority is than its server's (``nice``)."""
+
 
 def _watch_parent() -> None:
     """In a helper: leave at once when the server process is gone (whatever killed it)."""
@@ -49,6 +52,10 @@ def _start_helper() -> None:
     # A Ctrl+C in the terminal reaches the whole process group: the server shuts its
     # helpers down itself, so they ignore it rather than print a traceback each.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The writer is the one part that cannot run in parallel: when the cores are contended
+    # it runs first, and a helper takes what is left (it only needs to stay a batch ahead;
+    # with the cores free, niceness changes nothing).
+    os.nice(HELPER_NICENESS)
     threading.Thread(target=_watch_parent, name="watch-parent", daemon=True).start()
 
 
