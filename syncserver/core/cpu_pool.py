@@ -9,8 +9,11 @@ writer only writes.
 The pool is an optimisation, never a dependency: until its helpers have started (they
 import the schema first, a fraction of a second), with no helpers configured, or after a
 helper died, the same function runs in the server's thread pool and gives the same
-answer. A helper exits when the server does, even on ``kill -9`` (it watches its parent),
-so no orphan holds the database's directory or a terminal's pipes.
+answer. A helper that hangs (stopped, or stuck in one call) is killed and replaced once
+it has answered nothing for ``hung_after`` seconds, so the requests waiting on it are
+answered from the thread pool rather than never. A helper exits when the server does,
+even on ``kill -9`` (it watches its parent), so no orphan holds the database's directory
+or a terminal's pipes; one that does not stop when told is killed.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
 from typing import TypeVar
 
 from starlette.concurrency import run_in_threadpool
@@ -75,11 +80,22 @@ class CpuPool:
     """Runs pure, picklable functions in ``processes`` spawned helpers (0: in the thread
     pool). :meth:`start` in the app's lifespan, :meth:`close` at its end."""
 
-    def __init__(self, processes: int, warm_up: Callable[[], object] | None = None) -> None:
+    def __init__(
+        self,
+        processes: int,
+        warm_up: Callable[[], object] | None = None,
+        *,
+        hung_after: float = 30.0,
+    ) -> None:
         self.processes = processes
+        self.hung_after = hung_after
+        """Seconds a call may wait while the helpers answer nothing before they are taken
+        for hung (a push is prepared in well under one; a call queued behind others that
+        are being answered is not counted as waiting)."""
         self._warm_up = warm_up
         self._executor: ProcessPoolExecutor | None = None
         self._started: Future[object] | None = None
+        self._answered_at = 0.0
 
     def start(self) -> None:
         """Spawn the helpers (without waiting for them: calls run in threads meanwhile)."""
@@ -122,12 +138,26 @@ class CpuPool:
         executor = self._executor
         if executor is None or not self.ready:
             return await run_in_threadpool(function, *args)
+        submitted = time.monotonic()
         try:
-            return await asyncio.wrap_future(executor.submit(_call, function, *args))
+            future = executor.submit(_call, function, *args)
+            future.add_done_callback(self._answered)
+            waiting = asyncio.wrap_future(future)
+            while not (await asyncio.wait({waiting}, timeout=self.hung_after))[0]:
+                if self._answered_at < submitted:  # nothing answered since: hung
+                    log.warning(
+                        "the helper processes answered nothing for %.0f s: killing them",
+                        self.hung_after,
+                    )
+                    _kill(executor)  # its calls fail with BrokenProcessPool, below
+            return waiting.result()
         except BrokenProcessPool:
             log.warning("a helper process died: starting new ones; this request runs here")
             self._restart(executor)
             return await run_in_threadpool(function, *args)
+
+    def _answered(self, _future: Future[T]) -> None:
+        self._answered_at = time.monotonic()
 
     def _restart(self, broken: ProcessPoolExecutor) -> None:
         if self._executor is not broken:  # another request restarted it already
@@ -137,8 +167,31 @@ class CpuPool:
         broken.shutdown(wait=False, cancel_futures=True)
         self.start()
 
-    def close(self) -> None:
-        """Stop the helpers (the work they were given is finished or cancelled first)."""
+    def close(self, grace: float = 5.0) -> None:
+        """Stop the helpers: what they run is finished, what waits is cancelled; one still
+        running ``grace`` seconds later is killed (a server must stop even when a helper
+        hangs)."""
         executor, self._executor, self._started = self._executor, None, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        if executor is None:
+            return
+        helpers = _processes(executor)
+        executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace
+        for helper in helpers:
+            helper.join(max(0.0, deadline - time.monotonic()))
+        if any(helper.is_alive() for helper in helpers):
+            log.warning("a helper process did not stop in %.0f s: killing it", grace)
+            for helper in helpers:
+                helper.kill()
+                helper.join()
+
+
+def _processes(executor: ProcessPoolExecutor) -> list[BaseProcess]:
+    # The executor's own record of its processes (private, but stable since 3.8; 3.14 adds
+    # terminate_workers() and kill_workers()): None once it is shut down.
+    return list((executor._processes or {}).values())
+
+
+def _kill(executor: ProcessPoolExecutor) -> None:
+    for helper in _processes(executor):
+        helper.kill()

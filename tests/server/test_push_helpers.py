@@ -9,11 +9,13 @@ its server, however the server ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pickle
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -183,6 +185,57 @@ def test_a_helper_that_dies_costs_no_request_its_answer(helped: World) -> None:
     assert pid not in _helper_pids(pool)
     later = helped.push(helped.tech, helped.tech_device, [op("d-2", visit("v-d-2"))])
     assert later.json()["results"][0]["status"] == "applied"
+
+
+def _stopped(pid: int) -> Iterator[None]:
+    """``pid`` stopped (SIGSTOP: a helper that hangs) for the block, and gone after it."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:  # whatever the pool did, leave no stopped process behind
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGCONT)
+
+
+def test_a_helper_that_hangs_is_replaced_and_costs_no_request_its_answer(helped: World) -> None:
+    pool: CpuPool = helped.client.app.state.cpu_pool  # type: ignore[attr-defined]
+    pool.hung_after = 1.0
+    (pid,) = _helper_pids(pool)
+    answers: list[Any] = []
+
+    def push(name: str) -> None:
+        answers.append(helped.push(helped.tech, helped.tech_device, [op(name, visit(f"v-{name}"))]))
+
+    with contextlib.contextmanager(_stopped)(pid):
+        pushes = [threading.Thread(target=push, args=(f"hung-{n}",)) for n in range(3)]
+        for thread in pushes:
+            thread.start()
+        for thread in pushes:
+            thread.join(15)
+        assert len(answers) == 3, "a push waited on a hung helper"
+        assert [a.json()["results"][0]["status"] for a in answers] == ["applied"] * 3
+        assert _wait_for(lambda: not _alive({pid})), "the hung helper was left running"
+    assert helped.client.portal is not None
+    assert helped.client.portal.call(pool.wait_ready), "no new helper was started"
+    assert pid not in _helper_pids(pool)
+
+
+def test_a_hung_helper_does_not_keep_its_server_from_stopping() -> None:
+    async def scenario() -> int:
+        pool = CpuPool(1)
+        pool.start()
+        assert await pool.wait_ready()
+        (pid,) = _helper_pids(pool)
+        with contextlib.contextmanager(_stopped)(pid):
+            closing = threading.Thread(target=pool.close, kwargs={"grace": 0.5})
+            closing.start()
+            closing.join(10)
+            assert not closing.is_alive(), "close() waited on a hung helper"
+            assert _wait_for(lambda: not _alive({pid})), "the hung helper was left running"
+        return pid
+
+    asyncio.run(scenario())
 
 
 def test_calls_go_to_the_helper_once_it_is_ready_and_run_here_before() -> None:
