@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import pydantic_core
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from fieldkit.sync.schema import (
     MAX_PUSH_OPS,
@@ -112,6 +112,15 @@ class _RawOp(SyncOpDoc):
     # Already parsed from JSON, every value is JSON: only the envelope is checked here, and
     # a visit's document is validated once, as a whole VisitDocument, in visit_fields().
     document: dict[str, Any]
+
+    @field_validator("kind")
+    @classmethod
+    def _no_nul(cls, kind: str) -> str:
+        # The kind is stored with the op's claim and PostgreSQL text cannot hold NUL: the
+        # batch is refused here, as one with a bad op id is, the same on both engines.
+        if "\x00" in kind:
+            raise ValueError("the kind holds a NUL character")
+        return kind
 
 
 class _RawPush(SyncPushDocument):

@@ -111,3 +111,18 @@ def test_an_enrolment_refused_for_a_nul_keeps_its_code(world: World) -> None:
             "/api/v1/devices/enroll", json={**request, "device_name": "laptop"}
         )
         assert second.status_code == 200, second.text
+
+
+def test_a_push_with_a_nul_in_an_op_kind_is_refused_whole_on_both_engines(world: World) -> None:
+    # The kind is stored with the op's claim: on PostgreSQL it failed the whole batch with a
+    # generic 422 while SQLite applied the ops beside it.
+    answer = world.push(
+        world.tech,
+        world.tech_device,
+        [op("k-1", visit("v-k-1")), op("k-2", {"anything": 1}, kind="meter\x00swap")],
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "invalid_request"
+    assert answer.json()["detail"].startswith("ops.1.kind: ")
+    assert "NUL" in answer.json()["detail"]
+    assert world.client.get("/api/v1/visits/v-k-1", headers=world.office).status_code == 404
