@@ -23,6 +23,7 @@ import gc
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
@@ -61,17 +62,36 @@ def _ready() -> object:
     return os.getpid()
 
 
-def _call(function: Callable[..., T], *args: object) -> T:
-    """In a helper: ``function(*args)`` without the cyclic garbage collector.
+class _Unshipped(Exception):
+    """In a helper: the call's result or exception would not cross back whole."""
+
+
+def _call(function: Callable[..., object], *args: object) -> bytes:
+    """In a helper: ``function(*args)`` without the cyclic garbage collector, its result
+    pickled here.
 
     A call's objects (a push's parsed batch: ~200,000 of them) are freed by their
     reference counts as it returns; left on, the collector would walk them several times
     over while they are being built (a fifth of a push's preparation). What cycles a call
     does leave are collected when it re-enables after the call.
+
+    What would not pickle, or not unpickle, is :class:`_Unshipped` instead: sent as it is,
+    the executor would answer a pickling error for it, or take the helper for dead.
     """
     gc.disable()
     try:
-        return function(*args)
+        try:
+            result = function(*args)
+        except Exception as exc:
+            try:
+                pickle.loads(pickle.dumps(exc))  # noqa: S301 - made by this very call
+            except Exception:
+                raise _Unshipped from None
+            raise
+        try:
+            return pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
+        except Exception:
+            raise _Unshipped from None
     finally:
         gc.enable()
 
@@ -131,9 +151,10 @@ class CpuPool:
     async def run(self, function: Callable[..., T], *args: object) -> T:
         """``function(*args)`` in a helper when they are ready, else in the thread pool.
 
-        Exceptions ``function`` raises come back as they were raised (they must pickle).
-        A helper that died (killed, out of memory) is replaced, and the call is run in
-        the thread pool so its request still gets its answer.
+        Exceptions ``function`` raises come back as they were raised. A result or an
+        exception that cannot cross back from the helper, and a call whose helper died
+        (killed, out of memory: it is replaced), are run in the thread pool instead, so
+        the request still gets the answer it would have had there.
         """
         executor = self._executor
         if executor is None or not self.ready:
@@ -150,11 +171,14 @@ class CpuPool:
                         self.hung_after,
                     )
                     _kill(executor)  # its calls fail with BrokenProcessPool, below
-            return waiting.result()
+            result: T = pickle.loads(waiting.result())  # noqa: S301 - from our helper
+            return result
         except BrokenProcessPool:
             log.warning("a helper process died: starting new ones; this request runs here")
             self._restart(executor)
-            return await run_in_threadpool(function, *args)
+        except _Unshipped:
+            pass  # the thread pool gives the call's own answer, and its traceback
+        return await run_in_threadpool(function, *args)
 
     def _answered(self, _future: Future[T]) -> None:
         self._answered_at = time.monotonic()

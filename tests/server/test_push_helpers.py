@@ -255,6 +255,43 @@ def test_calls_go_to_the_helper_once_it_is_ready_and_run_here_before() -> None:
     assert after != os.getpid()
 
 
+class _NeedsTwo(Exception):
+    """Pickles, but not back: unpickling calls ``_NeedsTwo(first)``."""
+
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(first)
+        self.second = second
+
+
+def _returns_a_lock() -> object:
+    return threading.Lock()  # cannot be pickled
+
+
+def _raises_what_does_not_unpickle() -> object:
+    raise _NeedsTwo("refused", "here")
+
+
+def test_what_a_helper_cannot_send_back_is_answered_as_in_threads() -> None:
+    async def scenario() -> None:
+        pool = CpuPool(1)
+        pool.start()
+        try:
+            assert await pool.wait_ready()
+            (pid,) = _helper_pids(pool)
+            lock = await pool.run(_returns_a_lock)
+            assert type(lock) is type(threading.Lock())
+            with pytest.raises(_NeedsTwo) as raised:
+                await pool.run(_raises_what_does_not_unpickle)
+            assert raised.value.second == "here"
+            assert _helper_pids(pool) == [pid], "the helper was restarted"
+            assert pool.ready
+            assert await pool.run(os.getpid) == pid
+        finally:
+            pool.close()
+
+    asyncio.run(scenario())
+
+
 def test_no_helpers_configured_means_every_call_runs_here() -> None:
     async def scenario() -> tuple[int, bool]:
         pool = CpuPool(0)
