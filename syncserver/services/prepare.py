@@ -221,9 +221,10 @@ def visit_fields(document: dict[str, Any]) -> VisitFields | Outcome:
     laptop, shown there with this reason)."""
     declared = document.get("document")
     if declared not in (None, "visit"):
-        return Outcome(
-            "rejected", "invalid_document", f"a visit op carries a {declared!r} document"
-        )
+        # The sender's value, cut: the reason is stored in 400 characters at most.
+        shown = repr(declared)
+        shown = shown if len(shown) <= 60 else shown[:60] + "…"
+        return Outcome("rejected", "invalid_document", f"a visit op carries a {shown} document")
     try:
         doc = VisitDocument.model_validate(document)
     except ValidationError as exc:
