@@ -152,9 +152,10 @@ class CpuPool:
         """``function(*args)`` in a helper when they are ready, else in the thread pool.
 
         Exceptions ``function`` raises come back as they were raised. A result or an
-        exception that cannot cross back from the helper, and a call whose helper died
-        (killed, out of memory: it is replaced), are run in the thread pool instead, so
-        the request still gets the answer it would have had there.
+        exception that cannot cross back from the helper, a call whose helper died
+        (killed, out of memory: it is replaced) and one still waiting when the pool
+        closes are run in the thread pool instead, so the request still gets the answer
+        it would have had there.
         """
         executor = self._executor
         if executor is None or not self.ready:
@@ -164,15 +165,20 @@ class CpuPool:
             future = executor.submit(_call, function, *args)
             future.add_done_callback(self._answered)
             waiting = asyncio.wrap_future(future)
-            while not (await asyncio.wait({waiting}, timeout=self.hung_after))[0]:
-                if self._answered_at < submitted:  # nothing answered since: hung
-                    log.warning(
-                        "the helper processes answered nothing for %.0f s: killing them",
-                        self.hung_after,
-                    )
-                    _kill(executor)  # its calls fail with BrokenProcessPool, below
-            result: T = pickle.loads(waiting.result())  # noqa: S301 - from our helper
-            return result
+            try:
+                while not (await asyncio.wait({waiting}, timeout=self.hung_after))[0]:
+                    if self._answered_at < submitted:  # nothing answered since: hung
+                        log.warning(
+                            "the helper processes answered nothing for %.0f s: killing them",
+                            self.hung_after,
+                        )
+                        _kill(executor)  # its calls fail with BrokenProcessPool, below
+            except asyncio.CancelledError:
+                waiting.cancel()  # the request is gone: a call still waiting need not run
+                raise
+            if not waiting.cancelled():  # cancelled: dropped by close(), not answered
+                result: T = pickle.loads(waiting.result())  # noqa: S301 - from our helper
+                return result
         except BrokenProcessPool:
             log.warning("a helper process died: starting new ones; this request runs here")
             self._restart(executor)

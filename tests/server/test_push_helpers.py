@@ -292,6 +292,29 @@ def test_what_a_helper_cannot_send_back_is_answered_as_in_threads() -> None:
     asyncio.run(scenario())
 
 
+def _slow_pid() -> int:
+    time.sleep(0.5)
+    return os.getpid()
+
+
+def test_calls_in_flight_when_the_pool_closes_are_all_answered() -> None:
+    async def scenario() -> list[int]:
+        pool = CpuPool(1)
+        pool.start()
+        assert await pool.wait_ready()
+        calls = [asyncio.ensure_future(pool.run(_slow_pid)) for _ in range(5)]
+        await asyncio.sleep(0.2)  # the first is running, the others wait for the helper
+        closing = threading.Thread(target=pool.close)
+        closing.start()
+        answers = await asyncio.gather(*calls)
+        closing.join(15)
+        return answers
+
+    answers = asyncio.run(scenario())
+    assert len(answers) == 5
+    assert os.getpid() in answers  # those the closing pool dropped were answered here
+
+
 def test_no_helpers_configured_means_every_call_runs_here() -> None:
     async def scenario() -> tuple[int, bool]:
         pool = CpuPool(0)
