@@ -42,7 +42,7 @@ __all__ = [
     "visit_fields",
 ]
 
-RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
+_RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
 """How bad a check status is: a check run on several elements counts as its worst."""
 
 READING_COLUMNS = (
@@ -247,11 +247,11 @@ def visit_fields(document: dict[str, Any]) -> VisitFields | Outcome:
             )
         if "\x00" in check.id:
             return Outcome("rejected", "invalid_document", f"check id {check.id!r} holds a NUL")
-        if RANK[check.status] >= RANK[checks.get(check.id, "skip")]:
+        if _RANK[check.status] >= _RANK[checks.get(check.id, "skip")]:
             checks[check.id] = check.status
     verdict: str | None = doc.verdict
     if verdict is None and checks:
-        verdict = max(checks.values(), key=RANK.__getitem__)
+        verdict = max(checks.values(), key=_RANK.__getitem__)
     return VisitFields(
         visit_id=doc.visit_id,
         revision=doc.revision,
