@@ -27,12 +27,13 @@ import pickle
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
 
@@ -60,6 +61,23 @@ def _start_helper() -> None:
 
 def _ready() -> object:
     return os.getpid()
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored for the block, in the main thread (the only one that may change how
+    signals are handled; apps run by tests start elsewhere, and keep the default). A
+    Ctrl+C in these few milliseconds is lost: press it again."""
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGINT) is None  # set outside Python: not ours to restore
+    ):
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _Unshipped(Exception):
@@ -128,7 +146,13 @@ class CpuPool:
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_helper,
         )
-        self._started = self._executor.submit(self._warm_up or _ready)
+        # Every helper now (a submit spawns one while none is idle), so that each inherits
+        # SIGINT ignored from its very start: a Ctrl+C in the terminal reaches the whole
+        # process group, and a helper still importing could not ignore it yet itself.
+        warm_up = self._warm_up or _ready
+        with _sigint_ignored():
+            started = [self._executor.submit(warm_up) for _ in range(self.processes)]
+        self._started = started[0]
 
     @property
     def ready(self) -> bool:
@@ -204,16 +228,23 @@ class CpuPool:
         executor, self._executor, self._started = self._executor, None, None
         if executor is None:
             return
-        helpers = _processes(executor)
+        # Watched by their sentinels, not joined: the executor's own thread reaps them, and
+        # a second waitpid() racing it would take a helper that has just exited for alive.
+        running = {helper.sentinel: helper for helper in _processes(executor)}
+        manager = getattr(executor, "_executor_manager_thread", None)
         executor.shutdown(wait=False, cancel_futures=True)
         deadline = time.monotonic() + grace
-        for helper in helpers:
-            helper.join(max(0.0, deadline - time.monotonic()))
-        if any(helper.is_alive() for helper in helpers):
+        while running and (left := deadline - time.monotonic()) > 0:
+            for ended in wait(list(running), left):
+                del running[cast(int, ended)]
+        if running:
             log.warning("a helper process did not stop in %.0f s: killing it", grace)
-            for helper in helpers:
+            for helper in running.values():
                 helper.kill()
-                helper.join()
+        if isinstance(manager, threading.Thread):
+            # It closes the queues to the helpers (their semaphores): left running at exit,
+            # multiprocessing's resource tracker warns of leaked semaphores.
+            manager.join(grace)
 
 
 def _processes(executor: ProcessPoolExecutor) -> list[BaseProcess]:

@@ -399,7 +399,11 @@ def test_no_helper_outlives_its_server(tmp_path: Path, ending: str) -> None:
         server.proc.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then ends by the signal it caught
         assert server.proc.wait(15) in (0, -signal.SIGTERM)
-        assert "Application shutdown complete" in (tmp_path / "server.log").read_text()
+        log = (tmp_path / "server.log").read_text()
+        assert "Application shutdown complete" in log
+        # stopped as told, and its queues closed before the server exits
+        assert "did not stop" not in log
+        assert "leaked semaphore" not in log
     server.proc = None
     assert _wait_for(lambda: not _alive(helpers)), f"left running: {_alive(helpers)}"
 
@@ -435,3 +439,34 @@ def test_python_dash_m_syncserver_spawns_its_helper_without_running_the_cli_agai
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True"]
+
+
+def test_a_ctrl_c_as_the_server_starts_does_not_reach_its_helper(tmp_path: Path) -> None:
+    # A terminal's Ctrl+C reaches the whole process group, helpers included, and may come
+    # while a helper is still importing, before it could ignore SIGINT itself.
+    script = (
+        "import asyncio, os, signal\n"
+        "from syncserver.core.cpu_pool import CpuPool\n"
+        "async def main():\n"
+        "    pool = CpuPool(1)\n"
+        "    pool.start()\n"
+        "    for pid in pool._executor._processes:\n"
+        "        os.kill(pid, signal.SIGINT)\n"
+        "    print(await pool.wait_ready())\n"
+        "    pool.close()\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+    )
+    (tmp_path / "interrupted.py").write_text(script)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "interrupted.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "KeyboardInterrupt" not in done.stderr
+    assert done.stdout.split() == ["True"], "the helper was interrupted"
