@@ -9,8 +9,8 @@ writer only writes.
 The pool is an optimisation, never a dependency: until its helpers have started (they
 import the schema first, a fraction of a second), with no helpers configured, or after a
 helper died, the same function runs in the server's thread pool and gives the same
-answer. A helper that hangs (stopped, or stuck in one call) is killed and replaced once
-it has answered nothing for ``hung_after`` seconds, so the requests waiting on it are
+answer. Helpers that hang (stopped, or one stuck in a call) are killed and replaced once
+a call has waited ``hung_after`` seconds for them, so the requests waiting on them are
 answered from the thread pool rather than never. A helper exits when the server does,
 even on ``kill -9`` (it watches its parent), so no orphan holds the database's directory
 or a terminal's pipes; one that does not stop when told is killed.
@@ -127,13 +127,12 @@ class CpuPool:
     ) -> None:
         self.processes = processes
         self.hung_after = hung_after
-        """Seconds a call may wait while the helpers answer nothing before they are taken
-        for hung (a push is prepared in well under one; a call queued behind others that
-        are being answered is not counted as waiting)."""
+        """Seconds a call may wait for the helpers before they are taken for hung and
+        killed (a push is prepared in well under one, and waits only for those queued
+        before it: hundreds of pushes at once would be needed to wait this long)."""
         self._warm_up = warm_up
         self._executor: ProcessPoolExecutor | None = None
         self._started: Future[object] | None = None
-        self._answered_at = 0.0
 
     def start(self) -> None:
         """Spawn the helpers (without waiting for them: calls run in threads meanwhile)."""
@@ -184,19 +183,17 @@ class CpuPool:
         executor = self._executor
         if executor is None or not self.ready:
             return await run_in_threadpool(function, *args)
-        submitted = time.monotonic()
         try:
-            future = executor.submit(_call, function, *args)
-            future.add_done_callback(self._answered)
-            waiting = asyncio.wrap_future(future)
+            waiting = asyncio.wrap_future(executor.submit(_call, function, *args))
             try:
                 while not (await asyncio.wait({waiting}, timeout=self.hung_after))[0]:
-                    if self._answered_at < submitted:  # nothing answered since: hung
-                        log.warning(
-                            "the helper processes answered nothing for %.0f s: killing them",
-                            self.hung_after,
-                        )
-                        _kill(executor)  # its calls fail with BrokenProcessPool, below
+                    # Not "nothing answered since": with two helpers, the other one may
+                    # go on answering while this call is stuck in the first.
+                    log.warning(
+                        "a call waited %.0f s for the helper processes: killing them",
+                        self.hung_after,
+                    )
+                    _kill(executor)  # its calls fail with BrokenProcessPool, below
             except asyncio.CancelledError:
                 waiting.cancel()  # the request is gone: a call still waiting need not run
                 raise
@@ -209,9 +206,6 @@ class CpuPool:
         except _Unshipped:
             pass  # the thread pool gives the call's own answer, and its traceback
         return await run_in_threadpool(function, *args)
-
-    def _answered(self, _future: Future[T]) -> None:
-        self._answered_at = time.monotonic()
 
     def _restart(self, broken: ProcessPoolExecutor) -> None:
         if self._executor is not broken:  # another request restarted it already

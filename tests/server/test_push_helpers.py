@@ -221,6 +221,42 @@ def test_a_helper_that_hangs_is_replaced_and_costs_no_request_its_answer(helped:
     assert pid not in _helper_pids(pool)
 
 
+def _quick_pid() -> int:
+    time.sleep(0.2)
+    return os.getpid()
+
+
+def _stuck_in_a_helper(server: int) -> int:
+    if os.getpid() != server:
+        time.sleep(600)
+    return os.getpid()
+
+
+def test_a_call_stuck_in_one_helper_of_two_is_answered() -> None:
+    async def scenario() -> list[int]:
+        # not 1 s: a helper's first call imports this module, which takes about that
+        pool = CpuPool(2, hung_after=4.0)
+        pool.start()
+        try:
+            assert await pool.wait_ready()
+            for _ in range(10):  # until both helpers have started and answer
+                if len({*await asyncio.gather(*(pool.run(_slow_pid) for _ in range(4)))}) == 2:
+                    break
+            else:
+                pytest.fail("the two helpers never both answered")
+            stuck = asyncio.ensure_future(pool.run(_stuck_in_a_helper, os.getpid()))
+            # the other helper goes on answering: the stuck call must not wait for ever
+            # behind that
+            others = [pool.run(_quick_pid) for _ in range(40)]
+            return await asyncio.wait_for(asyncio.gather(stuck, *others), 30)
+        finally:
+            pool.close(grace=0.5)
+
+    answers = asyncio.run(scenario())
+    assert answers[0] == os.getpid()  # answered here, after its helper was taken for hung
+    assert len(answers) == 41
+
+
 def test_a_hung_helper_does_not_keep_its_server_from_stopping() -> None:
     async def scenario() -> int:
         pool = CpuPool(1)
@@ -313,6 +349,7 @@ def test_calls_in_flight_when_the_pool_closes_are_all_answered() -> None:
     answers = asyncio.run(scenario())
     assert len(answers) == 5
     assert os.getpid() in answers  # those the closing pool dropped were answered here
+    assert len(set(answers)) == 2  # and the one running in the helper by the helper
 
 
 def test_no_helpers_configured_means_every_call_runs_here() -> None:
