@@ -274,6 +274,32 @@ def test_a_hung_helper_does_not_keep_its_server_from_stopping() -> None:
     asyncio.run(scenario())
 
 
+def test_a_helper_killed_with_pushes_waiting_on_it_answers_each_once(helped: World) -> None:
+    pool: CpuPool = helped.client.app.state.cpu_pool  # type: ignore[attr-defined]
+    (pid,) = _helper_pids(pool)
+    answers: dict[int, Any] = {}
+
+    def push(n: int) -> None:
+        batch = [op(f"m-{n}-{i}", visit(f"v-m-{n}-{i}", work_order=None)) for i in range(50)]
+        answers[n] = helped.push(helped.tech, helped.tech_device, batch)
+
+    pushes = [threading.Thread(target=push, args=(n,)) for n in range(4)]
+    for thread in pushes:
+        thread.start()
+    time.sleep(0.05)  # some prepared, some in the helper, some waiting for it
+    os.kill(pid, signal.SIGKILL)
+    for thread in pushes:
+        thread.join(60)
+    assert sorted(answers) == [0, 1, 2, 3]
+    for answer in answers.values():
+        assert answer.status_code == 200, answer.text
+        assert {r["status"] for r in answer.json()["results"]} == {"applied"}
+    with helped.database.read() as session:
+        visits = session.scalars(select(Visit.visit_id).where(Visit.visit_id.like("v-m-%")))
+        ops = session.scalars(select(AppliedOp.op_id).where(AppliedOp.op_id.like("m-%")))
+        assert (len(list(visits)), len(list(ops))) == (200, 200)
+
+
 def test_calls_go_to_the_helper_once_it_is_ready_and_run_here_before() -> None:
     async def scenario() -> tuple[int, int, bool]:
         pool = CpuPool(1)
