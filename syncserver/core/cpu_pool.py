@@ -187,8 +187,8 @@ class CpuPool:
             waiting = asyncio.wrap_future(executor.submit(_call, function, *args))
             try:
                 while not (await asyncio.wait({waiting}, timeout=self.hung_after))[0]:
-                    # Not "nothing answered since": with two helpers, the other one may
-                    # go on answering while this call is stuck in the first.
+                    # Stuck in a helper that hangs, even if another one goes on
+                    # answering: taken for hung by how long this call has waited.
                     log.warning(
                         "a call waited %.0f s for the helper processes: killing them",
                         self.hung_after,
