@@ -98,13 +98,15 @@ class Database:
     def write(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back on an error."""
         lock = self._write_lock or nullcontext()
-        with lock, self._writer() as session, session.begin(), _nul_refused():
+        # Around the transaction, not inside it: what the block added unflushed reaches the
+        # database only at COMMIT.
+        with lock, _nul_refused(), self._writer() as session, session.begin():
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """One read transaction (a consistent snapshot on SQLite's WAL)."""
-        with self._reader() as session, session.begin(), _nul_refused():
+        with _nul_refused(), self._reader() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 import pydantic_core
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from fieldkit.sync.schema import (
     MAX_PUSH_OPS,
@@ -42,7 +42,7 @@ __all__ = [
     "visit_fields",
 ]
 
-RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
+_RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
 """How bad a check status is: a check run on several elements counts as its worst."""
 
 READING_COLUMNS = (
@@ -112,6 +112,15 @@ class _RawOp(SyncOpDoc):
     # Already parsed from JSON, every value is JSON: only the envelope is checked here, and
     # a visit's document is validated once, as a whole VisitDocument, in visit_fields().
     document: dict[str, Any]
+
+    @field_validator("kind")
+    @classmethod
+    def _no_nul(cls, kind: str) -> str:
+        # The kind is stored with the op's claim and PostgreSQL text cannot hold NUL: the
+        # batch is refused here, as one with a bad op id is, the same on both engines.
+        if "\x00" in kind:
+            raise ValueError("the kind holds a NUL character")
+        return kind
 
 
 class _RawPush(SyncPushDocument):
@@ -212,9 +221,10 @@ def visit_fields(document: dict[str, Any]) -> VisitFields | Outcome:
     laptop, shown there with this reason)."""
     declared = document.get("document")
     if declared not in (None, "visit"):
-        return Outcome(
-            "rejected", "invalid_document", f"a visit op carries a {declared!r} document"
-        )
+        # The sender's value, cut: the reason is stored in 400 characters at most.
+        shown = repr(declared)
+        shown = shown if len(shown) <= 60 else shown[:60] + "…"
+        return Outcome("rejected", "invalid_document", f"a visit op carries a {shown} document")
     try:
         doc = VisitDocument.model_validate(document)
     except ValidationError as exc:
@@ -237,11 +247,11 @@ def visit_fields(document: dict[str, Any]) -> VisitFields | Outcome:
             )
         if "\x00" in check.id:
             return Outcome("rejected", "invalid_document", f"check id {check.id!r} holds a NUL")
-        if RANK[check.status] >= RANK[checks.get(check.id, "skip")]:
+        if _RANK[check.status] >= _RANK[checks.get(check.id, "skip")]:
             checks[check.id] = check.status
     verdict: str | None = doc.verdict
     if verdict is None and checks:
-        verdict = max(checks.values(), key=RANK.__getitem__)
+        verdict = max(checks.values(), key=_RANK.__getitem__)
     return VisitFields(
         visit_id=doc.visit_id,
         revision=doc.revision,

@@ -69,18 +69,18 @@ MIN_SCHEMA_VERSION = 1
 CLOCK_SKEW = timedelta(days=7)
 
 
-def check_version(document: PreparedPush) -> None:
+def check_version(prepared: PreparedPush) -> None:
     """Refuse a push written for another schema, clearly and before anything is applied."""
-    if document.schema_version > SCHEMA_VERSION:
+    if prepared.schema_version > SCHEMA_VERSION:
         raise ApiError(
             "schema_unsupported",
-            f"the push is schema {document.schema_version}; this server reads up to "
+            f"the push is schema {prepared.schema_version}; this server reads up to "
             f"{SCHEMA_VERSION}: upgrade the server (nothing was applied, keep the ops)",
         )
-    if document.schema_version < MIN_SCHEMA_VERSION:
+    if prepared.schema_version < MIN_SCHEMA_VERSION:
         raise ApiError(
             "upgrade_required",
-            f"the push is schema {document.schema_version}; this server needs at least "
+            f"the push is schema {prepared.schema_version}; this server needs at least "
             f"{MIN_SCHEMA_VERSION}: upgrade fieldkit (nothing was applied, keep the ops)",
             status=426,
         )
@@ -93,7 +93,7 @@ def _forbidden_unless_device(principal: Principal) -> int:
 
 
 def push(
-    database: Database, principal: Principal, document: PreparedPush
+    database: Database, principal: Principal, prepared: PreparedPush
 ) -> SyncPushResultDocument:
     """Apply a batch (:func:`syncserver.services.prepare.prepare_push` of its body) and
     answer every op; the answer is built only after COMMIT.
@@ -103,12 +103,12 @@ def push(
     the next batch is prepared while this one waits for its COMMIT's fsync.
     """
     device_pk = _forbidden_unless_device(principal)
-    check_version(document)
-    if document.device_id != principal.device_id:
+    check_version(prepared)
+    if prepared.device_id != principal.device_id:
         raise ApiError("wrong_device", "the batch names another device than the token", status=403)
     assert principal.device_id is not None
     with unit_of_work(database, Actor("device", principal.device_id)) as work:
-        results = _push_batch(work, principal, device_pk, document)
+        results = _push_batch(work, principal, device_pk, prepared)
     return SyncPushResultDocument(server_time=now(), results=results)
 
 

@@ -9,8 +9,12 @@ field) is a 422 with its transaction rolled back.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
+from syncserver.core.errors import ApiError
+from syncserver.db.models import AuditCheckpoint
 from tests.server.conftest import World, enroll_code, op, visit
 from tests.server.web_helpers import csrf_of
 
@@ -111,3 +115,37 @@ def test_an_enrolment_refused_for_a_nul_keeps_its_code(world: World) -> None:
             "/api/v1/devices/enroll", json={**request, "device_name": "laptop"}
         )
         assert second.status_code == 200, second.text
+
+
+def test_a_push_with_a_nul_in_an_op_kind_is_refused_whole_on_both_engines(world: World) -> None:
+    # The kind is stored with the op's claim: on PostgreSQL it failed the whole batch with a
+    # generic 422 while SQLite applied the ops beside it.
+    answer = world.push(
+        world.tech,
+        world.tech_device,
+        [op("k-1", visit("v-k-1")), op("k-2", {"anything": 1}, kind="meter\x00swap")],
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["code"] == "invalid_request"
+    assert answer.json()["detail"].startswith("ops.1.kind: ")
+    assert "NUL" in answer.json()["detail"]
+    assert world.client.get("/api/v1/visits/v-k-1", headers=world.office).status_code == 404
+
+
+def test_a_nul_first_sent_to_the_database_at_commit_is_a_422_too(world: World) -> None:
+    # An object added and not flushed reaches the database only at COMMIT, after the block.
+    checkpoint = AuditCheckpoint(
+        seq=0,
+        row_hash="0" * 64,
+        checked_from=1,
+        verified_at=datetime.now(UTC),
+        verified_by="a\x00da",
+        seconds=0.0,
+    )
+    if world.database.dialect == "sqlite":  # SQLite text holds a NUL
+        with world.database.write() as session:
+            session.add(checkpoint)
+        return
+    with pytest.raises(ApiError) as refused, world.database.write() as session:
+        session.add(checkpoint)
+    assert (refused.value.status, refused.value.code) == (422, "invalid_request")

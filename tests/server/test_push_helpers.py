@@ -9,11 +9,13 @@ its server, however the server ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import pickle
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -185,6 +187,119 @@ def test_a_helper_that_dies_costs_no_request_its_answer(helped: World) -> None:
     assert later.json()["results"][0]["status"] == "applied"
 
 
+def _stopped(pid: int) -> Iterator[None]:
+    """``pid`` stopped (SIGSTOP: a helper that hangs) for the block, and gone after it."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:  # whatever the pool did, leave no stopped process behind
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGCONT)
+
+
+def test_a_helper_that_hangs_is_replaced_and_costs_no_request_its_answer(helped: World) -> None:
+    pool: CpuPool = helped.client.app.state.cpu_pool  # type: ignore[attr-defined]
+    pool.hung_after = 1.0
+    (pid,) = _helper_pids(pool)
+    answers: list[Any] = []
+
+    def push(name: str) -> None:
+        answers.append(helped.push(helped.tech, helped.tech_device, [op(name, visit(f"v-{name}"))]))
+
+    with contextlib.contextmanager(_stopped)(pid):
+        pushes = [threading.Thread(target=push, args=(f"hung-{n}",)) for n in range(3)]
+        for thread in pushes:
+            thread.start()
+        for thread in pushes:
+            thread.join(15)
+        assert len(answers) == 3, "a push waited on a hung helper"
+        assert [a.json()["results"][0]["status"] for a in answers] == ["applied"] * 3
+        assert _wait_for(lambda: not _alive({pid})), "the hung helper was left running"
+    assert helped.client.portal is not None
+    assert helped.client.portal.call(pool.wait_ready), "no new helper was started"
+    assert pid not in _helper_pids(pool)
+
+
+def _quick_pid() -> int:
+    time.sleep(0.2)
+    return os.getpid()
+
+
+def _stuck_in_a_helper(server: int) -> int:
+    if os.getpid() != server:
+        time.sleep(600)
+    return os.getpid()
+
+
+def test_a_call_stuck_in_one_helper_of_two_is_answered() -> None:
+    async def scenario() -> list[int]:
+        # not 1 s: a helper's first call imports this module, which takes about that
+        pool = CpuPool(2, hung_after=4.0)
+        pool.start()
+        try:
+            assert await pool.wait_ready()
+            for _ in range(10):  # until both helpers have started and answer
+                if len({*await asyncio.gather(*(pool.run(_slow_pid) for _ in range(4)))}) == 2:
+                    break
+            else:
+                pytest.fail("the two helpers never both answered")
+            stuck = asyncio.ensure_future(pool.run(_stuck_in_a_helper, os.getpid()))
+            # the other helper goes on answering: the stuck call must not wait for ever
+            # behind that
+            others = [pool.run(_quick_pid) for _ in range(40)]
+            return await asyncio.wait_for(asyncio.gather(stuck, *others), 30)
+        finally:
+            pool.close(grace=0.5)
+
+    answers = asyncio.run(scenario())
+    assert answers[0] == os.getpid()  # answered here, after its helper was taken for hung
+    assert len(answers) == 41
+
+
+def test_a_hung_helper_does_not_keep_its_server_from_stopping() -> None:
+    async def scenario() -> int:
+        pool = CpuPool(1)
+        pool.start()
+        assert await pool.wait_ready()
+        (pid,) = _helper_pids(pool)
+        with contextlib.contextmanager(_stopped)(pid):
+            closing = threading.Thread(target=pool.close, kwargs={"grace": 0.5})
+            closing.start()
+            closing.join(10)
+            assert not closing.is_alive(), "close() waited on a hung helper"
+            assert _wait_for(lambda: not _alive({pid})), "the hung helper was left running"
+        return pid
+
+    asyncio.run(scenario())
+
+
+def test_a_helper_killed_with_pushes_waiting_on_it_answers_each_once(helped: World) -> None:
+    pool: CpuPool = helped.client.app.state.cpu_pool  # type: ignore[attr-defined]
+    (pid,) = _helper_pids(pool)
+    answers: dict[int, Any] = {}
+
+    def push(n: int) -> None:
+        batch = [op(f"m-{n}-{i}", visit(f"v-m-{n}-{i}", work_order=None)) for i in range(50)]
+        answers[n] = helped.push(helped.tech, helped.tech_device, batch)
+
+    pushes = [threading.Thread(target=push, args=(n,)) for n in range(4)]
+    for thread in pushes:
+        thread.start()
+    time.sleep(0.05)  # some prepared, some in the helper, some waiting for it
+    os.kill(pid, signal.SIGKILL)
+    for thread in pushes:
+        thread.join(60)
+    assert sorted(answers) == [0, 1, 2, 3]
+    for answer in answers.values():
+        assert answer.status_code == 200, answer.text
+        assert {r["status"] for r in answer.json()["results"]} == {"applied"}
+    with helped.database.read() as session:
+        visits = session.scalars(select(Visit.visit_id).where(Visit.visit_id.like("v-m-%")))
+        ops = session.scalars(select(AppliedOp.op_id).where(AppliedOp.op_id.like("m-%")))
+        assert (len(list(visits)), len(list(ops))) == (200, 200)
+
+
 def test_calls_go_to_the_helper_once_it_is_ready_and_run_here_before() -> None:
     async def scenario() -> tuple[int, int, bool]:
         pool = CpuPool(1)
@@ -200,6 +315,67 @@ def test_calls_go_to_the_helper_once_it_is_ready_and_run_here_before() -> None:
     assert before == os.getpid()
     assert ready
     assert after != os.getpid()
+
+
+class _NeedsTwo(Exception):
+    """Pickles, but not back: unpickling calls ``_NeedsTwo(first)``."""
+
+    def __init__(self, first: str, second: str) -> None:
+        super().__init__(first)
+        self.second = second
+
+
+def _returns_a_lock() -> object:
+    return threading.Lock()  # cannot be pickled
+
+
+def _raises_what_does_not_unpickle() -> object:
+    raise _NeedsTwo("refused", "here")
+
+
+def test_what_a_helper_cannot_send_back_is_answered_as_in_threads() -> None:
+    async def scenario() -> None:
+        pool = CpuPool(1)
+        pool.start()
+        try:
+            assert await pool.wait_ready()
+            (pid,) = _helper_pids(pool)
+            lock = await pool.run(_returns_a_lock)
+            assert type(lock) is type(threading.Lock())
+            with pytest.raises(_NeedsTwo) as raised:
+                await pool.run(_raises_what_does_not_unpickle)
+            assert raised.value.second == "here"
+            assert _helper_pids(pool) == [pid], "the helper was restarted"
+            assert pool.ready
+            assert await pool.run(os.getpid) == pid
+        finally:
+            pool.close()
+
+    asyncio.run(scenario())
+
+
+def _slow_pid() -> int:
+    time.sleep(0.5)
+    return os.getpid()
+
+
+def test_calls_in_flight_when_the_pool_closes_are_all_answered() -> None:
+    async def scenario() -> list[int]:
+        pool = CpuPool(1)
+        pool.start()
+        assert await pool.wait_ready()
+        calls = [asyncio.ensure_future(pool.run(_slow_pid)) for _ in range(5)]
+        await asyncio.sleep(0.2)  # the first is running, the others wait for the helper
+        closing = threading.Thread(target=pool.close)
+        closing.start()
+        answers = await asyncio.gather(*calls)
+        closing.join(15)
+        return answers
+
+    answers = asyncio.run(scenario())
+    assert len(answers) == 5
+    assert os.getpid() in answers  # those the closing pool dropped were answered here
+    assert len(set(answers)) == 2  # and the one running in the helper by the helper
 
 
 def test_no_helpers_configured_means_every_call_runs_here() -> None:
@@ -286,7 +462,11 @@ def test_no_helper_outlives_its_server(tmp_path: Path, ending: str) -> None:
         server.proc.send_signal(signal.SIGTERM)
         # uvicorn shuts down gracefully, then ends by the signal it caught
         assert server.proc.wait(15) in (0, -signal.SIGTERM)
-        assert "Application shutdown complete" in (tmp_path / "server.log").read_text()
+        log = (tmp_path / "server.log").read_text()
+        assert "Application shutdown complete" in log
+        # stopped as told, and its queues closed before the server exits
+        assert "did not stop" not in log
+        assert "leaked semaphore" not in log
     server.proc = None
     assert _wait_for(lambda: not _alive(helpers)), f"left running: {_alive(helpers)}"
 
@@ -322,3 +502,34 @@ def test_python_dash_m_syncserver_spawns_its_helper_without_running_the_cli_agai
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True"]
+
+
+def test_a_ctrl_c_as_the_server_starts_does_not_reach_its_helper(tmp_path: Path) -> None:
+    # A terminal's Ctrl+C reaches the whole process group, helpers included, and may come
+    # while a helper is still importing, before it could ignore SIGINT itself.
+    script = (
+        "import asyncio, os, signal\n"
+        "from syncserver.core.cpu_pool import CpuPool\n"
+        "async def main():\n"
+        "    pool = CpuPool(1)\n"
+        "    pool.start()\n"
+        "    for pid in pool._executor._processes:\n"
+        "        os.kill(pid, signal.SIGINT)\n"
+        "    print(await pool.wait_ready())\n"
+        "    pool.close()\n"
+        "if __name__ == '__main__':\n"
+        "    asyncio.run(main())\n"
+    )
+    (tmp_path / "interrupted.py").write_text(script)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "interrupted.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "KeyboardInterrupt" not in done.stderr
+    assert done.stdout.split() == ["True"], "the helper was interrupted"
