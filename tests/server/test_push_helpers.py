@@ -471,6 +471,18 @@ def test_no_helper_outlives_its_server(tmp_path: Path, ending: str) -> None:
     assert _wait_for(lambda: not _alive(helpers)), f"left running: {_alive(helpers)}"
 
 
+def _python(args: list[str], path: str) -> subprocess.CompletedProcess[str]:
+    """This interpreter run on ``args`` with ``PYTHONPATH`` set to ``path``."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": path},
+        check=False,
+    )
+
+
 def test_python_dash_m_syncserver_spawns_its_helper_without_running_the_cli_again(
     tmp_path: Path,
 ) -> None:
@@ -491,15 +503,7 @@ def test_python_dash_m_syncserver_spawns_its_helper_without_running_the_cli_agai
     module.mkdir()
     (module / "__init__.py").write_text("")
     (module / "__main__.py").write_text(script)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
-    done = subprocess.run(
-        [sys.executable, "-m", "spawner"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    done = _python(["-m", "spawner"], os.pathsep.join([str(tmp_path), str(ROOT)]))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True"]
 
@@ -521,15 +525,7 @@ def test_a_ctrl_c_as_the_server_starts_does_not_reach_its_helper(tmp_path: Path)
         "    asyncio.run(main())\n"
     )
     (tmp_path / "interrupted.py").write_text(script)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, str(tmp_path / "interrupted.py")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    done = _python([str(tmp_path / "interrupted.py")], str(ROOT))
     assert done.returncode == 0, done.stderr
     assert "KeyboardInterrupt" not in done.stderr
     assert done.stdout.split() == ["True"], "the helper was interrupted"
