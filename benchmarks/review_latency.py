@@ -81,8 +81,8 @@ from syncserver.db.models import (  # noqa: E402
 )
 from syncserver.services import repeats  # noqa: E402
 from syncserver.services.journal import Actor, canonical, unit_of_work  # noqa: E402
+from syncserver.services.prepare import readings_of  # noqa: E402
 from syncserver.services.search import terms_of  # noqa: E402
-from syncserver.services.sync import readings_of  # noqa: E402
 from syncserver.services.users import create_user  # noqa: E402
 from tests.helpers import field_visit  # noqa: E402
 from tests.syncserver_process import ServerProcess  # noqa: E402
@@ -390,11 +390,9 @@ def same_as_ingest(row: dict[str, Any], check_rows: list[dict[str, Any]]) -> Non
     """Stop unless ingest's own reading of the seeded body gives the seeded row's fields."""
     import pydantic_core as core
 
-    from fieldkit.sync.schema import SyncOpDoc
-    from syncserver.services.sync import VisitFields, _visit_fields
+    from syncserver.services.prepare import VisitFields, visit_fields
 
-    document = core.from_json(row["body"])
-    fields = _visit_fields(SyncOpDoc(op_id=document["op_id"], kind="visit", document=document))
+    fields = visit_fields(core.from_json(row["body"]))
     if not isinstance(fields, VisitFields):
         raise SystemExit(f"ingest would reject the seeded visit: {fields}")
     checks = {c["check_id"]: c["status"] for c in check_rows if c["visit_pk"] == row["id"]}

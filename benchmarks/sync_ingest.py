@@ -12,8 +12,11 @@ same size) in one process on a fresh database of the same engine, checks both da
 hold the same number of rows in each of those tables, and prints visits/s for both and
 their ratio. Target: ≥ 0.5.
 
+Each of ``--rounds`` rounds (3) measures both sides on fresh copies of one seeded database,
+in turn; the median ratio is the figure (one round's varies by ±10 % on a 2-core machine).
+
 Run: ``.venv/bin/python benchmarks/sync_ingest.py [--engine sqlite|postgresql|both]
-[--visits 10000] [--devices 10]``.
+[--visits 10000] [--devices 10] [--rounds 3]``.
 """
 
 from __future__ import annotations
@@ -22,15 +25,19 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -48,7 +55,7 @@ from syncserver.db.migrate import upgrade  # noqa: E402
 from syncserver.db.models import AppliedOp, AuditLog, Visit, VisitCheck, VisitRepeat  # noqa: E402
 from syncserver.services import imports, users  # noqa: E402
 from syncserver.services.journal import Actor, canonical, unit_of_work  # noqa: E402
-from syncserver.services.sync import readings_of  # noqa: E402
+from syncserver.services.prepare import readings_of  # noqa: E402
 
 RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
 
@@ -163,19 +170,23 @@ def make_visit(n: int, device: int, per: int) -> dict[str, Any]:
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its children, from /proc (Linux; 0 where
-    there is no /proc): what the server spent, whatever else shares the machine."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user + system) of a process and of its children (uvicorn's workers, or
+    the push helpers of one worker), from /proc (Linux; 0 where there is no /proc): what
+    the server spent, whatever else shares the machine."""
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    own = children = 0.0
     for entry in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = entry.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if entry.parent.name == str(pid) or fields[1] == str(pid):  # fields[1]: parent pid
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+        used = (int(fields[11]) + int(fields[12])) / ticks
+        if entry.parent.name == str(pid):
+            own += used
+        elif fields[1] == str(pid):  # fields[1]: the parent's pid
+            children += used
+    return own, children
 
 
 @dataclass
@@ -185,6 +196,8 @@ class HttpRun:
     elapsed: float
     visits: int
     server_cpu: float
+    """Of which the server's child processes (workers, or one worker's push helpers)."""
+    children_cpu: float
     client_cpu: float
 
 
@@ -230,8 +243,8 @@ class Outbox:
         return len(self.ops) - self.position
 
 
-def over_http(db: str, visits: int, devices: int, workers: int) -> HttpRun:
-    creds = prepare(db, visits, devices)
+def over_http(db: str, creds: list[Credentials], visits: int, workers: int) -> HttpRun:
+    devices = len(creds)
     port = free_port()
     # This checkout first (the editable install may point at another one).
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
@@ -286,18 +299,19 @@ def over_http(db: str, visits: int, devices: int, workers: int) -> HttpRun:
                 )
 
         threads = [threading.Thread(target=run, args=(d,)) for d in range(devices)]
-        server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+        before, client_cpu = cpu_seconds(server.pid), time.process_time()
         started = time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - started
-        server_cpu = cpu_seconds(server.pid) - server_cpu
+        after = cpu_seconds(server.pid)
+        server_cpu, children_cpu = sum(after) - sum(before), after[1] - before[1]
         client_cpu = time.process_time() - client_cpu
         if errors:
             raise SystemExit("; ".join(errors))
-        return HttpRun(elapsed, per * devices, server_cpu, client_cpu)
+        return HttpRun(elapsed, per * devices, server_cpu, children_cpu, client_cpu)
     finally:
         server.terminate()
         server.wait(30)
@@ -312,7 +326,6 @@ def plain_insert(db: str, visits: int, devices: int) -> tuple[float, float]:
 
     from syncserver.db.models import AuditHead, Device, Meter, WorkOrder
 
-    prepare(db, visits, devices)
     database = Database(db)
     with database.read() as session:
         device_pks = list(session.execute(select(Device.id)).scalars())
@@ -503,11 +516,24 @@ def row_counts(db: str) -> dict[str, int]:
         database.dispose()
 
 
+def copy_file(seed: str, folder: str, name: str) -> str:
+    """A copy of the seeded SQLite database (closed, so its WAL is checkpointed)."""
+    shutil.copyfile(seed, f"{folder}/{name}.db")
+    return f"{folder}/{name}.db"
+
+
+def copy_database(server: Any, name: str) -> str:
+    """A copy of the seeded PostgreSQL database, made from it as a template."""
+    server.admin(f"CREATE DATABASE {name} TEMPLATE seed")
+    return str(server.url(name))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--visits", type=int, default=10_000)
     parser.add_argument("--devices", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     size = len(json.dumps(make_visit(0, 0, 1)))
     print(f"{args.visits} visits of {size / 1000:.1f} kB from {args.devices} devices, 127.0.0.1")
@@ -515,39 +541,63 @@ def main() -> None:
     for engine in engines:
         with tempfile.TemporaryDirectory(prefix="fk-bench-") as folder:
             stop = None
+            copy: Callable[[str], str]
             if engine == "sqlite":
-                http_db, plain_db, workers = f"{folder}/http.db", f"{folder}/plain.db", 1
+                seed, workers = f"{folder}/seed.db", 1
+                copy = partial(copy_file, seed, folder)
             else:
                 from tests.server.conftest import start_postgres
 
                 server, stop = start_postgres(fsync=True)
-                server.admin("CREATE DATABASE http")
-                server.admin("CREATE DATABASE plain")
-                http_db, plain_db, workers = server.url("http"), server.url("plain"), 2
+                server.admin("CREATE DATABASE seed")
+                seed, workers = server.url("seed"), 2
+                copy = partial(copy_database, server)
+
             try:
-                run = over_http(http_db, args.visits, args.devices, workers)
-                plain, plain_cpu = plain_insert(plain_db, args.visits, args.devices)
-                written = row_counts(http_db), row_counts(plain_db)
-                if written[0] != written[1]:
-                    raise SystemExit(f"not the same rows: http {written[0]}, plain {written[1]}")
+                # The accounts, work orders and devices once; each round on fresh copies, the
+                # two sides taking turns so that the machine's drift reaches both alike.
+                creds = prepare(seed, args.visits, args.devices)
+                ratios = []
+                for n in range(args.rounds):
+                    http_db, plain_db = copy(f"http{n}"), copy(f"plain{n}")
+                    run = over_http(http_db, creds, args.visits, workers)
+                    plain, plain_cpu = plain_insert(plain_db, args.visits, args.devices)
+                    written = row_counts(http_db), row_counts(plain_db)
+                    if written[0] != written[1]:
+                        raise SystemExit(
+                            f"not the same rows: http {written[0]}, plain {written[1]}"
+                        )
+                    ratios.append(report(engine, workers, run, plain, plain_cpu))
             finally:
                 if stop is not None:
                     stop()
-        count = run.visits
-        http_rate, plain_rate = count / run.elapsed, count / plain
-        print(
-            f"{engine:10s} workers={workers}  http {http_rate:7.0f} visits/s ({run.elapsed:5.1f} s)"
-            f"   plain insert {plain_rate:7.0f} visits/s ({plain:5.1f} s)"
-            f"   ratio {http_rate / plain_rate:.2f}"
-        )
-        # CPU per visit, which the machine's other load changes much less than the rates
-        # (the database server's own processes are not counted on PostgreSQL).
-        print(
-            f"{'':10s} CPU per visit: server {run.server_cpu / count * 1000:.2f} ms, "
-            f"clients {run.client_cpu / count * 1000:.2f} ms, "
-            f"plain insert {plain_cpu / count * 1000:.2f} ms   "
-            f"(load average {os.getloadavg()[0]:.1f})"
-        )
+        if len(ratios) > 1:
+            print(
+                f"{engine:10s} ratio over {len(ratios)} rounds: median "
+                f"{statistics.median(ratios):.2f} (lowest {min(ratios):.2f}, "
+                f"highest {max(ratios):.2f})"
+            )
+
+
+def report(engine: str, workers: int, run: HttpRun, plain: float, plain_cpu: float) -> float:
+    """Print one round's figures; its ratio."""
+    count = run.visits
+    http_rate, plain_rate = count / run.elapsed, count / plain
+    print(
+        f"{engine:10s} workers={workers}  http {http_rate:7.0f} visits/s ({run.elapsed:5.1f} s)"
+        f"   plain insert {plain_rate:7.0f} visits/s ({plain:5.1f} s)"
+        f"   ratio {http_rate / plain_rate:.2f}"
+    )
+    # CPU per visit, which the machine's other load changes much less than the rates
+    # (the database server's own processes are not counted on PostgreSQL).
+    print(
+        f"{'':10s} CPU per visit: server {run.server_cpu / count * 1000:.2f} ms "
+        f"(child processes {run.children_cpu / count * 1000:.2f}), "
+        f"clients {run.client_cpu / count * 1000:.2f} ms, "
+        f"plain insert {plain_cpu / count * 1000:.2f} ms   "
+        f"(load average {os.getloadavg()[0]:.1f})"
+    )
+    return http_rate / plain_rate
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from syncserver.core.config import Settings
+from syncserver.core.cpu_pool import CpuPool
 from syncserver.core.errors import ApiError, Unauthorized
 from syncserver.db.engine import Database
 from syncserver.services.users import ADMIN, OFFICE, Principal, authenticate
@@ -15,6 +16,7 @@ from syncserver.services.users import ADMIN, OFFICE, Principal, authenticate
 __all__ = [
     "AdminDep",
     "CallerDep",
+    "CpuPoolDep",
     "DatabaseDep",
     "DeviceDep",
     "SettingsDep",
@@ -38,6 +40,15 @@ def get_settings(request: Request) -> Settings:
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_cpu_pool(request: Request) -> CpuPool:
+    """The helper processes pushes are prepared in (or the thread pool, when none run)."""
+    pool: CpuPool = request.app.state.cpu_pool
+    return pool
+
+
+CpuPoolDep = Annotated[CpuPool, Depends(get_cpu_pool)]
 
 
 def get_caller(

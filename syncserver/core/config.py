@@ -43,6 +43,18 @@ class Settings(BaseSettings):
     session_hours: int = Field(default=12, gt=0, le=24 * 30)
     """How long an office login lasts before the pages ask for the password again."""
 
+    push_helpers: int | None = Field(default=None, ge=0, le=16)
+    """Helper processes that parse and validate pushes beside the process that writes
+    (``syncserver.core.cpu_pool``). Unset: one on SQLite, whose one writer then only
+    writes while the helper uses another core; none on PostgreSQL, where ``--workers``
+    share the cores. 0 turns them off."""
+
+    def helper_processes(self) -> int:
+        """How many push helpers this server runs (``push_helpers``, or the engine's default)."""
+        if self.push_helpers is not None:
+            return self.push_helpers
+        return 1 if database_url(self.db).startswith("sqlite") else 0
+
 
 def database_url(db: str) -> str:
     """The SQLAlchemy URL of ``--db``: a URL as given (``postgresql://`` gets psycopg 3), or

@@ -36,6 +36,10 @@ class ApiError(ServerError):
         if status is not None:
             self.status = status
 
+    def __reduce__(self) -> tuple[type[ApiError], tuple[str, str, int]]:
+        # Raised in a push helper process and re-raised in the server: it must pickle.
+        return (type(self), (self.code, str(self), self.status))
+
 
 class NotFound(ApiError):
     """Absent, or outside the caller's scope: the two are never told apart (404, not 403)."""

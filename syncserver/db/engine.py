@@ -16,9 +16,11 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 
 from syncserver.core.config import database_url
+from syncserver.core.errors import ApiError
 
 __all__ = ["SQLITE_PRAGMAS", "Database"]
 
@@ -52,6 +54,20 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
+@contextmanager
+def _nul_refused() -> Iterator[None]:
+    """PostgreSQL text cannot hold NUL: a value with one, from a form or a document, is the
+    caller's mistake (422, the transaction rolled back), not the server's (500)."""
+    try:
+        yield
+    except DataError as exc:
+        if "NUL (0x00)" not in str(exc.orig):
+            raise
+        raise ApiError(
+            "invalid_request", "a value sent holds a NUL character, which cannot be stored", 422
+        ) from None
+
+
 class Database:
     """The engine(s) of one database URL and the sessions the server works in."""
 
@@ -81,13 +97,16 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: committed when the block ends, rolled back on an error."""
-        with self._write_lock or nullcontext(), self._writer() as session, session.begin():
+        lock = self._write_lock or nullcontext()
+        # Around the transaction, not inside it: what the block added unflushed reaches the
+        # database only at COMMIT.
+        with lock, _nul_refused(), self._writer() as session, session.begin():
             yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:
         """One read transaction (a consistent snapshot on SQLite's WAL)."""
-        with self._reader() as session, session.begin():
+        with _nul_refused(), self._reader() as session, session.begin():
             yield session
 
     def dispose(self) -> None:

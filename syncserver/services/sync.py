@@ -16,29 +16,21 @@ limited to what is theirs now; a reassigned or cancelled order comes as a remova
 
 from __future__ import annotations
 
-import hashlib
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-import pydantic_core
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fieldkit.sync.schema import (
-    MAX_PUSH_OPS,
     SCHEMA_VERSION,
     AccountDoc,
-    OpStatus,
     RemovalDoc,
-    SyncOpDoc,
     SyncOpResultDoc,
     SyncPullDocument,
-    SyncPushDocument,
     SyncPushResultDocument,
-    VisitDocument,
     WorkOrderCommandDocument,
     WorkOrderDoc,
     describe,
@@ -57,6 +49,7 @@ from syncserver.db.models import (
     WorkOrderAssignment,
 )
 from syncserver.services.journal import Actor, Work, now, unit_of_work
+from syncserver.services.prepare import OpHead, Outcome, PreparedPush, VisitFields
 from syncserver.services.repeats import refresh as refresh_repeats
 from syncserver.services.users import Principal
 from syncserver.services.work_orders import (
@@ -75,89 +68,19 @@ MIN_SCHEMA_VERSION = 1
 
 CLOCK_SKEW = timedelta(days=7)
 
-_RANK = {"skip": 0, "pass": 1, "warn": 2, "fail": 3}
-"""How bad a check status is: a check run on several elements counts as its worst."""
 
-
-@dataclass(frozen=True, slots=True)
-class VisitFields:
-    """What the server reads of a visit document (validated whole as a ``VisitDocument``;
-    the body is kept as it came)."""
-
-    visit_id: str
-    revision: int
-    status: str
-    work_order_id: str | None
-    meter_number: str | None
-    started_at: datetime | None
-    ended_at: datetime | None
-    verdict: str | None
-    outcome: str | None
-    checks: dict[str, str]
-    """Each check id's worst status in the visit (what the office filters on)."""
-    readings: dict[str, float | None] = field(default_factory=dict)
-    """What the meter history plots: the ``visits`` columns of :func:`readings_of`."""
-
-
-@dataclass
-class Outcome:
-    """What one op came to."""
-
-    status: OpStatus
-    code: str | None = None
-    reason: str | None = None
-    flags: list[str] = field(default_factory=list)
-
-
-class _RawOp(SyncOpDoc):
-    # Already parsed from JSON, every value is JSON: only the envelope is checked here, and
-    # a visit's document is validated once, as a whole VisitDocument, when it is applied.
-    document: dict[str, Any]
-
-
-class _RawPush(SyncPushDocument):
-    ops: list[_RawOp] = Field(default=[], max_length=MAX_PUSH_OPS)  # type: ignore[assignment]
-
-
-def parse_push(body: bytes) -> SyncPushDocument:
-    """A push from its JSON bytes: a clear 4xx for another schema version or a bad batch.
-
-    The bytes are parsed once into Python values (pydantic-core's parser); the envelope is
-    then validated from those, without walking the documents a second time.
-    """
-    try:
-        data = pydantic_core.from_json(body)
-    except ValueError:
-        raise ApiError("invalid_request", "the body is not JSON", status=422) from None
-    try:
-        return _RawPush.model_validate(data)
-    except ValidationError as exc:
-        declared = data.get("schema_version") if isinstance(data, dict) else None
-        if (
-            isinstance(declared, int)
-            and not isinstance(declared, bool)
-            and declared > SCHEMA_VERSION
-        ):
-            raise ApiError(
-                "schema_unsupported",
-                f"the push is schema {declared}; this server reads up to {SCHEMA_VERSION}: "
-                "upgrade the server (nothing was applied, keep the ops)",
-            ) from None
-        raise ApiError("invalid_request", describe(exc), status=422) from None
-
-
-def check_version(document: SyncPushDocument) -> None:
+def check_version(prepared: PreparedPush) -> None:
     """Refuse a push written for another schema, clearly and before anything is applied."""
-    if document.schema_version > SCHEMA_VERSION:
+    if prepared.schema_version > SCHEMA_VERSION:
         raise ApiError(
             "schema_unsupported",
-            f"the push is schema {document.schema_version}; this server reads up to "
+            f"the push is schema {prepared.schema_version}; this server reads up to "
             f"{SCHEMA_VERSION}: upgrade the server (nothing was applied, keep the ops)",
         )
-    if document.schema_version < MIN_SCHEMA_VERSION:
+    if prepared.schema_version < MIN_SCHEMA_VERSION:
         raise ApiError(
             "upgrade_required",
-            f"the push is schema {document.schema_version}; this server needs at least "
+            f"the push is schema {prepared.schema_version}; this server needs at least "
             f"{MIN_SCHEMA_VERSION}: upgrade fieldkit (nothing was applied, keep the ops)",
             status=426,
         )
@@ -170,43 +93,23 @@ def _forbidden_unless_device(principal: Principal) -> int:
 
 
 def push(
-    database: Database, principal: Principal, document: SyncPushDocument
+    database: Database, principal: Principal, prepared: PreparedPush
 ) -> SyncPushResultDocument:
-    """Apply a batch and answer every op; the answer is built only after COMMIT."""
+    """Apply a batch (:func:`syncserver.services.prepare.prepare_push` of its body) and
+    answer every op; the answer is built only after COMMIT.
+
+    The CPU work (encoding, hashing, validating each document) was done before, out of the
+    write transaction: on SQLite the write lock is then held only for the statements, and
+    the next batch is prepared while this one waits for its COMMIT's fsync.
+    """
     device_pk = _forbidden_unless_device(principal)
-    check_version(document)
-    if document.device_id != principal.device_id:
+    check_version(prepared)
+    if prepared.device_id != principal.device_id:
         raise ApiError("wrong_device", "the batch names another device than the token", status=403)
     assert principal.device_id is not None
-    # The CPU work (encoding, hashing, validating each document) is done before the write
-    # transaction: on SQLite the write lock is then held only for the statements, and the
-    # next batch is validated while this one waits for its COMMIT's fsync.
-    prepared = _prepare(document.ops)
     with unit_of_work(database, Actor("device", principal.device_id)) as work:
-        results = _push_batch(work, principal, device_pk, document.ops, prepared)
+        results = _push_batch(work, principal, device_pk, prepared)
     return SyncPushResultDocument(server_time=now(), results=results)
-
-
-@dataclass(frozen=True, slots=True)
-class _Prepared:
-    """What a batch's ops come to before the database is asked anything."""
-
-    bodies: list[bytes]
-    """Each op's document as stored (compact JSON)."""
-    digests: list[str]
-    """sha256 of kind and body: the same op re-sent has the same digest."""
-    visits: dict[int, VisitFields | Outcome]
-    """Each visit op's fields, or its rejection when the document is not a valid visit."""
-
-
-def _prepare(ops: list[SyncOpDoc]) -> _Prepared:
-    bodies = [pydantic_core.to_json(op.document) for op in ops]
-    digests = [
-        hashlib.sha256(op.kind.encode() + b"\n" + body).hexdigest()
-        for op, body in zip(ops, bodies, strict=True)
-    ]
-    visits = {index: _visit_fields(op) for index, op in enumerate(ops) if op.kind == "visit"}
-    return _Prepared(bodies, digests, visits)
 
 
 def _insert(work: Work) -> Any:
@@ -214,12 +117,24 @@ def _insert(work: Work) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
+class _OrderRef(NamedTuple):
+    """What a visit needs of the work order it claims (columns, not an ORM object: a batch
+    of visits reads dozens of them, and none is changed here)."""
+
+    id: int
+    work_order_id: str
+    technician_id: int | None
+    status: str
+    account_id: int
+    meter_id: int
+
+
 @dataclass
 class _Lookups:
     """What a batch of visits refers to, read in a few queries rather than per op."""
 
     visits: dict[str, tuple[str, int, int]]
-    orders: dict[str, WorkOrder]
+    orders: dict[str, _OrderRef]
     ever_assigned: set[int]
     meters: dict[str, tuple[int, int]]
     meters_by_id: dict[int, tuple[str, int]]
@@ -239,19 +154,24 @@ def _lookups(work: Work, principal: Principal, fields: list[VisitFields]) -> _Lo
             )
         ):
             visits[visit_id] = (sha, device, revision)
-    orders: dict[str, WorkOrder] = {}
+    orders: dict[str, _OrderRef] = {}
     if order_ids:
-        for order in session.execute(
-            select(WorkOrder).where(WorkOrder.work_order_id.in_(order_ids))
-        ).scalars():
+        for row in session.execute(
+            select(*(getattr(WorkOrder, name) for name in _OrderRef._fields)).where(
+                WorkOrder.work_order_id.in_(order_ids)
+            )
+        ):
+            order = _OrderRef(*row)
             orders[order.work_order_id] = order
+    # Whether the caller ever held an order matters only for those someone else holds now.
+    others = [o.id for o in orders.values() if o.technician_id != principal.user_id]
     ever: set[int] = set()
-    if orders:
+    if others:
         ever = set(
             session.execute(
                 select(WorkOrderAssignment.work_order_pk).where(
                     WorkOrderAssignment.technician_id == principal.user_id,
-                    WorkOrderAssignment.work_order_pk.in_([o.id for o in orders.values()]),
+                    WorkOrderAssignment.work_order_pk.in_(others),
                 )
             ).scalars()
         )
@@ -260,25 +180,18 @@ def _lookups(work: Work, principal: Principal, fields: list[VisitFields]) -> _Lo
     if numbers or meter_ids:
         rows = list(
             session.execute(
-                select(Meter.id, Meter.meter_number, Meter.premise_pk).where(
-                    Meter.meter_number.in_(numbers) | Meter.id.in_(meter_ids)
-                )
+                select(Meter.id, Meter.meter_number, Meter.premise_pk, Premise.account_id)
+                .join(Premise, Premise.id == Meter.premise_pk)
+                .where(Meter.meter_number.in_(numbers) | Meter.id.in_(meter_ids))
             ).all()
         )
-    premises = {row[2] for row in rows}
-    accounts: dict[int, int] = {}
-    if premises:
-        for premise, account in session.execute(
-            select(Premise.id, Premise.account_id).where(Premise.id.in_(premises))
-        ):
-            accounts[premise] = account
     return _Lookups(
         visits,
         orders,
         ever,
         {row[1]: (row[0], row[2]) for row in rows},
         {row[0]: (row[1], row[2]) for row in rows},
-        accounts,
+        {row[2]: row[3] for row in rows},
     )
 
 
@@ -286,11 +199,11 @@ def _push_batch(
     work: Work,
     principal: Principal,
     device_pk: int,
-    ops: list[SyncOpDoc],
-    prepared: _Prepared,
+    prepared: PreparedPush,
 ) -> list[SyncOpResultDoc]:
     """One batch in a handful of statements: claim every op id at once, look up what the
     visits refer to at once, insert the visits at once; a command runs on its own."""
+    ops = prepared.ops
     if not ops:
         return []
     session = work.session
@@ -345,8 +258,8 @@ def _push_batch(
         if op.op_id not in claimed:
             outcomes.append(_replayed(seen_before[op.op_id], digests[index]))
             continue
-        version = op.document.get("schema_version")
-        if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        version = op.declared_version
+        if version is not None and version > SCHEMA_VERSION:
             outcome = Outcome(
                 "retry",
                 "schema_unsupported",
@@ -416,76 +329,6 @@ def _replayed(stored: AppliedOp, digest: str) -> Outcome:
     if stored.status == "rejected":
         return Outcome("rejected", stored.code, stored.reason)
     return Outcome("duplicate", flags=[f for f in stored.flags.split(",") if f])
-
-
-READING_COLUMNS = (
-    "drift_seconds", "voltage_a", "voltage_b", "voltage_c", "kwh_delivered", "kwh_received",
-)  # fmt: skip
-
-
-def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
-
-
-def readings_of(doc: VisitDocument) -> dict[str, float | None]:
-    """The snapshot's clock drift, per-phase voltages and energy registers, by the
-    ``visits`` column they are stored in (None where the visit has no such value)."""
-    found: dict[str, float | None] = dict.fromkeys(READING_COLUMNS)
-    snapshot = doc.snapshot
-    if snapshot is None:
-        return found
-    if snapshot.clock is not None:
-        found["drift_seconds"] = _finite(snapshot.clock.drift_seconds)
-    for phase in snapshot.phases:
-        column = f"voltage_{phase.phase.lower()}"
-        if column in found and found[column] is None:
-            found[column] = _finite(phase.voltage)
-    for register in snapshot.registers:
-        if register.id in ("kwh_delivered", "kwh_received") and register.tier is None:
-            found[register.id] = _finite(register.value)
-    return found
-
-
-def _visit_fields(op: SyncOpDoc) -> VisitFields | Outcome:
-    """The op's document checked whole as a visit; a bad one is rejected (kept on the
-    laptop, shown there with this reason)."""
-    declared = op.document.get("document")
-    if declared not in (None, "visit"):
-        return Outcome(
-            "rejected", "invalid_document", f"a visit op carries a {declared!r} document"
-        )
-    try:
-        doc = VisitDocument.model_validate(op.document)
-    except ValidationError as exc:
-        return Outcome("rejected", "invalid_document", describe(exc))
-    if len(doc.visit_id) > 100 or (doc.work_order is not None and len(doc.work_order) > 100):
-        return Outcome("rejected", "invalid_document", "the visit or work order id is too long")
-    if doc.meter_number is not None and len(doc.meter_number) > 64:
-        return Outcome("rejected", "invalid_document", "the meter number is too long")
-    checks: dict[str, str] = {}
-    for check in doc.checks:
-        if len(check.id) > 60:
-            return Outcome(
-                "rejected", "invalid_document", f"check id {check.id[:60]!r}… is too long"
-            )
-        if _RANK[check.status] >= _RANK[checks.get(check.id, "skip")]:
-            checks[check.id] = check.status
-    verdict: str | None = doc.verdict
-    if verdict is None and checks:
-        verdict = max(checks.values(), key=_RANK.__getitem__)
-    return VisitFields(
-        visit_id=doc.visit_id,
-        revision=doc.revision,
-        status=doc.status,
-        work_order_id=doc.work_order,
-        meter_number=doc.meter_number,
-        started_at=doc.started_at,
-        ended_at=doc.ended_at,
-        verdict=verdict,
-        outcome=doc.outcome,
-        checks=checks,
-        readings=readings_of(doc),
-    )
 
 
 def _write_visits(
@@ -633,7 +476,7 @@ def _visit(
             return Outcome("rejected", "revision_conflict", conflict), None
     batch_visits[fields.visit_id] = (digest, principal.device_pk or 0, fields.revision)
     flags: list[str] = []
-    order: WorkOrder | None = None
+    order: _OrderRef | None = None
     if fields.work_order_id is not None:
         order = lookups.orders.get(fields.work_order_id)
         if order is not None and order.technician_id != principal.user_id:
@@ -689,13 +532,15 @@ def _visit(
     return Outcome("applied", flags=flags), row
 
 
-def _apply_command(work: Work, principal: Principal, op: SyncOpDoc) -> Outcome:
+def _apply_command(work: Work, principal: Principal, op: OpHead) -> Outcome:
     try:
         command = WorkOrderCommandDocument.model_validate(op.document)
     except ValidationError as exc:
         return Outcome("rejected", "invalid_document", describe(exc))
     if command.command not in TECHNICIAN_COMMANDS:
         return Outcome("rejected", "not_allowed", f"a device cannot {command.command!r}")
+    if "\x00" in command.work_order_id:  # PostgreSQL text cannot hold it: no order has one
+        return Outcome("rejected", "invalid_document", "the work order id holds a NUL")
     order = work.session.execute(
         select(WorkOrder).where(
             WorkOrder.work_order_id == command.work_order_id,

@@ -242,7 +242,9 @@ class SyncMachine(RuleBasedStateMachine):
     # --- the server ------------------------------------------------------------------
 
     def _start_server(self) -> None:
-        self.client = TestClient(create_app(Settings(db=self.server_db)), base_url=BASE)
+        self.client = TestClient(
+            create_app(Settings(db=self.server_db, push_helpers=0)), base_url=BASE
+        )
         self.client.__enter__()
         delivered = [] if self.transport is None else self.transport.delivered
         self.transport = FaultyTransport(self.client._transport)

@@ -275,7 +275,7 @@ class Seed:
 
 
 def _populate(db: str) -> Seed:
-    app = create_app(Settings(db=db))
+    app = create_app(Settings(db=db, push_helpers=0))
     with TestClient(app) as client:
         database: Database = app.state.database
         for name, role in (
@@ -320,10 +320,18 @@ def postgres_seed(postgres: PostgresServer) -> Seed:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
-    """The app on a copy of the example world, in-process (lifespan run)."""
-    if request.param == "sqlite":
+    """The app on a copy of the example world, in-process (lifespan run), preparing pushes
+    in its own threads (``test_push_helpers`` runs the same with helper processes)."""
+    yield from open_world(request, tmp_path, request.param, push_helpers=0)
+
+
+def open_world(
+    request: pytest.FixtureRequest, folder: Path, engine: str, *, push_helpers: int
+) -> Iterator[World]:
+    """A :class:`World` on ``engine`` (a fixture's body: ``yield from`` it)."""
+    if engine == "sqlite":
         seed: Seed = request.getfixturevalue("sqlite_seed")
-        db = str(tmp_path / "server.db")
+        db = str(folder / "server.db")
         shutil.copyfile(seed.source, db)
     else:
         seed = request.getfixturevalue("postgres_seed")
@@ -331,7 +339,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         name = f"w_{os.getpid()}_{next(_names)}"
         server.admin(f"CREATE DATABASE {name} TEMPLATE {seed.source}")
         db = server.url(name)
-    app = create_app(Settings(db=db))
+    app = create_app(Settings(db=db, push_helpers=push_helpers))
     with TestClient(app) as client:
         tech_device, tech_token = seed.devices["demo-tech"]
         bob_device, bob_token = seed.devices["bob"]

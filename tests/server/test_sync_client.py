@@ -105,7 +105,7 @@ class Served:
 def served(sqlite_seed: Seed, tmp_path: Path) -> Iterator[Served]:
     db = tmp_path / "served.db"
     shutil.copyfile(sqlite_seed.source, db)
-    app = create_app(Settings(db=str(db)))
+    app = create_app(Settings(db=str(db), push_helpers=0))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -407,3 +407,20 @@ def test_enrolment_codes_are_one_time_and_expire(world: World) -> None:
     with world.database.read() as session:
         hashes = list(session.execute(select(Device.token_hash)).scalars())
     assert all(len(h) == 64 for h in hashes)
+
+
+def test_a_visit_op_carrying_a_long_named_document_is_rejected_alone_on_both_engines(
+    world: World,
+) -> None:
+    # The reason is stored (400 characters at most: PostgreSQL enforces it, SQLite does not).
+    answer = world.push(
+        world.tech,
+        world.tech_device,
+        [op("l-1", {**visit("v-l-1"), "document": "x" * 1000}), op("l-2", visit("v-l-2"))],
+    )
+    assert answer.status_code == 200, answer.text[:300]
+    first, second = answer.json()["results"]
+    assert (first["status"], first["code"]) == ("rejected", "invalid_document")
+    assert first["reason"].startswith("a visit op carries a 'xxx")
+    assert len(first["reason"]) <= 400
+    assert second["status"] == "applied"

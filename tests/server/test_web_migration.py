@@ -8,7 +8,7 @@ from sqlalchemy import inspect, select
 
 from syncserver.db.migrate import current_revision, downgrade, head_revision, upgrade
 from syncserver.db.models import Account, SearchTerm, Visit, VisitCheck, VisitRepeat
-from syncserver.services.sync import READING_COLUMNS
+from syncserver.services.prepare import READING_COLUMNS
 from tests.server.conftest import World, op, visit
 from tests.server.web_helpers import login
 

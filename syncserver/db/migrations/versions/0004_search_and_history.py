@@ -27,7 +27,7 @@ SearchText = sa.String(120).with_variant(sa.String(120, collation="C"), "postgre
 READINGS = ("drift_seconds", "voltage_a", "voltage_b", "voltage_c", "kwh_delivered", "kwh_received")
 FLAGGED = "status IN ('fail', 'warn')"
 
-# Frozen copies of the server's own readings (syncserver.services.sync.readings_of and
+# Frozen copies of the server's own readings (syncserver.services.prepare.readings_of and
 # syncserver.services.search.terms_of), so the migration never changes with them.
 _JOINED = re.compile(r"['’.]")
 _APART = re.compile(r"[^\w]+|_")
