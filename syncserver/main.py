@@ -94,12 +94,10 @@ class BodyLimit:
         return f"the request body is larger than {self.limit} bytes: send fewer ops per batch"
 
     async def _refuse(self, send: Send, declared: int) -> None:
-        detail = self._message() if declared >= 0 else "the Content-Length header is not a number"
-        response = JSONResponse(
-            {"detail": detail, "code": "too_large" if declared >= 0 else "bad_request"},
-            status_code=413 if declared >= 0 else 400,
-        )
-        await response({"type": "http"}, _no_receive, send)
+        if declared >= 0:
+            await _refuse(send, 413, self._message(), "too_large")
+        else:
+            await _refuse(send, 400, "the Content-Length header is not a number", "bad_request")
 
 
 class NoNul:
@@ -119,16 +117,16 @@ class NoNul:
             or b"%00" in scope.get("query_string", b"")
             or b"\x00" in scope.get("query_string", b"")
         ):
-            response = JSONResponse(
-                {
-                    "detail": "the request's path or query contains a NUL character",
-                    "code": "bad_request",
-                },
-                status_code=400,
-            )
-            await response(scope, _no_receive, send)
+            detail = "the request's path or query contains a NUL character"
+            await _refuse(send, 400, detail, "bad_request")
             return
         await self.app(scope, receive, send)
+
+
+async def _refuse(send: Send, status: int, detail: str, code: str) -> None:
+    """Answer a request a middleware refuses before any route, as the API's 4xx look."""
+    response = JSONResponse({"detail": detail, "code": code}, status_code=status)
+    await response({"type": "http"}, _no_receive, send)
 
 
 async def _no_receive() -> Message:  # pragma: no cover - a response never reads the body
